@@ -1,0 +1,344 @@
+package config
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"reflect"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/go-viper/mapstructure/v2"
+	"github.com/spf13/viper"
+	"go.yaml.in/yaml/v3"
+)
+
+// EnvPrefix is the prefix of every environment variable the bridge reads.
+const EnvPrefix = "BRIDGE_"
+
+// defaults holds every key that has a default; keys absent here default to
+// the zero value (or are derived in applyDerived).
+var defaults = map[string]any{
+	"listen":                             "127.0.0.1:8015",
+	"log.level":                          "info",
+	"server.max_body_bytes":              1 << 20,
+	"server.read_timeout":                "10s",
+	"server.write_timeout":               "35s",
+	"server.shutdown_timeout":            "10s",
+	"database.max_conns":                 20,
+	"auction.tmax":                       "1000ms",
+	"auction.max_concurrent":             512,
+	"auction.breaker.enabled":            true,
+	"auction.breaker.failures":           5,
+	"auction.breaker.open_for":           "10s",
+	"auction.breaker.half_open_requests": 1,
+	"payments.period":                    "1h",
+	"payments.settle_after":              "10m",
+	"payments.window":                    "720h",
+	"outbox.workers":                     4,
+	"outbox.per_dsp":                     16,
+	"outbox.timeout":                     "5s",
+	"outbox.max_age":                     "24h",
+	"outbox.backoff_base":                "1s",
+	"outbox.backoff_max":                 "5m",
+	"outbox.poll":                        "500ms",
+	"inventory.classifier":               "0001000000081a67",
+	"inventory.keywords":                 map[string][]string{"category": {"unknown"}, "quality": {"high"}},
+	"metrics.listen":                     "127.0.0.1:9015",
+}
+
+// Defaults of per-DSP and per-campaign fields (list items get no viper defaults).
+const (
+	DefaultDSPTimeout     = 800 * time.Millisecond
+	DefaultDSPMaxConns    = 256
+	DefaultCampaignBudget = 10_000_000_000_000 // 100 ADS per hour, in clicks
+	DefaultCampaignMaxCPM = 100_000_000_000    // 1 ADS per 1000 views, in clicks
+)
+
+// Keys returns every configuration key (dotted path), sorted. Lists and maps
+// are single keys.
+func Keys() []string {
+	var keys []string
+	walkKeys(reflect.TypeOf(Config{}), "", func(key string, _ reflect.Type) { keys = append(keys, key) })
+	sort.Strings(keys)
+	return keys
+}
+
+// EnvName is the environment variable for a key: database.url → BRIDGE_DATABASE_URL.
+func EnvName(key string) string {
+	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+}
+
+func walkKeys(t reflect.Type, prefix string, fn func(key string, t reflect.Type)) {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag := f.Tag.Get("mapstructure")
+		if tag == "" || tag == "-" {
+			continue
+		}
+		key := prefix + tag
+		if f.Type.Kind() == reflect.Struct {
+			walkKeys(f.Type, key+".", fn)
+			continue
+		}
+		fn(key, f.Type)
+	}
+}
+
+// Load reads the YAML file at path (optional: "" means none) and the
+// environment, and returns the validated configuration plus warnings (unknown
+// keys). A non-nil error is a *Problems listing everything wrong.
+func Load(path string) (*Config, []string, error) {
+	v := viper.New()
+	v.SetConfigType("yaml")
+	for key, val := range defaults {
+		v.SetDefault(key, val)
+	}
+	for _, key := range Keys() {
+		if err := v.BindEnv(key, EnvName(key)); err != nil {
+			return nil, nil, err
+		}
+	}
+	if path != "" {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, nil, &Problems{List: []string{fmt.Sprintf("config file: %v", err)}}
+		}
+		defer f.Close()
+		if err := v.ReadConfig(f); err != nil {
+			return nil, nil, &Problems{List: []string{fmt.Sprintf("config file %s: %v", path, err)}}
+		}
+	}
+	warnings := unknownKeys(v)
+
+	var cfg Config
+	err := v.Unmarshal(&cfg, viper.DecodeHook(mapstructure.ComposeDecodeHookFunc(
+		documentStringHook,
+		mapstructure.StringToTimeDurationHookFunc(),
+	)), func(dc *mapstructure.DecoderConfig) { dc.ErrorUnused = false })
+	if err != nil {
+		return nil, warnings, &Problems{List: []string{fmt.Sprintf("config: %v", err)}}
+	}
+	readRateEnv(&cfg)
+	applyDerived(&cfg)
+	if problems := cfg.Validate(); len(problems) > 0 {
+		return &cfg, warnings, &Problems{List: problems}
+	}
+	return &cfg, warnings, nil
+}
+
+// documentStringHook lets a list or map key be given as a JSON or YAML
+// document in a string, which is how such keys arrive from the environment.
+func documentStringHook(from, to reflect.Type, data any) (any, error) {
+	s, ok := data.(string)
+	if !ok || from.Kind() != reflect.String {
+		return data, nil
+	}
+	switch to.Kind() {
+	case reflect.Slice, reflect.Map:
+	default:
+		return data, nil
+	}
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	var doc any
+	if err := yaml.Unmarshal([]byte(s), &doc); err != nil {
+		return nil, fmt.Errorf("not a JSON or YAML document: %v", err)
+	}
+	return doc, nil
+}
+
+// readRateEnv reads BRIDGE_MONEY_RATES_<CUR> variables: the rates map is keyed
+// by currency, so its keys cannot be bound one by one in advance.
+func readRateEnv(cfg *Config) {
+	prefix := EnvName("money.rates") + "_"
+	for _, kv := range os.Environ() {
+		name, val, _ := strings.Cut(kv, "=")
+		if cur, ok := strings.CutPrefix(name, prefix); ok && cur != "" {
+			if cfg.Money.Rates == nil {
+				cfg.Money.Rates = map[string]string{}
+			}
+			cfg.Money.Rates[strings.ToUpper(cur)] = val
+		}
+	}
+}
+
+// unknownKeys lists keys in the file that the bridge does not know. They are
+// warnings, not errors, so a config written for a newer bridge still starts.
+func unknownKeys(v *viper.Viper) []string {
+	known := map[string]bool{}
+	var containers []string
+	walkKeys(reflect.TypeOf(Config{}), "", func(key string, t reflect.Type) {
+		known[key] = true
+		if t.Kind() == reflect.Map || t.Kind() == reflect.Slice {
+			containers = append(containers, key+".")
+		}
+	})
+	var warnings []string
+	for _, key := range v.AllKeys() {
+		if known[key] || hasAnyPrefix(key, containers) {
+			continue
+		}
+		warnings = append(warnings, fmt.Sprintf("unknown key %q is ignored", key))
+	}
+	sort.Strings(warnings)
+	return warnings
+}
+
+func hasAnyPrefix(s string, prefixes []string) bool {
+	for _, p := range prefixes {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// applyDerived fills the defaults that depend on other keys or apply to list
+// items.
+func applyDerived(cfg *Config) {
+	if cfg.BaseURL == "" && cfg.Listen != "" {
+		cfg.BaseURL = "http://" + cfg.Listen
+	}
+	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
+	norm := map[string]string{}
+	for cur, rate := range cfg.Money.Rates {
+		norm[strings.ToUpper(cur)] = rate
+	}
+	cfg.Money.Rates = norm
+	for i := range cfg.DSPs {
+		d := &cfg.DSPs[i]
+		if d.Timeout == 0 {
+			d.Timeout = min(DefaultDSPTimeout, cfg.Auction.TMax)
+		}
+		if d.Dialect == "" {
+			d.Dialect = "2.6"
+		}
+		d.Currency = strings.ToUpper(d.Currency)
+		if d.Currency == "" {
+			d.Currency = "USD"
+		}
+		if d.MaxConns == 0 {
+			d.MaxConns = DefaultDSPMaxConns
+		}
+		d.Breaker = d.Breaker.withDefaults(cfg.Auction.Breaker)
+	}
+	for i := range cfg.Inventory.Campaigns {
+		c := &cfg.Inventory.Campaigns[i]
+		if c.Budget == 0 {
+			c.Budget = DefaultCampaignBudget
+		}
+		if c.MaxCPM == 0 {
+			c.MaxCPM = DefaultCampaignMaxCPM
+		}
+		if c.LandingURL == "" {
+			c.LandingURL = cfg.BaseURL
+		}
+		for j := range c.Creatives {
+			cr := &c.Creatives[j]
+			if cr.ID == "" && validHexID(c.ID) {
+				cr.ID = DeriveCreativeID(c.ID, cr.Type, cr.Mime, cr.Size)
+			}
+		}
+	}
+}
+
+func (b Breaker) withDefaults(d Breaker) Breaker {
+	if b.Enabled == nil {
+		b.Enabled = d.Enabled
+	}
+	if b.Failures == 0 {
+		b.Failures = d.Failures
+	}
+	if b.OpenFor == 0 {
+		b.OpenFor = d.OpenFor
+	}
+	if b.HalfOpenRequests == 0 {
+		b.HalfOpenRequests = d.HalfOpenRequests
+	}
+	return b
+}
+
+// Problems is every problem found in a configuration.
+type Problems struct{ List []string }
+
+func (p *Problems) Error() string {
+	return fmt.Sprintf("%d configuration problem(s):\n  - %s", len(p.List), strings.Join(p.List, "\n  - "))
+}
+
+// AsProblems returns the problem list of err, if it is a *Problems.
+func AsProblems(err error) ([]string, bool) {
+	var p *Problems
+	if errors.As(err, &p) {
+		return p.List, true
+	}
+	return nil, false
+}
+
+// Redacted returns the effective configuration as a plain tree for printing,
+// with secrets (database password, DSP header values) replaced.
+func (c *Config) Redacted() map[string]any {
+	var tree map[string]any
+	b, _ := json.Marshal(toTree(reflect.ValueOf(*c)))
+	json.Unmarshal(b, &tree)
+	if db, ok := tree["database"].(map[string]any); ok {
+		db["url"] = redactURL(c.Database.URL)
+	}
+	if dsps, ok := tree["dsps"].([]any); ok {
+		for _, d := range dsps {
+			if h, ok := d.(map[string]any)["headers"].(map[string]any); ok {
+				for k := range h {
+					h[k] = "REDACTED"
+				}
+			}
+		}
+	}
+	return tree
+}
+
+// toTree turns a config value into maps keyed by the operator's key names,
+// with durations as strings ("1s") rather than nanoseconds.
+func toTree(v reflect.Value) any {
+	switch v.Kind() {
+	case reflect.Struct:
+		m := map[string]any{}
+		for i := range v.NumField() {
+			tag := v.Type().Field(i).Tag.Get("mapstructure")
+			if tag != "" && tag != "-" {
+				m[tag] = toTree(v.Field(i))
+			}
+		}
+		return m
+	case reflect.Slice:
+		out := make([]any, v.Len())
+		for i := range v.Len() {
+			out[i] = toTree(v.Index(i))
+		}
+		return out
+	case reflect.Pointer:
+		if v.IsNil() {
+			return nil
+		}
+		return toTree(v.Elem())
+	}
+	if d, ok := v.Interface().(time.Duration); ok {
+		return d.String()
+	}
+	return v.Interface()
+}
+
+// redactURL hides the password of a connection URL.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	if _, has := u.User.Password(); has {
+		u.User = url.UserPassword(u.User.Username(), "REDACTED")
+	}
+	return u.String()
+}

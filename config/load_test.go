@@ -1,0 +1,368 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// minimal is the least a valid config needs.
+const minimal = "adshares:\n  address: 0001-00000003-AB0C\nmoney:\n  ads_usd: \"0.05\"\n"
+
+func writeFile(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "bridge.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// sample is one value for a key, as YAML (for the file) and as an
+// environment variable, and how to read it back.
+type sample struct {
+	yaml string
+	env  string
+	get  func(*Config) any
+	want any
+}
+
+var dspJSON = `[{"name":"alpha","endpoint":"http://127.0.0.1:9/bid","timeout":"300ms","headers":{"X-Api-Key":"k1"},"currency":"usd","dialect":"2.5"}]`
+var campaignJSON = `[{"id":"5f0c6a1e2b3d4c5e8f9a0b1c2d3e4f50","budget":7,"creatives":[{"id":"9f3b2a10c4d54e6f8a7b6c5d4e3f2a1b","type":"image","mime":"image/png","size":"300x250"}]}]`
+
+// samples must name every key of Config: TestEveryKeyFromFileAndEnv fails
+// for a key added without one.
+var samples = map[string]sample{
+	"listen":                             {`"127.0.0.1:8099"`, "127.0.0.1:8099", func(c *Config) any { return c.Listen }, "127.0.0.1:8099"},
+	"base_url":                           {`"http://localhost:8099"`, "http://localhost:8099", func(c *Config) any { return c.BaseURL }, "http://localhost:8099"},
+	"allow_public_listen":                {`true`, "true", func(c *Config) any { return c.AllowPublicListen }, true},
+	"public_url":                         {`"https://ads.example.org"`, "https://ads.example.org", func(c *Config) any { return c.PublicURL }, "https://ads.example.org"},
+	"public_listen":                      {`"0.0.0.0:8080"`, "0.0.0.0:8080", func(c *Config) any { return c.PublicListen }, "0.0.0.0:8080"},
+	"log.level":                          {`debug`, "debug", func(c *Config) any { return c.Log.Level }, "debug"},
+	"log.payloads":                       {`true`, "true", func(c *Config) any { return c.Log.Payloads }, true},
+	"server.max_body_bytes":              {`4096`, "4096", func(c *Config) any { return c.Server.MaxBodyBytes }, int64(4096)},
+	"server.read_timeout":                {`3s`, "3s", func(c *Config) any { return c.Server.ReadTimeout }, 3 * time.Second},
+	"server.write_timeout":               {`40s`, "40s", func(c *Config) any { return c.Server.WriteTimeout }, 40 * time.Second},
+	"server.shutdown_timeout":            {`7s`, "7s", func(c *Config) any { return c.Server.ShutdownTimeout }, 7 * time.Second},
+	"database.url":                       {`"postgres://u:p@127.0.0.1:5/db"`, "postgres://u:p@127.0.0.1:5/db", func(c *Config) any { return c.Database.URL }, "postgres://u:p@127.0.0.1:5/db"},
+	"database.max_conns":                 {`9`, "9", func(c *Config) any { return c.Database.MaxConns }, int32(9)},
+	"adshares.address":                   {`0001-00000005-CBCA`, "0001-00000005-CBCA", func(c *Config) any { return c.Adshares.Address }, "0001-00000005-CBCA"},
+	"adserver.address":                   {`0001-00000005-CBCA`, "0001-00000005-CBCA", func(c *Config) any { return c.AdServer.Address }, "0001-00000005-CBCA"},
+	"adserver.public_key":                {`"d04ab232742bb4ab3a1368bd4615e4e6d0224ab71a016baf8520a332c9778737"`, "d04ab232742bb4ab3a1368bd4615e4e6d0224ab71a016baf8520a332c9778737", func(c *Config) any { return c.AdServer.PublicKey }, "d04ab232742bb4ab3a1368bd4615e4e6d0224ab71a016baf8520a332c9778737"},
+	"auction.tmax":                       {`750ms`, "750ms", func(c *Config) any { return c.Auction.TMax }, 750 * time.Millisecond},
+	"auction.max_concurrent":             {`33`, "33", func(c *Config) any { return c.Auction.MaxConcurrent }, 33},
+	"auction.breaker.enabled":            {`false`, "false", func(c *Config) any { return c.Auction.Breaker.IsEnabled() }, false},
+	"auction.breaker.failures":           {`11`, "11", func(c *Config) any { return c.Auction.Breaker.Failures }, uint32(11)},
+	"auction.breaker.open_for":           {`2s`, "2s", func(c *Config) any { return c.Auction.Breaker.OpenFor }, 2 * time.Second},
+	"auction.breaker.half_open_requests": {`3`, "3", func(c *Config) any { return c.Auction.Breaker.HalfOpenRequests }, uint32(3)},
+	"dsps": {dspJSON, dspJSON, func(c *Config) any {
+		if len(c.DSPs) != 1 {
+			return len(c.DSPs)
+		}
+		d := c.DSPs[0]
+		return d.Name + " " + d.Endpoint + " " + d.Timeout.String() + " " + headerValue(d.Headers, "X-Api-Key") + " " + d.Currency + " " + d.Dialect
+	}, "alpha http://127.0.0.1:9/bid 300ms k1 USD 2.5"},
+	"money.ads_usd":         {`0.25`, "0.25", func(c *Config) any { return c.Money.AdsUSDNanos() }, int64(250_000_000)},
+	"money.rates":           {`{"EUR": "1.1"}`, `{"EUR": "1.1"}`, func(c *Config) any { return c.Money.Rates["EUR"] }, "1.1"},
+	"payments.period":       {`30s`, "30s", func(c *Config) any { return c.Payments.Period }, 30 * time.Second},
+	"payments.settle_after": {`5s`, "5s", func(c *Config) any { return c.Payments.SettleAfter }, 5 * time.Second},
+	"payments.window":       {`48h`, "48h", func(c *Config) any { return c.Payments.Window }, 48 * time.Hour},
+	"outbox.workers":        {`2`, "2", func(c *Config) any { return c.Outbox.Workers }, 2},
+	"outbox.per_dsp":        {`3`, "3", func(c *Config) any { return c.Outbox.PerDSP }, 3},
+	"outbox.timeout":        {`2s`, "2s", func(c *Config) any { return c.Outbox.Timeout }, 2 * time.Second},
+	"outbox.max_age":        {`1h`, "1h", func(c *Config) any { return c.Outbox.MaxAge }, time.Hour},
+	"outbox.backoff_base":   {`2s`, "2s", func(c *Config) any { return c.Outbox.BackoffBase }, 2 * time.Second},
+	"outbox.backoff_max":    {`1m`, "1m", func(c *Config) any { return c.Outbox.BackoffMax }, time.Minute},
+	"outbox.poll":           {`100ms`, "100ms", func(c *Config) any { return c.Outbox.Poll }, 100 * time.Millisecond},
+	"events.spool_dir":      {`/tmp/spool`, "/tmp/spool", func(c *Config) any { return c.Events.SpoolDir }, "/tmp/spool"},
+	"inventory.classifier":  {`abc`, "abc", func(c *Config) any { return c.Inventory.Classifier }, "abc"},
+	"inventory.keywords":    {`{"quality": ["low"]}`, `{"quality": ["low"]}`, func(c *Config) any { return strings.Join(c.Inventory.Keywords["quality"], ",") }, "low"},
+	"inventory.campaigns": {campaignJSON, campaignJSON, func(c *Config) any {
+		if len(c.Inventory.Campaigns) != 1 {
+			return len(c.Inventory.Campaigns)
+		}
+		return c.Inventory.Campaigns[0].Budget
+	}, int64(7)},
+	"metrics.listen": {`"127.0.0.1:9999"`, "127.0.0.1:9999", func(c *Config) any { return c.Metrics.Listen }, "127.0.0.1:9999"},
+	"metrics.pprof":  {`true`, "true", func(c *Config) any { return c.Metrics.Pprof }, true},
+}
+
+// yamlFor nests a dotted key into YAML on top of the minimal config.
+func yamlFor(key, value string) string {
+	parts := strings.Split(key, ".")
+	var b strings.Builder
+	for i, p := range parts[:len(parts)-1] {
+		b.WriteString(strings.Repeat("  ", i) + p + ":\n")
+	}
+	b.WriteString(strings.Repeat("  ", len(parts)-1) + parts[len(parts)-1] + ": " + value + "\n")
+	body := b.String()
+	// Avoid a second top-level adshares/money block.
+	if parts[0] == "adshares" {
+		return "money:\n  ads_usd: \"0.05\"\n" + body
+	}
+	if parts[0] == "money" {
+		return "adshares:\n  address: 0001-00000003-AB0C\n" + body + "  ads_usd: \"0.05\"\n"
+	}
+	return minimal + body
+}
+
+func TestEveryKeyFromFileAndEnv(t *testing.T) {
+	for _, key := range Keys() {
+		s, ok := samples[key]
+		if !ok {
+			t.Errorf("key %s has no sample: add one so it is tested from file and env", key)
+			continue
+		}
+		t.Run(key+"/file", func(t *testing.T) {
+			body := yamlFor(key, s.yaml)
+			if key == "money.ads_usd" {
+				body = "adshares:\n  address: 0001-00000003-AB0C\nmoney:\n  ads_usd: 0.25\n"
+			}
+			cfg, _, err := Load(writeFile(t, body))
+			if err != nil {
+				t.Fatalf("load: %v\n%s", err, body)
+			}
+			if got := s.get(cfg); !reflect.DeepEqual(got, s.want) {
+				t.Errorf("from file: %s = %#v, want %#v", key, got, s.want)
+			}
+		})
+		t.Run(key+"/env", func(t *testing.T) {
+			t.Setenv(EnvName(key), s.env)
+			cfg, _, err := Load(writeFile(t, minimal))
+			if err != nil {
+				t.Fatalf("load: %v", err)
+			}
+			if got := s.get(cfg); !reflect.DeepEqual(got, s.want) {
+				t.Errorf("from env %s: %s = %#v, want %#v", EnvName(key), key, got, s.want)
+			}
+		})
+	}
+}
+
+func TestEnvOverridesFile(t *testing.T) {
+	t.Setenv("BRIDGE_DATABASE_URL", "postgres://env@127.0.0.1/env")
+	cfg, _, err := Load(writeFile(t, minimal+"database:\n  url: postgres://file@127.0.0.1/file\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Database.URL != "postgres://env@127.0.0.1/env" {
+		t.Fatalf("database.url = %q, want the env value", cfg.Database.URL)
+	}
+}
+
+func TestRateFromPerCurrencyEnv(t *testing.T) {
+	t.Setenv("BRIDGE_MONEY_RATES_KRW", "0.00075")
+	cfg, _, err := Load(writeFile(t, minimal))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, ok := cfg.Money.RateNanos("KRW"); !ok || n != 750_000 {
+		t.Fatalf("KRW rate = %d, %v; want 750000 nano-USD", n, ok)
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	cfg, warnings, err := Load(writeFile(t, minimal))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(warnings) != 0 {
+		t.Errorf("warnings = %v", warnings)
+	}
+	if cfg.Listen != "127.0.0.1:8015" || cfg.BaseURL != "http://127.0.0.1:8015" {
+		t.Errorf("listen/base_url = %s %s", cfg.Listen, cfg.BaseURL)
+	}
+	if cfg.Auction.TMax != time.Second {
+		t.Errorf("auction.tmax = %s, want 1s", cfg.Auction.TMax)
+	}
+	if !cfg.Auction.Breaker.IsEnabled() || cfg.Auction.Breaker.Failures != 5 {
+		t.Errorf("breaker defaults = %+v", cfg.Auction.Breaker)
+	}
+	if cfg.Payments.Period != time.Hour || cfg.Payments.SettleAfter != 10*time.Minute {
+		t.Errorf("payments = %+v", cfg.Payments)
+	}
+	if cfg.Inventory.Classifier != "0001000000081a67" || cfg.Inventory.Keywords["quality"][0] != "high" {
+		t.Errorf("inventory defaults = %+v", cfg.Inventory)
+	}
+}
+
+func TestDSPDefaultsInheritBreaker(t *testing.T) {
+	body := minimal + "auction:\n  breaker:\n    failures: 9\ndsps:\n  - name: a\n    endpoint: http://127.0.0.1:1/\n  - name: b\n    endpoint: http://127.0.0.1:2/\n    breaker:\n      failures: 2\n      enabled: false\n"
+	cfg, _, err := Load(writeFile(t, body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := cfg.DSPs[0], cfg.DSPs[1]
+	if a.Breaker.Failures != 9 || !a.Breaker.IsEnabled() || a.Timeout != 800*time.Millisecond || a.Currency != "USD" || a.Dialect != "2.6" {
+		t.Errorf("dsp a = %+v", a)
+	}
+	if b.Breaker.Failures != 2 || b.Breaker.IsEnabled() {
+		t.Errorf("dsp b breaker = %+v", b.Breaker)
+	}
+}
+
+func TestHeaderNamesKeepTheirCase(t *testing.T) {
+	body := minimal + "dsps:\n  - name: a\n    endpoint: http://127.0.0.1:1/\n    headers:\n      X-Api-Key: secret\n"
+	cfg, _, err := Load(writeFile(t, body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.DSPs[0].Headers) != 1 {
+		t.Fatalf("headers = %v", cfg.DSPs[0].Headers)
+	}
+	for k, v := range cfg.DSPs[0].Headers {
+		if !strings.EqualFold(k, "X-Api-Key") || v != "secret" {
+			t.Fatalf("header %q=%q", k, v)
+		}
+	}
+	red := cfg.Redacted()
+	if strings.Contains(toString(red), "secret") {
+		t.Fatalf("redacted config still shows the header value: %v", red)
+	}
+}
+
+func TestRedactsDatabasePassword(t *testing.T) {
+	cfg, _, err := Load(writeFile(t, minimal+"database:\n  url: postgres://u:hunter2@127.0.0.1/db\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := toString(cfg.Redacted())
+	if strings.Contains(s, "hunter2") || !strings.Contains(s, "REDACTED") {
+		t.Fatalf("redacted = %s", s)
+	}
+}
+
+func toString(v any) string { return strings.ReplaceAll(strings.TrimSpace(fmtAny(v)), "\n", " ") }
+
+func TestEveryProblemReportedAtOnce(t *testing.T) {
+	body := `listen: "0.0.0.0:8015"
+adshares:
+  address: 0001-00000003-AB0D
+money:
+  ads_usd: "-1"
+auction:
+  tmax: 5ms
+log:
+  level: loud
+dsps:
+  - name: "Bad Name"
+    endpoint: "ftp://x"
+  - name: ok
+    endpoint: http://127.0.0.1:1/
+    currency: EUR
+inventory:
+  campaigns:
+    - id: NOTHEX
+      creatives:
+        - {id: 9f3b2a10c4d54e6f8a7b6c5d4e3f2a1b, type: html, mime: text/html, size: big}
+        - {id: 9f3b2a10c4d54e6f8a7b6c5d4e3f2a1b, type: image, mime: video/mp4, size: 300x250}
+`
+	_, _, err := Load(writeFile(t, body))
+	problems, ok := AsProblems(err)
+	if !ok {
+		t.Fatalf("err = %v, want *Problems", err)
+	}
+	wants := []string{
+		"listen:", "adshares.address:", "money.ads_usd:", "auction.tmax:", "log.level:",
+		"dsps[0] (Bad Name): name", "dsps[0] (Bad Name): endpoint", "dsps[1] (ok): currency EUR needs money.rates.EUR",
+		"campaigns[0]: id", "creatives[0]: type", "creatives[0]: size", "creatives[1]: mime", "duplicate creative id",
+	}
+	joined := strings.Join(problems, "\n")
+	for _, w := range wants {
+		if !strings.Contains(joined, w) {
+			t.Errorf("problems lack %q:\n%s", w, joined)
+		}
+	}
+}
+
+func TestListenSafety(t *testing.T) {
+	tests := []struct {
+		listen string
+		public bool
+		ok     bool
+	}{
+		{"127.0.0.1:8015", false, true},
+		{"localhost:8015", false, true},
+		{"[::1]:8015", false, true},
+		{"0.0.0.0:8015", false, false},
+		{"10.1.2.3:8015", false, false},
+		{":8015", false, false},
+		{"0.0.0.0:8015", true, true},
+		{"nonsense", true, false},
+	}
+	for _, tt := range tests {
+		err := checkListen(tt.listen, tt.public)
+		if (err == "") != tt.ok {
+			t.Errorf("checkListen(%q, %v) = %q, want ok=%v", tt.listen, tt.public, err, tt.ok)
+		}
+	}
+}
+
+func TestUnknownKeysWarn(t *testing.T) {
+	_, warnings, err := Load(writeFile(t, minimal+"future_feature: 1\nauction:\n  shiny: true\n"))
+	if err != nil {
+		t.Fatalf("unknown keys must not be errors: %v", err)
+	}
+	if len(warnings) != 2 {
+		t.Fatalf("warnings = %v, want 2", warnings)
+	}
+}
+
+func TestDerivedCreativeIDIsStable(t *testing.T) {
+	body := minimal + "inventory:\n  campaigns:\n    - id: 5f0c6a1e2b3d4c5e8f9a0b1c2d3e4f50\n      creatives:\n        - {type: image, mime: image/png, size: 300x250}\n"
+	a, _, err := Load(writeFile(t, body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _, _ := Load(writeFile(t, body))
+	id := a.Inventory.Campaigns[0].Creatives[0].ID
+	if !validHexID(id) || id != b.Inventory.Campaigns[0].Creatives[0].ID {
+		t.Fatalf("derived id %q not stable 32-hex", id)
+	}
+}
+
+func TestParseDecimal(t *testing.T) {
+	tests := []struct {
+		in    string
+		scale int
+		want  int64
+		ok    bool
+	}{
+		{"0.05", 9, 50_000_000, true},
+		{"1", 6, 1_000_000, true},
+		{"1.1234567891", 9, 0, false},
+		{"-1", 9, 0, false},
+		{"1e3", 9, 0, false},
+		{"", 9, 0, false},
+	}
+	for _, tt := range tests {
+		got, err := ParseDecimal(tt.in, tt.scale)
+		if (err == nil) != tt.ok || got != tt.want {
+			t.Errorf("ParseDecimal(%q,%d) = %d, %v", tt.in, tt.scale, got, err)
+		}
+	}
+}
+
+func TestATOM(t *testing.T) {
+	ts := time.Date(2023, 3, 17, 16, 4, 33, 500, time.UTC)
+	if s := FormatATOM(ts); s != "2023-03-17T16:04:33+00:00" {
+		t.Fatalf("FormatATOM = %s", s)
+	}
+	if _, err := ParseATOM("2023-03-17T16:04:33Z"); err == nil {
+		t.Fatal("Z must not parse as ATOM")
+	}
+}
+
+// headerValue looks a header up case-insensitively: viper lower-cases map
+// keys read from YAML, and HTTP header names are case-insensitive anyway.
+func headerValue(h map[string]string, name string) string {
+	for k, v := range h {
+		if strings.EqualFold(k, name) {
+			return v
+		}
+	}
+	return ""
+}

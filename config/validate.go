@@ -1,0 +1,338 @@
+package config
+
+import (
+	"crypto/sha1"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/adshares/dsp-bridge/ads"
+)
+
+var (
+	hexID      = regexp.MustCompile(`^[0-9a-f]{32}$`)
+	dspName    = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`)
+	sizeRe     = regexp.MustCompile(`^([1-9][0-9]{0,4})x([1-9][0-9]{0,4})$`)
+	currencyRe = regexp.MustCompile(`^[A-Z]{3}$`)
+	decimalRe  = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?$`)
+	logLevels  = map[string]bool{"debug": true, "info": true, "warn": true, "error": true}
+)
+
+// Mimes a creative may declare, by type (the AdServer's taxonomy).
+var Mimes = map[string][]string{
+	"image": {"image/jpeg", "image/png", "image/gif", "image/webp"},
+	"video": {"video/mp4"},
+}
+
+func validHexID(s string) bool { return hexID.MatchString(s) }
+
+// Validate returns every problem in the configuration, not just the first.
+func (c *Config) Validate() []string {
+	var p []string
+	add := func(format string, args ...any) { p = append(p, fmt.Sprintf(format, args...)) }
+
+	if err := checkListen(c.Listen, c.AllowPublicListen); err != "" {
+		add("listen: %s", err)
+	}
+	if err := checkBaseURL(c.BaseURL); err != "" {
+		add("base_url: %s", err)
+	}
+	if c.Adshares.Address == "" {
+		add("adshares.address: required (the bridge's ADS account, e.g. 0001-00000003-AB0C)")
+	} else if err := ads.ValidateAddress(c.Adshares.Address); err != nil {
+		add("adshares.address: %v", err)
+	}
+	if c.AdServer.Address != "" {
+		if err := ads.ValidateAddress(c.AdServer.Address); err != nil {
+			add("adserver.address: %v", err)
+		}
+	}
+	if k := c.AdServer.PublicKey; k != "" {
+		if b, err := hex.DecodeString(k); err != nil || len(b) != 32 {
+			add("adserver.public_key: must be 64 hex characters (an Ed25519 public key)")
+		}
+	}
+	if !logLevels[c.Log.Level] {
+		add("log.level: %q is not one of debug, info, warn, error", c.Log.Level)
+	}
+	if c.Server.MaxBodyBytes < 1024 {
+		add("server.max_body_bytes: must be at least 1024")
+	}
+	if c.Auction.TMax < 10*time.Millisecond || c.Auction.TMax > 30*time.Second {
+		add("auction.tmax: %s is outside 10ms..30s", c.Auction.TMax)
+	}
+	if c.Server.WriteTimeout <= c.Auction.TMax {
+		add("server.write_timeout: %s must be longer than auction.tmax (%s)", c.Server.WriteTimeout, c.Auction.TMax)
+	}
+	if c.Auction.MaxConcurrent < 1 {
+		add("auction.max_concurrent: must be at least 1")
+	}
+	if c.Database.MaxConns < 1 {
+		add("database.max_conns: must be at least 1")
+	}
+	p = append(p, c.validateDSPs()...)
+	p = append(p, c.validateMoney()...)
+	if c.Payments.Period < time.Second {
+		add("payments.period: %s is shorter than 1s", c.Payments.Period)
+	} else if c.Payments.Period%time.Second != 0 {
+		add("payments.period: %s must be whole seconds", c.Payments.Period)
+	}
+	if c.Payments.SettleAfter < 0 {
+		add("payments.settle_after: must not be negative")
+	}
+	if c.Payments.Window < c.Payments.Period {
+		add("payments.window: %s is shorter than payments.period", c.Payments.Window)
+	}
+	if c.Outbox.Workers < 1 || c.Outbox.PerDSP < 1 {
+		add("outbox.workers and outbox.per_dsp: must be at least 1")
+	}
+	if c.Outbox.Timeout <= 0 || c.Outbox.MaxAge <= 0 || c.Outbox.BackoffBase <= 0 || c.Outbox.BackoffMax < c.Outbox.BackoffBase || c.Outbox.Poll <= 0 {
+		add("outbox: timeout, max_age, backoff_base, poll must be positive and backoff_max >= backoff_base")
+	}
+	if c.Metrics.Listen != "" {
+		if err := checkListen(c.Metrics.Listen, c.AllowPublicListen); err != "" {
+			add("metrics.listen: %s", err)
+		}
+	}
+	if c.PublicURL != "" {
+		if err := checkBaseURL(c.PublicURL); err != "" {
+			add("public_url: %s", err)
+		}
+	}
+	p = append(p, c.validateInventory()...)
+	return p
+}
+
+func checkListen(addr string, allowPublic bool) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Sprintf("%q is not host:port", addr)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Sprintf("%q has a bad port", addr)
+	}
+	if allowPublic {
+		return ""
+	}
+	if host == "localhost" {
+		return ""
+	}
+	ip := net.ParseIP(host)
+	if ip == nil || !ip.IsLoopback() {
+		return fmt.Sprintf("%q is not a loopback address; the AdServer-facing endpoints have no authentication, so set allow_public_listen: true only if a firewall or proxy protects them", addr)
+	}
+	return ""
+}
+
+// checkBaseURL applies the AdServer's rules for URLs in info.json (§4.6, §11).
+func checkBaseURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Sprintf("%q is not an http(s) URL", raw)
+	}
+	if raw != strings.ToLower(raw) {
+		return fmt.Sprintf("%q must be lowercase (the AdServer case-folds it and would no longer match)", raw)
+	}
+	if u.Path != "" || u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Sprintf("%q must be a bare origin without path or query (the AdServer drops the path for payment details)", raw)
+	}
+	if len(raw) > 200 {
+		return fmt.Sprintf("%q is too long", raw)
+	}
+	return ""
+}
+
+func (c *Config) validateDSPs() []string {
+	var p []string
+	seen := map[string]bool{}
+	for i, d := range c.DSPs {
+		at := fmt.Sprintf("dsps[%d]", i)
+		if d.Name != "" {
+			at = fmt.Sprintf("dsps[%d] (%s)", i, d.Name)
+		}
+		if !dspName.MatchString(d.Name) {
+			p = append(p, fmt.Sprintf("%s: name %q must be 1-32 of a-z, 0-9, _ and - (it labels metrics and reports)", at, d.Name))
+		} else if seen[d.Name] {
+			p = append(p, fmt.Sprintf("%s: duplicate name", at))
+		}
+		seen[d.Name] = true
+		if u, err := url.Parse(d.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			p = append(p, fmt.Sprintf("%s: endpoint %q is not an http(s) URL", at, d.Endpoint))
+		}
+		if d.Timeout <= 0 || d.Timeout > c.Auction.TMax {
+			p = append(p, fmt.Sprintf("%s: timeout %s must be positive and at most auction.tmax (%s)", at, d.Timeout, c.Auction.TMax))
+		}
+		if d.Dialect != "2.5" && d.Dialect != "2.6" {
+			p = append(p, fmt.Sprintf("%s: dialect %q is not 2.5 or 2.6", at, d.Dialect))
+		}
+		if !currencyRe.MatchString(d.Currency) {
+			p = append(p, fmt.Sprintf("%s: currency %q is not a 3-letter code", at, d.Currency))
+		} else if d.Currency != "USD" && c.Money.Rates[d.Currency] == "" {
+			p = append(p, fmt.Sprintf("%s: currency %s needs money.rates.%s (USD per unit)", at, d.Currency, d.Currency))
+		}
+		if d.MaxConns < 1 {
+			p = append(p, fmt.Sprintf("%s: max_conns must be at least 1", at))
+		}
+		if d.Breaker.IsEnabled() && (d.Breaker.Failures < 1 || d.Breaker.OpenFor <= 0 || d.Breaker.HalfOpenRequests < 1) {
+			p = append(p, fmt.Sprintf("%s: breaker needs failures >= 1, open_for > 0 and half_open_requests >= 1", at))
+		}
+	}
+	return p
+}
+
+func (c *Config) validateMoney() []string {
+	var p []string
+	if c.Money.AdsUSD == "" {
+		p = append(p, "money.ads_usd: required (the USD price of 1 ADS, e.g. 0.05)")
+	} else if n, err := ParseDecimal(c.Money.AdsUSD, 9); err != nil || n <= 0 {
+		p = append(p, fmt.Sprintf("money.ads_usd: %q must be a positive decimal with at most 9 decimals", c.Money.AdsUSD))
+	}
+	for cur, rate := range c.Money.Rates {
+		if !currencyRe.MatchString(cur) {
+			p = append(p, fmt.Sprintf("money.rates.%s: not a 3-letter currency code", cur))
+		}
+		if n, err := ParseDecimal(rate, 9); err != nil || n <= 0 {
+			p = append(p, fmt.Sprintf("money.rates.%s: %q must be a positive decimal with at most 9 decimals", cur, rate))
+		}
+	}
+	return p
+}
+
+func (c *Config) validateInventory() []string {
+	var p []string
+	if c.Inventory.Classifier == "" {
+		p = append(p, "inventory.classifier: required")
+	}
+	campaigns := map[string]bool{}
+	creatives := map[string]string{}
+	for i, cp := range c.Inventory.Campaigns {
+		at := fmt.Sprintf("inventory.campaigns[%d]", i)
+		if !validHexID(cp.ID) {
+			p = append(p, fmt.Sprintf("%s: id %q must be 32 lowercase hex characters", at, cp.ID))
+		} else if campaigns[cp.ID] {
+			p = append(p, fmt.Sprintf("%s: duplicate campaign id %s", at, cp.ID))
+		}
+		campaigns[cp.ID] = true
+		if cp.Budget <= 0 {
+			p = append(p, fmt.Sprintf("%s: budget must be a positive number of clicks", at))
+		}
+		if cp.MaxCPM < 0 {
+			p = append(p, fmt.Sprintf("%s: max_cpm must not be negative", at))
+		}
+		var start, end time.Time
+		var err error
+		if cp.DateStart != "" {
+			if start, err = ParseATOM(cp.DateStart); err != nil {
+				p = append(p, fmt.Sprintf("%s: date_start %q is not YYYY-MM-DDTHH:MM:SS+00:00", at, cp.DateStart))
+			}
+		}
+		if cp.DateEnd != "" {
+			if end, err = ParseATOM(cp.DateEnd); err != nil {
+				p = append(p, fmt.Sprintf("%s: date_end %q is not YYYY-MM-DDTHH:MM:SS+00:00", at, cp.DateEnd))
+			} else if !start.IsZero() && !end.After(start) {
+				p = append(p, fmt.Sprintf("%s: date_end must be after date_start", at))
+			}
+		}
+		if len(cp.Creatives) == 0 {
+			p = append(p, fmt.Sprintf("%s: needs at least one creative", at))
+		}
+		for j, cr := range cp.Creatives {
+			cat := fmt.Sprintf("%s.creatives[%d]", at, j)
+			mimes, known := Mimes[cr.Type]
+			if !known {
+				p = append(p, fmt.Sprintf("%s: type %q is not image or video", cat, cr.Type))
+			} else if !contains(mimes, cr.Mime) {
+				p = append(p, fmt.Sprintf("%s: mime %q is not one of %s for type %s", cat, cr.Mime, strings.Join(mimes, ", "), cr.Type))
+			}
+			if !sizeRe.MatchString(cr.Size) {
+				p = append(p, fmt.Sprintf("%s: size %q is not WxH (e.g. 300x250)", cat, cr.Size))
+			}
+			if !validHexID(cr.ID) {
+				p = append(p, fmt.Sprintf("%s: id %q must be 32 lowercase hex characters", cat, cr.ID))
+			} else if other, dup := creatives[cr.ID]; dup {
+				p = append(p, fmt.Sprintf("%s: duplicate creative id %s (also %s)", cat, cr.ID, other))
+			} else {
+				creatives[cr.ID] = cat
+			}
+		}
+	}
+	return p
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// DeriveCreativeID returns a stable id for a creative the operator gave no id:
+// a name-based (version 5 style) UUID of campaign id and type|mime|size,
+// without dashes. Never random: the AdServer maps ids across imports.
+func DeriveCreativeID(campaignID, typ, mime, size string) string {
+	sum := sha1.Sum([]byte(campaignID + "|" + typ + "|" + mime + "|" + size))
+	sum[6] = sum[6]&0x0f | 0x50
+	sum[8] = sum[8]&0x3f | 0x80
+	return hex.EncodeToString(sum[:16])
+}
+
+// ParseSize splits "WxH" into width and height.
+func ParseSize(s string) (w, h int64, ok bool) {
+	m := sizeRe.FindStringSubmatch(s)
+	if m == nil {
+		return 0, 0, false
+	}
+	w, _ = strconv.ParseInt(m[1], 10, 64)
+	h, _ = strconv.ParseInt(m[2], 10, 64)
+	return w, h, true
+}
+
+// ATOM is PHP's DATE_ATOM layout as the AdServer parses it: +00:00, never Z.
+const ATOM = "2006-01-02T15:04:05-07:00"
+
+// ParseATOM parses an ATOM timestamp.
+func ParseATOM(s string) (time.Time, error) { return time.Parse(ATOM, s) }
+
+// FormatATOM formats t in UTC as 2023-03-17T16:04:33+00:00.
+func FormatATOM(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05") + "+00:00" }
+
+// ParseDecimal parses a non-negative decimal string into an integer scaled by
+// 10^scale, exactly ("0.05", 9 → 50000000). More decimals than scale is an error.
+func ParseDecimal(s string, scale int) (int64, error) {
+	if !decimalRe.MatchString(s) {
+		return 0, fmt.Errorf("%q is not a decimal", s)
+	}
+	whole, frac, _ := strings.Cut(s, ".")
+	if len(frac) > scale {
+		return 0, fmt.Errorf("%q has more than %d decimals", s, scale)
+	}
+	frac += strings.Repeat("0", scale-len(frac))
+	n, err := strconv.ParseInt(whole+frac, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%q is out of range", s)
+	}
+	return n, nil
+}
+
+// AdsUSDNanos is money.ads_usd in nano-USD per ADS.
+func (m Money) AdsUSDNanos() int64 {
+	n, _ := ParseDecimal(m.AdsUSD, 9)
+	return n
+}
+
+// RateNanos is the USD price of one unit of currency cur in nano-USD
+// (1e9 for USD itself), and false when no rate is configured.
+func (m Money) RateNanos(cur string) (int64, bool) {
+	if cur == "USD" {
+		return 1_000_000_000, true
+	}
+	n, err := ParseDecimal(m.Rates[cur], 9)
+	return n, err == nil && n > 0
+}

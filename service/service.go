@@ -1,0 +1,188 @@
+// Package service wires the bridge together from its configuration: the
+// database (or a throwaway local one), migrations, the HTTP server and the
+// background workers. `bridge serve`, `bridge demo` and the end-to-end tests
+// all start the bridge through it.
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/adshares/dsp-bridge/bridge"
+	"github.com/adshares/dsp-bridge/config"
+	"github.com/adshares/dsp-bridge/pglocal"
+	"github.com/adshares/dsp-bridge/store"
+)
+
+// Worker is a background task (notice delivery, payment settling) that runs
+// until its context is cancelled.
+type Worker interface {
+	Run(ctx context.Context) error
+}
+
+// WorkerFunc adapts a function to Worker.
+type WorkerFunc func(ctx context.Context) error
+
+// Run calls f.
+func (f WorkerFunc) Run(ctx context.Context) error { return f(ctx) }
+
+// Service is a configured bridge, ready to Run.
+type Service struct {
+	Config *config.Config
+	Store  *store.Store
+	Log    *slog.Logger
+
+	cluster  *pglocal.Cluster
+	server   *bridge.Server
+	workers  []Worker
+	listener net.Listener
+	closers  []func()
+}
+
+// New connects to the database (starting a throwaway PostgreSQL when
+// database.url is empty), applies migrations and builds every component.
+// It binds the listen address so that a busy port fails here, not later.
+func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Service, error) {
+	s := &Service{Config: cfg, Log: log}
+	url := cfg.Database.URL
+	if url == "" {
+		log.Info("database.url is empty: starting a throwaway PostgreSQL (its data is deleted on exit)")
+		c, err := pglocal.Start(ctx, pglocal.Options{})
+		if err != nil {
+			return nil, err
+		}
+		s.cluster = c
+		url = c.URL("postgres")
+		log.Info("throwaway PostgreSQL started", "url", url)
+	}
+	st, err := store.Open(ctx, url, cfg.Database.MaxConns)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.Store = st
+	applied, err := st.Migrate(ctx)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	if len(applied) > 0 {
+		log.Info("migrations applied", "versions", applied)
+	}
+	w, err := wire(ctx, s)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.server = bridge.NewServer(cfg, log, append([]bridge.ReadinessCheck{s.databaseCheck}, w.checks...), w.modules...)
+	s.workers = w.workers
+	s.closers = append(s.closers, w.closers...)
+	l, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("listen %s: %w", cfg.Listen, err)
+	}
+	s.listener = l
+	return s, nil
+}
+
+// Addr is the address the AdServer-facing server listens on.
+func (s *Service) Addr() string { return s.listener.Addr().String() }
+
+// DatabaseURL is the URL of the database in use (useful with a throwaway one).
+func (s *Service) DatabaseURL() string { return s.Store.Pool.Config().ConnString() }
+
+// Cluster is the throwaway PostgreSQL, or nil when database.url was given.
+func (s *Service) Cluster() *pglocal.Cluster { return s.cluster }
+
+// Run serves and runs the workers until ctx is cancelled, then shuts down in
+// order: stop accepting and finish in-flight requests, stop the workers,
+// close the pool, stop a throwaway PostgreSQL.
+func (s *Service) Run(ctx context.Context) error {
+	defer s.Close()
+	s.Log.Info("bridge listening", "addr", s.Addr(), "base_url", s.Config.BaseURL, "dsps", len(s.Config.DSPs))
+
+	workerCtx, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	errc := make(chan error, len(s.workers)+1)
+	for _, w := range s.workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := w.Run(workerCtx); err != nil && !errors.Is(err, context.Canceled) {
+				errc <- err
+			}
+		}()
+	}
+	serveErr := s.server.Serve(ctx, s.listener)
+	stopWorkers()
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(s.Config.Server.ShutdownTimeout):
+		s.Log.Warn("workers did not stop within the shutdown timeout")
+	}
+	close(errc)
+	var errs []error
+	if serveErr != nil {
+		errs = append(errs, serveErr)
+	}
+	for err := range errc {
+		errs = append(errs, err)
+	}
+	s.Log.Info("bridge stopped")
+	return errors.Join(errs...)
+}
+
+// Close releases everything New acquired. Run calls it; call it yourself
+// only when Run is never called.
+func (s *Service) Close() {
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		s.closers[i]()
+	}
+	s.closers = nil
+	if s.listener != nil {
+		s.listener.Close()
+	}
+	if s.Store != nil {
+		s.Store.Close()
+		s.Store = nil
+	}
+	if s.cluster != nil {
+		s.cluster.Stop()
+		s.cluster = nil
+	}
+}
+
+// databaseCheck is the readiness of PostgreSQL: reachable, migrations applied.
+func (s *Service) databaseCheck(ctx context.Context) (string, any, bool) {
+	st := s.Store
+	if st == nil {
+		return "database", map[string]any{"ok": false, "reason": "closed"}, false
+	}
+	if err := st.Ping(ctx); err != nil {
+		return "database", map[string]any{"ok": false, "reason": "unreachable: " + err.Error()}, false
+	}
+	pending, err := st.PendingMigrations(ctx)
+	if err != nil {
+		return "database", map[string]any{"ok": false, "reason": err.Error()}, false
+	}
+	if pending > 0 {
+		return "database", map[string]any{"ok": false, "reason": fmt.Sprintf("%d migrations not applied", pending)}, false
+	}
+	return "database", map[string]any{"ok": true}, true
+}
+
+// NewLogger returns the JSON logger for the configured level.
+func NewLogger(level string) *slog.Logger {
+	var l slog.Level
+	l.UnmarshalText([]byte(level))
+	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+}

@@ -1,0 +1,121 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/adshares/dsp-bridge/config"
+	"github.com/adshares/dsp-bridge/internal/testdb"
+)
+
+func TestMain(m *testing.M) { testdb.Main(m) }
+
+func testConfig(t *testing.T, dbURL string) *config.Config {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "bridge.yaml")
+	body := "listen: 127.0.0.1:0\nadshares:\n  address: 0001-00000003-AB0C\nmoney:\n  ads_usd: \"0.05\"\ndatabase:\n  url: " + dbURL + "\n"
+	os.WriteFile(p, []byte(body), 0o600)
+	cfg, _, err := config.Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+func start(t *testing.T, cfg *config.Config) (*Service, func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	svc, err := New(ctx, cfg, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- svc.Run(ctx) }()
+	return svc, func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}
+}
+
+func readyz(t *testing.T, addr string) (int, map[string]any) {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body map[string]any
+	json.NewDecoder(resp.Body).Decode(&body)
+	return resp.StatusCode, body
+}
+
+func TestReadyzFollowsTheDatabase(t *testing.T) {
+	cluster := testdb.NewCluster(t)
+	svc, stop := start(t, testConfig(t, cluster.URL("postgres")))
+	defer stop()
+
+	if code, body := readyz(t, svc.Addr()); code != 200 {
+		t.Fatalf("readyz with database up = %d %v", code, body)
+	}
+	cluster.StopServer()
+	code, body := readyz(t, svc.Addr())
+	if code != 503 {
+		t.Fatalf("readyz with database down = %d %v, want 503", code, body)
+	}
+	if db, _ := body["database"].(map[string]any); db == nil || db["reason"] == nil {
+		t.Fatalf("readyz body lacks the database reason: %v", body)
+	}
+	if resp, err := http.Get("http://" + svc.Addr() + "/healthz"); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("healthz must stay 200 while the database is down: %v %v", resp, err)
+	}
+	if err := cluster.StartServer(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		code, body = readyz(t, svc.Addr())
+		if code == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("readyz after the database came back = %d %v", code, body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func TestReadyzUnreadyWithPendingMigrations(t *testing.T) {
+	url := testdb.URL(t)
+	svc, stop := start(t, testConfig(t, url))
+	defer stop()
+	if _, err := svc.Store.Pool.Exec(context.Background(), "DELETE FROM schema_migrations WHERE version = 1"); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := readyz(t, svc.Addr()); code != 503 {
+		t.Fatalf("readyz with a missing migration = %d %v, want 503", code, body)
+	}
+}
+
+func TestStartsThrowawayDatabaseWhenURLEmpty(t *testing.T) {
+	svc, stop := start(t, testConfig(t, `""`))
+	if svc.Cluster() == nil {
+		t.Fatal("no throwaway cluster started")
+	}
+	dir := svc.Cluster().Dir()
+	if code, body := readyz(t, svc.Addr()); code != 200 {
+		t.Fatalf("readyz = %d %v", code, body)
+	}
+	stop()
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Fatalf("throwaway cluster dir %s still exists after shutdown", dir)
+	}
+}
