@@ -1,0 +1,74 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Auction is one won slot: the winning bid, stored under its ext_id before
+// /bid answers.
+type Auction struct {
+	ExtID       string
+	AuctionID   string // OpenRTB BidRequest.id
+	RequestID   string // AdServer slot id = imp.id
+	CreativeID  string
+	DSP         string
+	Seat        string
+	BidID       string
+	AdID        string
+	PriceMicros int64  // clearing price, micro-USD CPM
+	BidCurrency string // the DSP's currency
+	BidPrice    string // price as the DSP sent it (for ${AUCTION_PRICE})
+	NURL        string
+	BURL        string
+	ClickURL    string
+	ADomain     string
+	CreatedAt   time.Time
+}
+
+// ErrNotFound is returned when a looked-up row does not exist.
+var ErrNotFound = errors.New("store: not found")
+
+// InsertAuctions stores wins in one round trip (one transaction), so that a
+// busy /bid path costs the database one commit per call, not per slot.
+func (s *Store) InsertAuctions(ctx context.Context, wins []Auction) error {
+	if len(wins) == 0 {
+		return nil
+	}
+	batch := &pgx.Batch{}
+	for _, a := range wins {
+		batch.Queue(`INSERT INTO auctions (ext_id, auction_id, request_id, creative_id, dsp, seat, bid_id, ad_id,
+			price_micros, bid_currency, bid_price, nurl, burl, click_url, adomain)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+			a.ExtID, a.AuctionID, a.RequestID, a.CreativeID, a.DSP, a.Seat, a.BidID, a.AdID,
+			a.PriceMicros, a.BidCurrency, a.BidPrice, a.NURL, a.BURL, a.ClickURL, a.ADomain)
+	}
+	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+		return tx.SendBatch(ctx, batch).Close()
+	})
+	if err != nil {
+		return fmt.Errorf("store: insert auctions: %w", err)
+	}
+	return nil
+}
+
+// GetAuction returns the win stored under extID, or ErrNotFound.
+func (s *Store) GetAuction(ctx context.Context, extID string) (*Auction, error) {
+	var a Auction
+	err := s.Pool.QueryRow(ctx, `SELECT ext_id, auction_id, request_id, creative_id, dsp, seat, bid_id, ad_id,
+		price_micros, bid_currency, bid_price, nurl, burl, click_url, adomain, created_at
+		FROM auctions WHERE ext_id = $1`, extID).Scan(
+		&a.ExtID, &a.AuctionID, &a.RequestID, &a.CreativeID, &a.DSP, &a.Seat, &a.BidID, &a.AdID,
+		&a.PriceMicros, &a.BidCurrency, &a.BidPrice, &a.NURL, &a.BURL, &a.ClickURL, &a.ADomain, &a.CreatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: get auction: %w", err)
+	}
+	return &a, nil
+}

@@ -1,0 +1,47 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/adshares/dsp-bridge/internal/testdb"
+	"github.com/adshares/dsp-bridge/store"
+)
+
+func TestInsertAndGetAuctions(t *testing.T) {
+	ctx := context.Background()
+	st := testdb.New(t)
+	wins := []store.Auction{
+		{ExtID: "a1", AuctionID: "r1", RequestID: "0", CreativeID: "9f3b2a10c4d54e6f8a7b6c5d4e3f2a1b", DSP: "alpha", PriceMicros: 2_500_000, BidCurrency: "USD", BidPrice: "2.5", NURL: "http://127.0.0.1/n", BURL: "http://127.0.0.1/b"},
+		{ExtID: "a2", AuctionID: "r1", RequestID: "1", CreativeID: "0c1d2e3f405162738495a6b7c8d9eaf0", DSP: "beta", PriceMicros: 1, BidCurrency: "EUR", BidPrice: "0.000001"},
+	}
+	if err := st.InsertAuctions(ctx, wins); err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.GetAuction(ctx, "a1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.DSP != "alpha" || got.PriceMicros != 2_500_000 || got.BURL != "http://127.0.0.1/b" || got.CreatedAt.IsZero() {
+		t.Fatalf("got %+v", got)
+	}
+	if _, err := st.GetAuction(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("missing ext_id: %v, want ErrNotFound", err)
+	}
+}
+
+func TestInsertAuctionsIsAllOrNothing(t *testing.T) {
+	ctx := context.Background()
+	st := testdb.New(t)
+	wins := []store.Auction{
+		{ExtID: "ok1", AuctionID: "r", RequestID: "0", CreativeID: "c", DSP: "d", PriceMicros: 5},
+		{ExtID: "bad", AuctionID: "r", RequestID: "1", CreativeID: "c", DSP: "d", PriceMicros: 0}, // violates price > 0
+	}
+	if err := st.InsertAuctions(ctx, wins); err == nil {
+		t.Fatal("want an error for a zero price")
+	}
+	if _, err := st.GetAuction(ctx, "ok1"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("first win of a failed batch was stored: %v", err)
+	}
+}
