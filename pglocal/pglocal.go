@@ -21,6 +21,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // ErrNoBinaries is returned when no PostgreSQL server binaries can be found.
@@ -193,14 +195,11 @@ func (c *Cluster) StartServer(ctx context.Context) error {
 
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		conn, err := net.DialTimeout("tcp", c.Addr(), 200*time.Millisecond)
-		if err == nil {
-			conn.Close()
-			// The port opens before the server accepts logins; the socket
-			// file appearing means start-up is complete.
-			if _, err := os.Stat(filepath.Join(c.dir, fmt.Sprintf(".s.PGSQL.%d", c.port))); err == nil {
-				return nil
-			}
+		// Only a real login proves start-up is over: the port and the socket
+		// appear while the server still answers "the database system is
+		// starting up".
+		if c.acceptsLogins(ctx) {
+			return nil
 		}
 		select {
 		case <-done:
@@ -216,6 +215,17 @@ func (c *Cluster) StartServer(ctx context.Context) error {
 			return errors.New("pglocal: postgres did not start within 30s")
 		}
 	}
+}
+
+func (c *Cluster) acceptsLogins(ctx context.Context) bool {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	conn, err := pgconn.Connect(ctx, c.URL("postgres"))
+	if err != nil {
+		return false
+	}
+	conn.Close(ctx)
+	return true
 }
 
 // StopServer stops the server (fast shutdown) but keeps the data directory.
