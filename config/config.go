@@ -77,6 +77,8 @@ type Auction struct {
 	TMax time.Duration `mapstructure:"tmax"`
 	// MaxConcurrent bounds auctions in flight; beyond it /bid answers [] at once.
 	MaxConcurrent int `mapstructure:"max_concurrent"`
+	// BidFloor is the lowest accepted price, a decimal USD CPM string ("0": none).
+	BidFloor string `mapstructure:"bidfloor"`
 	// Breaker holds the defaults for every DSP's circuit breaker.
 	Breaker Breaker `mapstructure:"breaker"`
 }

@@ -31,6 +31,7 @@ var defaults = map[string]any{
 	"database.max_conns":                 20,
 	"auction.tmax":                       "1000ms",
 	"auction.max_concurrent":             512,
+	"auction.bidfloor":                   "0",
 	"auction.breaker.enabled":            true,
 	"auction.breaker.failures":           5,
 	"auction.breaker.open_for":           "10s",

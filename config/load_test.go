@@ -54,6 +54,7 @@ var samples = map[string]sample{
 	"adserver.public_key":                {`"d04ab232742bb4ab3a1368bd4615e4e6d0224ab71a016baf8520a332c9778737"`, "d04ab232742bb4ab3a1368bd4615e4e6d0224ab71a016baf8520a332c9778737", func(c *Config) any { return c.AdServer.PublicKey }, "d04ab232742bb4ab3a1368bd4615e4e6d0224ab71a016baf8520a332c9778737"},
 	"auction.tmax":                       {`750ms`, "750ms", func(c *Config) any { return c.Auction.TMax }, 750 * time.Millisecond},
 	"auction.max_concurrent":             {`33`, "33", func(c *Config) any { return c.Auction.MaxConcurrent }, 33},
+	"auction.bidfloor":                   {`"0.25"`, "0.25", func(c *Config) any { return c.Auction.BidFloor }, "0.25"},
 	"auction.breaker.enabled":            {`false`, "false", func(c *Config) any { return c.Auction.Breaker.IsEnabled() }, false},
 	"auction.breaker.failures":           {`11`, "11", func(c *Config) any { return c.Auction.Breaker.Failures }, uint32(11)},
 	"auction.breaker.open_for":           {`2s`, "2s", func(c *Config) any { return c.Auction.Breaker.OpenFor }, 2 * time.Second},

@@ -72,6 +72,9 @@ func (c *Config) Validate() []string {
 	if c.Auction.MaxConcurrent < 1 {
 		add("auction.max_concurrent: must be at least 1")
 	}
+	if _, err := ParseDecimal(c.Auction.BidFloor, 6); err != nil {
+		add("auction.bidfloor: %q must be a decimal USD CPM with at most 6 decimals (\"0\" for none)", c.Auction.BidFloor)
+	}
 	if c.Database.MaxConns < 1 {
 		add("database.max_conns: must be at least 1")
 	}

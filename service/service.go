@@ -77,6 +77,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Service, e
 	}
 	w, err := wire(ctx, s)
 	if err != nil {
+		s.closers = w.closers
 		s.Close()
 		return nil, err
 	}

@@ -1,16 +1,20 @@
 package service
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/adshares/dsp-bridge/ads"
 	"github.com/adshares/dsp-bridge/config"
 	"github.com/adshares/dsp-bridge/internal/testdb"
 )
@@ -117,5 +121,43 @@ func TestStartsThrowawayDatabaseWhenURLEmpty(t *testing.T) {
 	stop()
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
 		t.Fatalf("throwaway cluster dir %s still exists after shutdown", dir)
+	}
+}
+
+func TestSignatureRequiredOnInfoAndInventoryWhenKeyConfigured(t *testing.T) {
+	seed := bytes.Repeat([]byte{0x11}, 32) // the §5 test key
+	t.Setenv("BRIDGE_ADSERVER_PUBLIC_KEY", "d04ab232742bb4ab3a1368bd4615e4e6d0224ab71a016baf8520a332c9778737")
+	svc, stop := start(t, testConfig(t, testdb.URL(t)))
+	defer stop()
+	for _, path := range []string{"/info.json", "/inventory"} {
+		resp, err := http.Get("http://" + svc.Addr() + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("%s without a signature = %d, want 401", path, resp.StatusCode)
+		}
+		nonce := make([]byte, 32)
+		rand.Read(nonce)
+		req, _ := http.NewRequest("GET", "http://"+svc.Addr()+path, nil)
+		req.Header.Set("Authorization", ads.SignAuthorization(seed, "0001-00000005-CBCA", nonce, time.Now()))
+		resp, err = http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s with a valid signature = %d, want 200", path, resp.StatusCode)
+		}
+	}
+	// /bid is never signed by the AdServer and must not require it.
+	resp, err := http.Post("http://"+svc.Addr()+"/bid", "application/json", strings.NewReader(`{"context":[],"requests":[]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode == http.StatusUnauthorized {
+		t.Fatal("/bid must not require a signature")
 	}
 }

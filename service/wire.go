@@ -4,6 +4,9 @@ import (
 	"context"
 
 	"github.com/adshares/dsp-bridge/bridge"
+	"github.com/adshares/dsp-bridge/events"
+	"github.com/adshares/dsp-bridge/outbox"
+	"github.com/adshares/dsp-bridge/payments"
 )
 
 // wiring is what each capability contributes to the running bridge.
@@ -16,8 +19,41 @@ type wiring struct {
 
 // wire builds every capability from the configuration. Each capability
 // (inventory and auction, events and notices, payments, metrics) adds its
-// module, readiness checks and workers here.
+// module, readiness checks and workers here. On error it returns what it
+// built so far, so that the caller can close it.
 func wire(ctx context.Context, s *Service) (*wiring, error) {
 	w := &wiring{}
+
+	// Signature checks (DECISIONS §4). auth is nil
+	// (no checks) unless adserver.public_key is set; the same verifier must
+	// guard /info.json and /inventory (one nonce cache for all of them).
+	auth, err := payments.NewVerifier(s.Config.AdServer, s.Log)
+	if err != nil {
+		return w, err
+	}
+
+	// Registration, inventory and the auction: /info.json, /inventory, /bid.
+	demand, err := bridge.NewDemand(ctx, s.Config, s.Store, s.Log, bridge.DemandOptions{Auth: auth.Middleware})
+	if err != nil {
+		return w, err
+	}
+	w.modules = append(w.modules, demand)
+	w.closers = append(w.closers, demand.Close)
+
+	// Events and notices: /view, /click, the spool replayer, burl delivery.
+	notices := outbox.New(s.Store, s.Config.Outbox, s.Log)
+	ev, err := events.FromConfig(s.Store, s.Config, s.Log)
+	if err != nil {
+		return w, err
+	}
+	ev.Notify = notices.Wake
+	w.modules = append(w.modules, ev)
+	w.checks = append(w.checks, notices.Check, ev.Check)
+	w.workers = append(w.workers, ev, notices)
+	w.closers = append(w.closers, ev.Close)
+
+	// Payments: the settler, /payment-reports, /payment-details.
+	w.modules = append(w.modules, payments.NewModule(s.Store, s.Config.Payments, auth, s.Log))
+	w.workers = append(w.workers, payments.NewSettler(s.Store, s.Config.Payments, s.Log))
 	return w, nil
 }

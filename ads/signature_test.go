@@ -1,0 +1,232 @@
+package ads
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"encoding/hex"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The vectors of ADSERVER-BRIDGE §5.
+const (
+	vecSeed    = "1111111111111111111111111111111111111111111111111111111111111111"
+	vecPub     = "D04AB232742BB4AB3A1368BD4615E4E6D0224AB71A016BAF8520A332C9778737"
+	vecAccount = "0001-00000005-CBCA"
+	vecCreated = "2023-03-17T16:04:33+00:00"
+	vecHeader  = `ADS account="0001-00000005-CBCA", nonce="AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", created="2023-03-17T16:04:33+00:00", signature="10730df52388dbacfa5800ac96e68e502a8d52271bcc3f7cc94a48e88d50bd230bcb1bccd6a55a1c3266b271f42f7693f1dc929310d950b55f9aa84fe53fc00e"`
+	vecReport  = "1678953600"
+	vecPathSig = "d5055296c1c5f97a1e23fd3cae30ff28ffd8920436adfae9a437df638bef96d3dc0defb33dfc546a84126d58fc2390f41858162b840836e5107ac5d0817f9c06"
+	vecSHA1    = "7cfb8139fd0a526a514f46ced5771d982eea7abb"
+)
+
+func vecNonce() []byte {
+	n := make([]byte, 32)
+	for i := range n {
+		n[i] = byte(i)
+	}
+	return n
+}
+
+func mustHex(t *testing.T, s string) []byte {
+	t.Helper()
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func vecTime(t *testing.T) time.Time {
+	t.Helper()
+	tm, err := time.Parse(atomLayout, vecCreated)
+	if err != nil || tm.Unix() != 1679069073 {
+		t.Fatalf("created %v unix %d", err, tm.Unix())
+	}
+	return tm
+}
+
+func TestVectorsReproduced(t *testing.T) {
+	seed := mustHex(t, vecSeed)
+	created := vecTime(t)
+	pub := ed25519.NewKeyFromSeed(seed).Public().(ed25519.PublicKey)
+	if got := strings.ToUpper(hex.EncodeToString(pub)); got != vecPub {
+		t.Fatalf("public key %s, want %s", got, vecPub)
+	}
+	if got := SignAuthorization(seed, vecAccount, vecNonce(), created); got != vecHeader {
+		t.Fatalf("header\n got %s\nwant %s", got, vecHeader)
+	}
+	if got := string(paymentDetailsMessage(vecReport, created, vecAccount)); got != vecSHA1 {
+		t.Fatalf("sha1 message %s, want %s", got, vecSHA1)
+	}
+	if got := PaymentDetailsSignature(seed, vecReport, created, vecAccount); got != vecPathSig {
+		t.Fatalf("path signature\n got %s\nwant %s", got, vecPathSig)
+	}
+}
+
+func TestParseAuthorization(t *testing.T) {
+	a, err := ParseAuthorization(vecHeader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Account != vecAccount || !bytes.Equal(a.Nonce, vecNonce()) || a.Created.Unix() != 1679069073 || len(a.Signature) != 64 {
+		t.Fatalf("parsed %+v", a)
+	}
+	bad := []string{
+		"",
+		"Bearer x",
+		`ADS account="a", nonce="AAEC", created="2023-03-17T16:04:33+00:00"`,
+		`ADS account="a", nonce="not base64!", created="2023-03-17T16:04:33+00:00", signature="` + strings.Repeat("ab", 64) + `"`,
+		`ADS account="a", nonce="AAEC", created="2023-03-17 16:04:33", signature="` + strings.Repeat("ab", 64) + `"`,
+		`ADS account="a", nonce="AAEC", created="2023-03-17T16:04:33+00:00", signature="abcd"`,
+		`ADS account="a", account="b", nonce="AAEC", created="2023-03-17T16:04:33+00:00", signature="` + strings.Repeat("ab", 64) + `"`,
+		`ADS account="a" nonce="AAEC"`,
+		`ADS account="a`,
+	}
+	for _, h := range bad {
+		if _, err := ParseAuthorization(h); err == nil {
+			t.Errorf("ParseAuthorization(%q) accepted", h)
+		}
+	}
+}
+
+func TestVerifyAuthorization(t *testing.T) {
+	pub, err := ParsePublicKey(vecPub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	created := vecTime(t)
+	now := created.Add(10 * time.Second)
+
+	if _, err := VerifyAuthorization(pub, vecHeader, now, NewNonceCache(0)); err != nil {
+		t.Fatalf("vector rejected: %v", err)
+	}
+	// Exactly MaxSignatureAge old is still fine; one second more is stale.
+	if _, err := VerifyAuthorization(pub, vecHeader, created.Add(MaxSignatureAge), nil); err != nil {
+		t.Fatalf("300 s old rejected: %v", err)
+	}
+
+	sigAt := strings.Index(vecHeader, `signature="`) + len(`signature="`)
+	changedSig := vecHeader[:sigAt] + "2" + vecHeader[sigAt+1:] // 1 → 2 in the first hex digit
+	changedAccountHeader := SignAuthorization(mustHex(t, vecSeed), vecAccount, vecNonce(), created)
+	changedNonce := strings.Replace(changedAccountHeader, "AAECAwQF", "AQECAwQF", 1)
+	otherKey := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{2}, 32)).Public().(ed25519.PublicKey)
+
+	tests := []struct {
+		name   string
+		pub    ed25519.PublicKey
+		header string
+		now    time.Time
+	}{
+		{"changed signature byte", pub, changedSig, now},
+		{"changed nonce byte", pub, changedNonce, now},
+		{"changed created", pub, strings.Replace(vecHeader, "16:04:33", "16:04:34", 1), created.Add(time.Minute)},
+		{"stale created", pub, vecHeader, created.Add(MaxSignatureAge + time.Second)},
+		{"created in the future", pub, vecHeader, created.Add(-time.Second)},
+		{"other key", otherKey, vecHeader, now},
+		{"no key", nil, vecHeader, now},
+		{"garbage", pub, "ADS nonsense", now},
+	}
+	for _, tt := range tests {
+		if _, err := VerifyAuthorization(tt.pub, tt.header, tt.now, NewNonceCache(0)); err == nil {
+			t.Errorf("%s: accepted", tt.name)
+		}
+	}
+}
+
+func TestVerifyAuthorizationRejectsReplayedNonce(t *testing.T) {
+	pub, _ := ParsePublicKey(vecPub)
+	created := vecTime(t)
+	cache := NewNonceCache(0)
+	if _, err := VerifyAuthorization(pub, vecHeader, created.Add(time.Second), cache); err != nil {
+		t.Fatal(err)
+	}
+	_, err := VerifyAuthorization(pub, vecHeader, created.Add(2*time.Second), cache)
+	if err == nil || !strings.Contains(err.Error(), "nonce") {
+		t.Fatalf("replay: %v", err)
+	}
+	// A fresh nonce with the same key is accepted.
+	other := SignAuthorization(mustHex(t, vecSeed), vecAccount, bytes.Repeat([]byte{7}, 32), created)
+	if _, err := VerifyAuthorization(pub, other, created.Add(3*time.Second), cache); err != nil {
+		t.Fatal(err)
+	}
+	// A request that fails the signature never burns a nonce.
+	seed2 := bytes.Repeat([]byte{9}, 32)
+	forged := SignAuthorization(seed2, vecAccount, bytes.Repeat([]byte{8}, 32), created)
+	if _, err := VerifyAuthorization(pub, forged, created.Add(3*time.Second), cache); err == nil {
+		t.Fatal("forged header accepted")
+	}
+	if cache.Len() != 2 {
+		t.Fatalf("cache holds %d nonces, want 2", cache.Len())
+	}
+}
+
+func TestNonceCacheExpiresAndIsBounded(t *testing.T) {
+	c := NewNonceCache(3)
+	t0 := time.Unix(1_700_000_000, 0)
+	for i := range 5 {
+		if !c.Add([]byte{byte(i)}, t0) {
+			t.Fatalf("nonce %d not new", i)
+		}
+	}
+	if c.Len() != 3 {
+		t.Fatalf("len %d, want bound 3", c.Len())
+	}
+	if c.Add([]byte{4}, t0.Add(time.Second)) {
+		t.Fatal("recent nonce accepted twice")
+	}
+	if !c.Add([]byte{4}, t0.Add(MaxSignatureAge)) {
+		t.Fatal("nonce still refused after MaxSignatureAge")
+	}
+	if c.Len() != 1 {
+		t.Fatalf("expired entries kept: len %d", c.Len())
+	}
+	// Many expiring rounds keep memory bounded.
+	for i := range 10_000 {
+		c.Add([]byte{byte(i), byte(i >> 8)}, t0.Add(time.Duration(i)*time.Hour))
+	}
+	if c.Len() > 3 || len(c.order)-c.head > 3 || len(c.order) > 2100 {
+		t.Fatalf("cache grew: len %d, order %d head %d", c.Len(), len(c.order), c.head)
+	}
+}
+
+func TestVerifyPaymentDetailsPath(t *testing.T) {
+	pub, _ := ParsePublicKey(strings.ToLower(vecPub))
+	if err := VerifyPaymentDetailsPath(pub, vecReport, vecAccount, vecCreated, vecPathSig); err != nil {
+		t.Fatalf("vector rejected: %v", err)
+	}
+	if err := VerifyPaymentDetailsPath(pub, vecReport, vecAccount, vecCreated, strings.ToUpper(vecPathSig)); err != nil {
+		t.Fatalf("uppercase hex rejected: %v", err)
+	}
+	flipped := []byte(vecPathSig)
+	flipped[10] = 'f' // was '7'
+	bad := []struct{ name, report, addr, date, sig string }{
+		{"changed signature byte", vecReport, vecAccount, vecCreated, string(flipped)},
+		{"other report", "1678957200", vecAccount, vecCreated, vecPathSig},
+		{"other address", vecReport, "0001-00000003-AB0C", vecCreated, vecPathSig},
+		{"other date", vecReport, vecAccount, "2023-03-17T16:04:34+00:00", vecPathSig},
+		{"plus decoded as space", vecReport, vecAccount, "2023-03-17T16:04:33 00:00", vecPathSig},
+		{"short signature", vecReport, vecAccount, vecCreated, vecPathSig[:100]},
+	}
+	for _, tt := range bad {
+		if err := VerifyPaymentDetailsPath(pub, tt.report, tt.addr, tt.date, tt.sig); err == nil {
+			t.Errorf("%s: accepted", tt.name)
+		}
+	}
+}
+
+func FuzzParseAuthorization(f *testing.F) {
+	f.Add(vecHeader)
+	f.Add(`ADS account="", nonce="", created="", signature=""`)
+	f.Add(`ADS a="b",`)
+	f.Fuzz(func(t *testing.T, h string) {
+		a, err := ParseAuthorization(h)
+		if err != nil {
+			return
+		}
+		if a.Account == "" || len(a.Nonce) == 0 || len(a.Signature) != ed25519.SignatureSize {
+			t.Fatalf("accepted incomplete header %q: %+v", h, a)
+		}
+	})
+}

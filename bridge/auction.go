@@ -1,0 +1,235 @@
+package bridge
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/sony/gobreaker/v2"
+
+	"github.com/adshares/dsp-bridge/config"
+	"github.com/adshares/dsp-bridge/macros"
+	"github.com/adshares/dsp-bridge/store"
+)
+
+// Auctioneer runs auctions: it offers the slots to every DSP at once and
+// picks, per slot, the highest valid bid, within one hard deadline.
+type Auctioneer struct {
+	tmax        time.Duration
+	reserve     time.Duration // kept back from DSPs for storing wins and answering
+	floorMicros int64
+	dsps        []*dspClient
+	running     chan struct{} // auctions in flight (auction.max_concurrent)
+	saver       Saver
+	observer    Observer
+	log         *slog.Logger
+
+	// newAuctionID and newExtID make ids; tests replace them.
+	newAuctionID func() string
+	newExtID     func() string
+}
+
+// NewAuctioneer builds the DSP clients from config.
+func NewAuctioneer(cfg *config.Config, saver Saver, observer Observer, log *slog.Logger) (*Auctioneer, error) {
+	floor, err := config.ParseDecimal(cfg.Auction.BidFloor, 6)
+	if err != nil {
+		return nil, fmt.Errorf("auction.bidfloor: %w", err)
+	}
+	if observer == nil {
+		observer = NopObserver{}
+	}
+	a := &Auctioneer{
+		tmax: cfg.Auction.TMax, floorMicros: floor,
+		// A tenth of tmax, at most 100ms, is enough for one commit.
+		reserve: min(cfg.Auction.TMax/10, 100*time.Millisecond),
+		running: make(chan struct{}, cfg.Auction.MaxConcurrent),
+		saver:   saver, observer: observer, log: log,
+		newAuctionID: newAuctionID, newExtID: NewExtID,
+	}
+	for i, d := range cfg.DSPs {
+		rate, ok := cfg.Money.RateNanos(d.Currency)
+		if !ok {
+			return nil, fmt.Errorf("dsps[%d] (%s): no money.rates.%s", i, d.Name, d.Currency)
+		}
+		a.dsps = append(a.dsps, newDSPClient(d, i, rate, func(name string, from, to gobreaker.State) {
+			log.Warn("dsp circuit breaker changed state", "dsp", name, "from", from.String(), "to", to.String())
+		}))
+	}
+	return a, nil
+}
+
+// Close releases the DSP connection pools.
+func (a *Auctioneer) Close() {
+	for _, d := range a.dsps {
+		d.close()
+	}
+}
+
+// Run auctions the slots. It returns by tmax (plus the scheduler's jitter)
+// whatever the DSPs do; wins in the result are already stored.
+func (a *Auctioneer) Run(ctx context.Context, call *BidCall, slots []Slot) *AuctionResult {
+	start := time.Now()
+	res := &AuctionResult{Slots: len(slots)}
+	defer func() {
+		res.Duration = time.Since(start)
+		var longest time.Duration
+		for _, d := range res.DSPs {
+			longest = max(longest, d.Latency)
+		}
+		res.Overhead = max(res.Duration-longest, 0)
+		a.observer.ObserveAuction(res)
+	}()
+	select {
+	case a.running <- struct{}{}:
+		defer func() { <-a.running }()
+	default:
+		// Overload: a fast no-bid beats piling up goroutines and answering late.
+		res.Outcome = AuctionOverloaded
+		return res
+	}
+	if len(slots) == 0 || len(a.dsps) == 0 {
+		res.Outcome = AuctionNoBid
+		return res
+	}
+	deadline := start.Add(a.tmax)
+	dspCtx, cancel := context.WithDeadline(ctx, deadline.Add(-a.reserve))
+	defer cancel()
+	res.ID = a.newAuctionID()
+	base := buildRequest(res.ID, call, slots)
+
+	answers := make(chan answer, len(a.dsps))
+	pending := map[*dspClient]time.Time{}
+	for _, d := range a.dsps {
+		done, reason, ok := d.acquire()
+		if !ok {
+			r := DSPResult{DSP: d.cfg.Name, Outcome: OutcomeBreakerOpen, Reason: reason}
+			if reason == ReasonOverloaded {
+				r.Outcome = OutcomeOverloaded
+			}
+			res.DSPs = append(res.DSPs, r)
+			a.observer.ObserveDSP(r)
+			continue
+		}
+		// tmax tells the DSP the time it really has: its own timeout, or
+		// what is left of the auction if that is less.
+		left := min(d.cfg.Timeout, time.Until(deadline.Add(-a.reserve)))
+		callCtx, callCancel := context.WithTimeout(dspCtx, left)
+		req := d.request(base, left, a.floorMicros)
+		pending[d] = time.Now()
+		go func() {
+			defer callCancel()
+			ans := d.call(callCtx, req)
+			// The breaker learns from every call, also one the auction
+			// stopped waiting for: a DSP that misses deadlines is failing.
+			done(ans.result.Outcome != OutcomeTimeout && ans.result.Outcome != OutcomeError)
+			answers <- ans
+		}()
+	}
+
+	var cands []candidate
+	imps := make(map[string]bool, len(slots))
+	for _, s := range slots {
+		imps[s.Request.RequestID] = true
+	}
+collect:
+	for len(pending) > 0 {
+		select {
+		case ans := <-answers:
+			delete(pending, ans.dsp)
+			c, rejs := a.judge(&ans, imps)
+			cands = append(cands, c...)
+			res.Rejections = append(res.Rejections, rejs...)
+			res.DSPs = append(res.DSPs, ans.result)
+			a.observer.ObserveDSP(ans.result)
+		case <-dspCtx.Done():
+			break collect
+		}
+	}
+	for _, d := range a.dsps { // config order, for stable results
+		if t, late := pending[d]; late {
+			r := DSPResult{DSP: d.cfg.Name, Outcome: OutcomeTimeout, Reason: ReasonTimeout, Latency: time.Since(t), Err: "auction deadline"}
+			res.DSPs = append(res.DSPs, r)
+			a.observer.ObserveDSP(r)
+		}
+	}
+	a.finish(ctx, deadline, res, base.ID, slots, cands)
+	return res
+}
+
+// judge validates one answer, logs and reports rejections, and sets the
+// answer's outcome.
+func (a *Auctioneer) judge(ans *answer, imps map[string]bool) ([]candidate, []Rejection) {
+	if ans.response == nil {
+		return nil, nil
+	}
+	for _, sb := range ans.response.SeatBid {
+		ans.result.Bids += len(sb.Bid)
+	}
+	if ans.result.Bids == 0 {
+		ans.result.Outcome, ans.result.Reason = OutcomeNoBid, ReasonNoBid
+		return nil, nil
+	}
+	cands, rejs := validate(ans, imps, a.floorMicros)
+	for _, r := range rejs {
+		a.log.Info("bid rejected", "dsp", r.DSP, "seat", r.Seat, "bid_id", r.BidID, "imp_id", r.ImpID,
+			"reason", r.Reason.String(), "code", int(r.Reason), "detail", r.Detail)
+		a.observer.ObserveRejection(r)
+	}
+	if len(cands) > 0 {
+		ans.result.Outcome = OutcomeBid
+	} else {
+		ans.result.Outcome, ans.result.Reason = OutcomeRejected, ReasonRejected
+	}
+	return cands, rejs
+}
+
+// finish picks the winner of every slot, stores the wins and fills res.
+func (a *Auctioneer) finish(ctx context.Context, deadline time.Time, res *AuctionResult, auctionID string, slots []Slot, cands []candidate) {
+	best := map[string]*candidate{}
+	for i := range cands {
+		c := &cands[i]
+		if b := best[c.bid.ImpID]; b == nil || better(c, b) {
+			best[c.bid.ImpID] = c
+		}
+	}
+	var rows []store.Auction
+	var wins []Win
+	for _, s := range slots { // slot order, so the answer follows the request
+		c := best[s.Request.RequestID]
+		if c == nil {
+			continue
+		}
+		b := c.bid
+		row := store.Auction{
+			ExtID: a.newExtID(), AuctionID: auctionID, RequestID: s.Request.RequestID, CreativeID: s.Creative.ID,
+			DSP: c.dsp.cfg.Name, Seat: c.seat, BidID: c.bidID, AdID: b.AdID, PriceMicros: c.priceMicros,
+			BidCurrency: c.currency, BidPrice: string(b.Price),
+			NURL: canonicalMacros(b.NURL), BURL: canonicalMacros(b.BURL),
+			ClickURL: clickURL(c.dsp.cfg, b), ADomain: strings.Join(b.ADomain, ","),
+		}
+		rows = append(rows, row)
+		wins = append(wins, Win{
+			RequestID: row.RequestID, ExtID: row.ExtID, DSP: row.DSP, PriceMicros: row.PriceMicros,
+			ServeURL: macros.Expand(row.NURL, macros.Values{
+				AuctionID: auctionID, BidID: row.BidID, ImpID: row.RequestID, SeatID: row.Seat,
+				AdID: row.AdID, Price: row.BidPrice, Currency: row.BidCurrency,
+			}),
+		})
+	}
+	if len(rows) == 0 {
+		res.Outcome = AuctionNoBid
+		return
+	}
+	saveCtx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	if err := a.saver.Save(saveCtx, rows); err != nil {
+		// Never promise a win that cannot be billed.
+		a.log.Error("wins not stored; answering no bid", "auction_id", auctionID, "error", err)
+		res.Outcome = AuctionStoreError
+		return
+	}
+	res.Outcome = AuctionWon
+	res.Wins = wins
+}

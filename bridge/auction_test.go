@@ -1,0 +1,371 @@
+package bridge
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prebid/openrtb/v20/openrtb2"
+
+	"github.com/adshares/dsp-bridge/config"
+	"github.com/adshares/dsp-bridge/dspsim"
+)
+
+func sim(t *testing.T, o dspsim.Options) *dspsim.Server {
+	t.Helper()
+	s := dspsim.New(o)
+	t.Cleanup(s.Close)
+	return s
+}
+
+func TestHighestPriceWinsAcrossThreeDSPs(t *testing.T) {
+	a := sim(t, dspsim.Options{Price: "1.00"})
+	b := sim(t, dspsim.Options{Price: "2.50"})
+	c := sim(t, dspsim.Options{Price: "1.75"})
+	e := newEnv(t, auctionConfig(testDSP("a", a.Endpoint()), testDSP("b", b.Endpoint()), testDSP("c", c.Endpoint())))
+	out, _ := e.bid(simpleBid(creativePNG))
+	if len(out) != 1 || out[0].RequestID != "0" || len(out[0].ExtID) != 22 {
+		t.Fatalf("answer %+v", out)
+	}
+	win, err := e.st.GetAuction(context.Background(), out[0].ExtID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if win.DSP != "b" || win.PriceMicros != 2_500_000 || win.BidPrice != "2.50" {
+		t.Fatalf("winner %s at %d micro-USD (%s), want b at 2500000", win.DSP, win.PriceMicros, win.BidPrice)
+	}
+	for _, s := range []*dspsim.Server{a, b, c} {
+		if s.RequestCount() != 1 {
+			t.Fatalf("a DSP got %d requests, want 1", s.RequestCount())
+		}
+	}
+	// The browser fetches serve_url: the winner's nurl with the macros
+	// substituted, answering an image with CORS.
+	if !strings.HasPrefix(out[0].ServeURL, b.URL()+"/win?price=2.50&cur=USD&auction=") {
+		t.Fatalf("serve_url %s", out[0].ServeURL)
+	}
+	resp, err := http.Get(out[0].ServeURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("Access-Control-Allow-Origin") != "*" || resp.Header.Get("Content-Type") != "image/png" {
+		t.Fatalf("serve_url answered %d %v", resp.StatusCode, resp.Header)
+	}
+	wins := b.Wins()
+	if len(wins) != 1 || wins[0].Get("price") != "2.50" || wins[0].Get("imp") != "0" || wins[0].Get("auction") != win.AuctionID {
+		t.Fatalf("win notices %v", wins)
+	}
+}
+
+func TestOneHangingDSPDoesNotDelayTheAnswer(t *testing.T) {
+	hang := sim(t, dspsim.Options{Mode: dspsim.ModeHang})
+	ok := sim(t, dspsim.Options{Price: "1.00"})
+	cfg := auctionConfig(testDSP("hang", hang.Endpoint()), testDSP("ok", ok.Endpoint()))
+	cfg.Auction.TMax = 300 * time.Millisecond
+	for i := range cfg.DSPs {
+		cfg.DSPs[i].Timeout = 300 * time.Millisecond
+	}
+	e := newEnv(t, cfg)
+	out, took := e.bid(simpleBid(creativePNG))
+	if took > cfg.Auction.TMax+50*time.Millisecond {
+		t.Fatalf("answered after %s, tmax is %s", took, cfg.Auction.TMax)
+	}
+	if len(out) != 1 {
+		t.Fatalf("answer %+v, want the answering DSP's win", out)
+	}
+	res := e.obs.last(t)
+	if got := outcomeOf(res, "hang"); got != OutcomeTimeout {
+		t.Fatalf("hanging DSP outcome %s", got)
+	}
+	// tmax tells each DSP what it really has: the auction keeps a reserve.
+	if tm := hang.Requests()[0].Request.TMax; tm <= 0 || tm > 300 {
+		t.Fatalf("tmax sent %d", tm)
+	}
+}
+
+func TestAllDSPsHangingGivesEmptyAnswerByTmax(t *testing.T) {
+	cfg := auctionConfig()
+	for _, n := range []string{"h1", "h2", "h3"} {
+		s := sim(t, dspsim.Options{Mode: dspsim.ModeHang})
+		d := testDSP(n, s.Endpoint())
+		d.Timeout = 250 * time.Millisecond
+		cfg.DSPs = append(cfg.DSPs, d)
+	}
+	cfg.Auction.TMax = 250 * time.Millisecond
+	e := newEnv(t, cfg)
+	out, took := e.bid(simpleBid(creativePNG, creativeJPEG))
+	if len(out) != 0 {
+		t.Fatalf("answer %+v", out)
+	}
+	if took > cfg.Auction.TMax+50*time.Millisecond {
+		t.Fatalf("answered after %s, tmax is %s", took, cfg.Auction.TMax)
+	}
+}
+
+func TestBreakerStopsCallsAndRecovers(t *testing.T) {
+	bad := sim(t, dspsim.Options{Mode: dspsim.Mode5xx})
+	d := testDSP("flaky", bad.Endpoint())
+	d.Breaker = config.Breaker{Enabled: boolp(true), Failures: 3, OpenFor: 150 * time.Millisecond, HalfOpenRequests: 1}
+	e := newEnv(t, auctionConfig(d))
+	for range 10 {
+		e.bid(simpleBid(creativePNG))
+	}
+	if n := bad.RequestCount(); n != 3 {
+		t.Fatalf("DSP called %d times, want 3 (then the breaker opens)", n)
+	}
+	if got := outcomeOf(e.obs.last(t), "flaky"); got != OutcomeBreakerOpen {
+		t.Fatalf("outcome with open breaker: %s", got)
+	}
+	bad.SetMode(dspsim.ModeBid)
+	// After open_for the breaker lets one probe through; poll rather than
+	// guess the scheduler.
+	deadline := time.Now().Add(5 * time.Second)
+	var out []bidAnswer
+	for len(out) == 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+		out, _ = e.bid(simpleBid(creativePNG))
+	}
+	if len(out) != 1 || bad.RequestCount() != 4 {
+		t.Fatalf("after recovery: answer %+v, calls %d (want a win on the 4th call)", out, bad.RequestCount())
+	}
+	e.bid(simpleBid(creativePNG))
+	if bad.RequestCount() != 5 {
+		t.Fatalf("breaker did not close: calls %d", bad.RequestCount())
+	}
+}
+
+func outcomeOf(res *AuctionResult, dsp string) Outcome {
+	for _, d := range res.DSPs {
+		if d.DSP == dsp {
+			return d.Outcome
+		}
+	}
+	return ""
+}
+
+func TestInvalidBidsAreRejectedWithReasons(t *testing.T) {
+	const good = `"nurl":"http://dsp.example/w"`
+	cases := []struct {
+		name, body string
+		reason     Reason
+	}{
+		{"unknown impid", `{"seatbid":[{"bid":[{"id":"x","impid":"7","price":1,` + good + `}]}]}`, ReasonUnknownImp},
+		{"zero price", `{"seatbid":[{"bid":[{"id":"x","impid":"0","price":0,` + good + `}]}]}`, ReasonBadPrice},
+		{"negative price", `{"seatbid":[{"bid":[{"id":"x","impid":"0","price":-1,` + good + `}]}]}`, ReasonBadPrice},
+		{"no price", `{"seatbid":[{"bid":[{"id":"x","impid":"0",` + good + `}]}]}`, ReasonBadPrice},
+		{"dust price", `{"seatbid":[{"bid":[{"id":"x","impid":"0","price":0.0000001,` + good + `}]}]}`, ReasonBadPrice},
+		{"absurd price", `{"seatbid":[{"bid":[{"id":"x","impid":"0","price":1e12,` + good + `}]}]}`, ReasonBadPrice},
+		{"below floor", `{"seatbid":[{"bid":[{"id":"x","impid":"0","price":0.09,` + good + `}]}]}`, ReasonBelowFloor},
+		{"other currency", `{"cur":"EUR","seatbid":[{"bid":[{"id":"x","impid":"0","price":1,` + good + `}]}]}`, ReasonCurrency},
+		{"other currency array", `{"cur":["KRW"],"seatbid":[{"bid":[{"id":"x","impid":"0","price":1,` + good + `}]}]}`, ReasonCurrency},
+		{"group", `{"seatbid":[{"group":1,"bid":[{"id":"x","impid":"0","price":1,` + good + `}]}]}`, ReasonGroup},
+		{"missing nurl", `{"seatbid":[{"bid":[{"id":"x","impid":"0","price":1}]}]}`, ReasonNoNURL},
+		{"javascript nurl", `{"seatbid":[{"bid":[{"id":"x","impid":"0","price":1,"nurl":"javascript:alert(1)"}]}]}`, ReasonNoNURL},
+		{"wrong seat", `{"seatbid":[{"seat":"other","bid":[{"id":"x","impid":"0","price":1,` + good + `}]}]}`, ReasonSeat},
+	}
+	s := sim(t, dspsim.Options{})
+	d := testDSP("d", s.Endpoint())
+	d.Seat = ""
+	cfg := auctionConfig(d)
+	cfg.Auction.BidFloor = "0.10"
+	e := newEnv(t, cfg)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e.demand.Auction.dsps[0].cfg.Seat = ""
+			if tc.reason == ReasonSeat {
+				e.demand.Auction.dsps[0].cfg.Seat = "mine"
+			}
+			s.SetRespond(func(*openrtb2.BidRequest) (int, []byte) { return 200, []byte(tc.body) })
+			out, _ := e.bid(simpleBid(creativePNG))
+			if len(out) != 0 {
+				t.Fatalf("invalid bid won: %+v", out)
+			}
+			res := e.obs.last(t)
+			if len(res.Rejections) != 1 || res.Rejections[0].Reason != tc.reason || res.Rejections[0].BidID != "x" {
+				t.Fatalf("rejections %+v, want one %s", res.Rejections, tc.reason)
+			}
+			if outcomeOf(res, "d") != OutcomeRejected {
+				t.Fatalf("DSP outcome %s", outcomeOf(res, "d"))
+			}
+		})
+	}
+}
+
+func TestNoBidFormsAndFailures(t *testing.T) {
+	cases := []struct {
+		mode    dspsim.Mode
+		outcome Outcome
+		reason  Reason
+	}{
+		{dspsim.ModeNoBid204, OutcomeNoBid, ReasonNoBid},
+		{dspsim.ModeNoBidEmpty, OutcomeNoBid, ReasonNoBid},
+		{dspsim.ModeNoBidObject, OutcomeNoBid, ReasonNoBid},
+		{dspsim.ModeNoBidSeatbid, OutcomeNoBid, ReasonNoBid},
+		{dspsim.ModeNoBidNBR, OutcomeNoBid, ReasonNoBid},
+		{dspsim.ModeNoBidEmptyCur, OutcomeNoBid, ReasonNoBid},
+		{dspsim.Mode5xx, OutcomeError, ReasonError},
+		{dspsim.ModeGarbage, OutcomeError, ReasonInvalidResponse},
+	}
+	s := sim(t, dspsim.Options{})
+	e := newEnv(t, auctionConfig(testDSP("d", s.Endpoint())))
+	for _, tc := range cases {
+		t.Run(string(tc.mode), func(t *testing.T) {
+			s.SetMode(tc.mode)
+			out, _ := e.bid(simpleBid(creativePNG))
+			if len(out) != 0 {
+				t.Fatalf("answer %+v", out)
+			}
+			res := e.obs.last(t)
+			if len(res.DSPs) != 1 || res.DSPs[0].Outcome != tc.outcome || res.DSPs[0].Reason != tc.reason {
+				t.Fatalf("dsp result %+v, want %s/%s", res.DSPs, tc.outcome, tc.reason)
+			}
+		})
+	}
+	// The unreachable DSP: nothing listens there any more.
+	s.Close()
+	e.bid(simpleBid(creativePNG))
+	if r := e.obs.last(t).DSPs[0]; r.Outcome != OutcomeError || r.Reason != ReasonUnreachable {
+		t.Fatalf("closed DSP: %+v", r)
+	}
+}
+
+func TestHugeAnswerDoesNotGrowMemory(t *testing.T) {
+	huge := sim(t, dspsim.Options{Mode: dspsim.ModeHuge, HugeBytes: 10 << 20})
+	e := newEnv(t, auctionConfig(testDSP("huge", huge.Endpoint())))
+	e.bid(simpleBid(creativePNG)) // warm up pools and connections
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	out, _ := e.bid(simpleBid(creativePNG))
+	runtime.ReadMemStats(&after)
+	if len(out) != 0 {
+		t.Fatalf("answer %+v", out)
+	}
+	if r := e.obs.last(t).DSPs[0]; r.Outcome != OutcomeError || r.Reason != ReasonInvalidResponse {
+		t.Fatalf("huge answer: %+v", r)
+	}
+	// The whole process (test client, bridge and simulator) allocated far
+	// less than the 10 MB the DSP tried to send.
+	alloc := after.TotalAlloc - before.TotalAlloc
+	t.Logf("allocated %d kB during an auction with a 10 MB DSP answer", alloc>>10)
+	if alloc > 6<<20 {
+		t.Fatalf("allocated %d bytes for a 10 MB answer; reads are not bounded", alloc)
+	}
+}
+
+func TestGzipAndExtraHeaders(t *testing.T) {
+	s := sim(t, dspsim.Options{Gzip: true, Price: "0.8"})
+	d := testDSP("gz", s.Endpoint())
+	d.Gzip = true
+	d.Headers = map[string]string{"X-Api-Key": "secret-1"}
+	e := newEnv(t, auctionConfig(d))
+	out, _ := e.bid(simpleBid(creativePNG))
+	if len(out) != 1 {
+		t.Fatalf("answer %+v", out)
+	}
+	h := s.Requests()[0].Header
+	if h.Get("Content-Encoding") != "gzip" || h.Get("Accept-Encoding") != "gzip" || h.Get("X-Api-Key") != "secret-1" {
+		t.Fatalf("headers %v", h)
+	}
+}
+
+func TestOverloadAnswersEmptyAtOnce(t *testing.T) {
+	hang := sim(t, dspsim.Options{Mode: dspsim.ModeHang})
+	cfg := auctionConfig(testDSP("hang", hang.Endpoint()))
+	cfg.Auction.MaxConcurrent = 1
+	e := newEnv(t, cfg)
+	first := make(chan struct{})
+	go func() { defer close(first); e.post("/bid", simpleBid(creativePNG)) }()
+	for hang.RequestCount() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	out, took := e.bid(simpleBid(creativePNG))
+	if len(out) != 0 || took > 200*time.Millisecond {
+		t.Fatalf("overloaded auction: %+v after %s", out, took)
+	}
+	if e.obs.last(t).Outcome != AuctionOverloaded {
+		t.Fatalf("outcome %s", e.obs.last(t).Outcome)
+	}
+	<-first
+}
+
+func TestStoreDownAnswersEmpty(t *testing.T) {
+	s := sim(t, dspsim.Options{})
+	e := newEnv(t, auctionConfig(testDSP("d", s.Endpoint())))
+	e.st.Pool.Close() // the database is gone
+	out, took := e.bid(simpleBid(creativePNG))
+	if len(out) != 0 || took > e.cfg.Auction.TMax+50*time.Millisecond {
+		t.Fatalf("with the database down: %+v after %s", out, took)
+	}
+	if e.obs.last(t).Outcome != AuctionStoreError {
+		t.Fatalf("outcome %s", e.obs.last(t).Outcome)
+	}
+}
+
+func TestBadInputIsA4xxOrEmpty(t *testing.T) {
+	s := sim(t, dspsim.Options{})
+	e := newEnv(t, auctionConfig(testDSP("d", s.Endpoint())))
+	cases := []struct{ name, body string }{
+		{"malformed", `{"requests":`},
+		{"not an object", `[1,2]`},
+		{"requests a string", `{"requests":"x"}`},
+		{"requests missing", `{"context":{}}`},
+		{"request_id a number", `{"requests":[{"request_id":1,"creative_id":"` + creativePNG + `"}]}`},
+		{"request_id missing", `{"requests":[{"creative_id":"` + creativePNG + `"}]}`},
+		{"site a string", `{"context":{"site":"x"},"requests":[{"request_id":"1","creative_id":"` + creativePNG + `"}]}`},
+		{"mimes an object of objects", `{"requests":[{"request_id":"1","creative_id":"` + creativePNG + `","mimes":{"a":{}}}]}`},
+		{"topframe garbage", `{"requests":[{"request_id":"1","creative_id":"` + creativePNG + `","topframe":"maybe"}]}`},
+		{"oversized", `{"requests":[],"pad":"` + strings.Repeat("x", 70<<10) + `"}`},
+		{"empty body", ``},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			status, raw, _ := e.post("/bid", tc.body)
+			if status < 400 || status > 499 || !strings.Contains(string(raw), `"error":`) {
+				t.Fatalf("status %d body %s, want a 4xx JSON error", status, raw)
+			}
+		})
+	}
+	for _, body := range []string{
+		`{"requests":[]}`, `{"requests":{}}`, `{"context":[],"requests":[{"request_id":"1","creative_id":"ffffffffffffffffffffffffffffffff"}]}`,
+	} {
+		out, _ := e.bid(body)
+		if len(out) != 0 {
+			t.Fatalf("%s: answer %+v, want []", body, out)
+		}
+	}
+	if s.RequestCount() != 0 {
+		t.Fatalf("DSP called %d times for bad or empty input", s.RequestCount())
+	}
+	// The alias answers like /bid.
+	if status, raw, _ := e.post("/serve", simpleBid(creativePNG)); status != 200 || !strings.Contains(string(raw), `"ext_id"`) {
+		t.Fatalf("/serve: %d %s", status, raw)
+	}
+}
+
+func TestServeURLAndNoticesOfBareMacroDSP(t *testing.T) {
+	s := sim(t, dspsim.Options{BareMacros: true, Price: "1500", Currency: "KRW", CurAsArray: true})
+	d := testDSP("krw", s.Endpoint())
+	d.Currency, d.Dialect = "KRW", "2.5"
+	e := newEnv(t, auctionConfig(d))
+	out, _ := e.bid(simpleBid(creativePNG))
+	if len(out) != 1 {
+		t.Fatalf("answer %+v", out)
+	}
+	u, _ := url.Parse(out[0].ServeURL)
+	if q := u.Query(); q.Get("price") != "1500" || q.Get("cur") != "KRW" || q.Get("imp") != "0" {
+		t.Fatalf("serve_url %s", out[0].ServeURL)
+	}
+	win, _ := e.st.GetAuction(context.Background(), out[0].ExtID)
+	if win.PriceMicros != 1_125_000 || !strings.Contains(win.BURL, "price=${AUCTION_PRICE}") {
+		t.Fatalf("stored %+v", win)
+	}
+	if h := s.Requests()[0].Header.Get(OpenRTBVersionHeader); h != "2.5" {
+		t.Fatalf("version header %q", h)
+	}
+}

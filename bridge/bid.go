@@ -1,0 +1,92 @@
+package bridge
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/adshares/dsp-bridge/httpapi"
+	"github.com/adshares/dsp-bridge/inventory"
+)
+
+// BidHandler serves POST /bid and its alias POST /serve (ADSERVER-BRIDGE §8).
+type BidHandler struct {
+	auction *Auctioneer
+	catalog *inventory.Catalog
+	log     *slog.Logger
+}
+
+// NewBidHandler binds the auction to the creative catalog.
+func NewBidHandler(a *Auctioneer, catalog *inventory.Catalog, log *slog.Logger) *BidHandler {
+	return &BidHandler{auction: a, catalog: catalog, log: log}
+}
+
+// Mount adds POST /bid and POST /serve.
+func (h *BidHandler) Mount(r chi.Router) {
+	r.Post("/bid", h.serve)
+	r.Post("/serve", h.serve)
+}
+
+// bidAnswer is one entry of the /bid answer.
+type bidAnswer struct {
+	RequestID string `json:"request_id"`
+	ExtID     string `json:"ext_id"`
+	ServeURL  string `json:"serve_url"`
+}
+
+func (h *BidHandler) serve(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		var mb *http.MaxBytesError
+		if errors.As(err, &mb) {
+			httpapi.WriteError(w, mb)
+			return
+		}
+		httpapi.WriteError(w, httpapi.Wrap(httpapi.BadRequest, err, "could not read the body"))
+		return
+	}
+	call, err := ParseBidCall(body)
+	if err != nil {
+		httpapi.WriteError(w, httpapi.Wrap(httpapi.BadRequest, err, err.Error()))
+		return
+	}
+	slots := make([]Slot, 0, len(call.Slots))
+	for _, s := range call.Slots {
+		cr, ok := h.catalog.Lookup(s.CreativeID)
+		if !ok {
+			// The AdServer may still hold an inventory from before a config
+			// change: skip the slot, auction the others.
+			h.log.Warn("bid request for an unknown creative; slot skipped", "request_id", RequestID(r.Context()),
+				"slot", s.RequestID, "creative_id", s.CreativeID)
+			continue
+		}
+		slots = append(slots, Slot{Request: s, Creative: cr})
+	}
+	res := h.auction.Run(r.Context(), call, slots)
+	out := make([]bidAnswer, 0, len(res.Wins))
+	for _, win := range res.Wins {
+		out = append(out, bidAnswer{RequestID: win.RequestID, ExtID: win.ExtID, ServeURL: win.ServeURL})
+	}
+	h.log.Info("auction", "request_id", RequestID(r.Context()), "auction_id", res.ID, "outcome", string(res.Outcome),
+		"slots", res.Slots, "wins", len(res.Wins), "rejected", len(res.Rejections),
+		"duration_ms", float64(res.Duration.Microseconds())/1000)
+	// Encoded here rather than with httpapi.WriteJSON to keep the & of
+	// serve_urls readable (no \u0026) in logs and captures.
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(out); err != nil {
+		httpapi.WriteError(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.WriteHeader(http.StatusOK)
+	w.Write(buf.Bytes())
+}

@@ -1,0 +1,235 @@
+package bridge
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prebid/openrtb/v20/openrtb2"
+	"github.com/sony/gobreaker/v2"
+
+	"github.com/adshares/dsp-bridge/config"
+)
+
+// MaxDSPAnswer bounds how much of a DSP's answer is read (after gzip): an
+// OpenRTB answer for a few slots is a few kB, so a DSP sending megabytes is
+// cut off instead of costing memory.
+const MaxDSPAnswer = 1 << 20
+
+// OpenRTBVersionHeader tells the DSP which OpenRTB version the body follows.
+const OpenRTBVersionHeader = "X-Openrtb-Version"
+
+// dspClient calls one DSP: its own connection pool, breaker and limit.
+type dspClient struct {
+	cfg       config.DSP
+	order     int
+	client    *http.Client
+	transport *http.Transport
+	breaker   *gobreaker.TwoStepCircuitBreaker[struct{}]
+	slots     chan struct{} // bounds calls in flight (dsps[].max_conns)
+	rateNanos int64         // USD value of one unit of its currency
+}
+
+func newDSPClient(d config.DSP, order int, rateNanos int64, onState func(name string, from, to gobreaker.State)) *dspClient {
+	dialer := &net.Dialer{Timeout: d.Timeout, KeepAlive: 30 * time.Second}
+	tr := &http.Transport{
+		Proxy:                  nil, // DSP calls go direct; a proxy would add latency and a failure point
+		DialContext:            dialer.DialContext,
+		TLSHandshakeTimeout:    d.Timeout,
+		ResponseHeaderTimeout:  d.Timeout,
+		MaxIdleConns:           d.MaxConns,
+		MaxIdleConnsPerHost:    d.MaxConns,
+		MaxConnsPerHost:        d.MaxConns,
+		IdleConnTimeout:        90 * time.Second,
+		DisableCompression:     true, // gzip is handled here, under the read bound
+		ForceAttemptHTTP2:      true,
+		MaxResponseHeaderBytes: 64 << 10,
+	}
+	c := &dspClient{
+		cfg: d, order: order, transport: tr, rateNanos: rateNanos,
+		client: &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse // a redirect is not an OpenRTB answer
+		}},
+		slots: make(chan struct{}, d.MaxConns),
+	}
+	if d.Breaker.IsEnabled() {
+		failures := d.Breaker.Failures
+		c.breaker = gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
+			Name:          d.Name,
+			MaxRequests:   d.Breaker.HalfOpenRequests,
+			Timeout:       d.Breaker.OpenFor,
+			ReadyToTrip:   func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= failures },
+			OnStateChange: onState,
+		})
+	}
+	return c
+}
+
+// acquire reserves a call slot and the breaker's permission. ok is false
+// (with the reason) when the DSP must not be called now; that costs nothing.
+func (c *dspClient) acquire() (done func(success bool), reason Reason, ok bool) {
+	select {
+	case c.slots <- struct{}{}:
+	default:
+		return nil, ReasonOverloaded, false
+	}
+	release := func() { <-c.slots }
+	if c.breaker == nil {
+		return func(bool) { release() }, 0, true
+	}
+	bdone, err := c.breaker.Allow()
+	if err != nil {
+		release()
+		return nil, ReasonBreakerOpen, false
+	}
+	return func(success bool) { bdone(success); release() }, 0, true
+}
+
+// request is the DSP's own copy of the BidRequest: its currency, the time
+// it really has, the floor in its currency, and its dialect.
+func (c *dspClient) request(base *openrtb2.BidRequest, tmax time.Duration, floorMicros int64) *openrtb2.BidRequest {
+	r := *base
+	r.Cur = []string{c.cfg.Currency}
+	r.TMax = tmax.Milliseconds()
+	floor := floorInCurrency(floorMicros, c.rateNanos)
+	r.Imp = make([]openrtb2.Imp, len(base.Imp))
+	for i, imp := range base.Imp {
+		if imp.Banner != nil && c.cfg.Dialect == "2.5" && len(imp.Banner.Format) > 0 {
+			// 2.5-era DSPs often read only banner.w/h.
+			b := *imp.Banner
+			w, h := b.Format[0].W, b.Format[0].H
+			b.W, b.H = &w, &h
+			imp.Banner = &b
+		}
+		if floor > 0 {
+			imp.BidFloor = float64(floor) / 1e6
+			imp.BidFloorCur = c.cfg.Currency
+		}
+		r.Imp[i] = imp
+	}
+	return &r
+}
+
+// answer is what one call produced.
+type answer struct {
+	dsp      *dspClient
+	result   DSPResult
+	response *bidResponse
+}
+
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// call sends req and reads the answer within ctx. It never reads more than
+// MaxDSPAnswer bytes, whatever the DSP sends.
+func (c *dspClient) call(ctx context.Context, req *openrtb2.BidRequest) answer {
+	start := time.Now()
+	a := answer{dsp: c, result: DSPResult{DSP: c.cfg.Name}}
+	fail := func(o Outcome, r Reason, err error) answer {
+		a.result.Outcome, a.result.Reason, a.result.Err = o, r, err.Error()
+		a.result.Latency = time.Since(start)
+		return a
+	}
+	buf := bufPool.Get().(*bytes.Buffer)
+	defer putBuf(buf)
+	buf.Reset()
+	var err error
+	if c.cfg.Gzip {
+		zw := gzip.NewWriter(buf)
+		err = json.NewEncoder(zw).Encode(req)
+		if cerr := zw.Close(); err == nil {
+			err = cerr
+		}
+	} else {
+		err = json.NewEncoder(buf).Encode(req)
+	}
+	if err != nil {
+		return fail(OutcomeError, ReasonError, fmt.Errorf("encode request: %w", err))
+	}
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, c.cfg.Endpoint, bytes.NewReader(buf.Bytes()))
+	if err != nil {
+		return fail(OutcomeError, ReasonError, err)
+	}
+	hreq.Header.Set("Content-Type", "application/json")
+	hreq.Header.Set(OpenRTBVersionHeader, c.cfg.Dialect)
+	if c.cfg.Gzip {
+		hreq.Header.Set("Content-Encoding", "gzip")
+		hreq.Header.Set("Accept-Encoding", "gzip")
+	}
+	for k, v := range c.cfg.Headers {
+		hreq.Header.Set(k, v)
+	}
+	resp, err := c.client.Do(hreq)
+	if err != nil {
+		if isTimeout(ctx, err) {
+			return fail(OutcomeTimeout, ReasonTimeout, err)
+		}
+		return fail(OutcomeError, ReasonUnreachable, err)
+	}
+	defer resp.Body.Close() // unread rest: the connection is dropped, not drained
+	a.result.Status = resp.StatusCode
+	if resp.StatusCode == http.StatusNoContent {
+		a.result.Outcome, a.result.Reason = OutcomeNoBid, ReasonNoBid
+		a.result.Latency = time.Since(start)
+		return a
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return fail(OutcomeError, ReasonError, fmt.Errorf("status %d", resp.StatusCode))
+	}
+	var body io.Reader = io.LimitReader(resp.Body, MaxDSPAnswer+1)
+	if resp.Header.Get("Content-Encoding") == "gzip" {
+		zr, err := gzip.NewReader(body)
+		if err != nil {
+			if isTimeout(ctx, err) {
+				return fail(OutcomeTimeout, ReasonTimeout, err)
+			}
+			return fail(OutcomeError, ReasonInvalidResponse, fmt.Errorf("gzip: %w", err))
+		}
+		body = io.LimitReader(zr, MaxDSPAnswer+1)
+	}
+	buf.Reset()
+	if _, err := buf.ReadFrom(body); err != nil {
+		if isTimeout(ctx, err) {
+			return fail(OutcomeTimeout, ReasonTimeout, err)
+		}
+		return fail(OutcomeError, ReasonInvalidResponse, fmt.Errorf("read answer: %w", err))
+	}
+	if buf.Len() > MaxDSPAnswer {
+		return fail(OutcomeError, ReasonInvalidResponse, fmt.Errorf("answer larger than %d bytes", MaxDSPAnswer))
+	}
+	a.result.Latency = time.Since(start)
+	r, err := parseBidResponse(buf.Bytes())
+	if err != nil {
+		return fail(OutcomeError, ReasonInvalidResponse, err)
+	}
+	if r == nil {
+		a.result.Outcome, a.result.Reason = OutcomeNoBid, ReasonNoBid
+		return a
+	}
+	a.response = r
+	a.result.NBR = r.NBR
+	return a
+}
+
+func putBuf(b *bytes.Buffer) {
+	if b.Cap() <= 64<<10 { // do not keep a buffer a huge answer grew
+		bufPool.Put(b)
+	}
+}
+
+func isTimeout(ctx context.Context, err error) bool {
+	if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+func (c *dspClient) close() { c.transport.CloseIdleConnections() }

@@ -1,0 +1,86 @@
+package bridge
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+)
+
+// bidResponse is the part of an OpenRTB BidResponse the bridge reads. It is
+// our own type rather than openrtb2.BidResponse because real DSPs send `cur`
+// as a string or an array and prices as numbers or strings (2.5 quirks).
+type bidResponse struct {
+	ID      string    `json:"id"`
+	SeatBid []seatBid `json:"seatbid"`
+	BidID   string    `json:"bidid"`
+	Cur     flexCur   `json:"cur"`
+	NBR     int       `json:"nbr"`
+}
+
+type seatBid struct {
+	Bid   []bid  `json:"bid"`
+	Seat  string `json:"seat"`
+	Group int    `json:"group"`
+}
+
+type bid struct {
+	ID      string          `json:"id"`
+	ImpID   string          `json:"impid"`
+	Price   json.Number     `json:"price"`
+	AdID    string          `json:"adid"`
+	NURL    string          `json:"nurl"`
+	BURL    string          `json:"burl"`
+	ADomain []string        `json:"adomain"`
+	CrID    string          `json:"crid"`
+	Ext     json.RawMessage `json:"ext"`
+}
+
+// flexCur is a currency sent as "USD" or ["USD"].
+type flexCur string
+
+func (c *flexCur) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	switch {
+	case string(b) == "null":
+		*c = ""
+	case len(b) > 0 && b[0] == '[':
+		var l []string
+		if err := json.Unmarshal(b, &l); err != nil {
+			return err
+		}
+		if len(l) > 0 {
+			*c = flexCur(l[0])
+		}
+	default:
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*c = flexCur(s)
+	}
+	return nil
+}
+
+// parseBidResponse decodes an answer. It returns nil, nil for every no-bid
+// form: an empty body, {}, no or empty seatbid, or only an nbr.
+func parseBidResponse(body []byte) (*bidResponse, error) {
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 {
+		return nil, nil
+	}
+	var r bidResponse
+	if err := json.Unmarshal(body, &r); err != nil {
+		return nil, fmt.Errorf("malformed answer: %s", jsonProblem(err))
+	}
+	n := 0
+	for _, sb := range r.SeatBid {
+		n += len(sb.Bid)
+	}
+	if n == 0 {
+		if r.NBR != 0 {
+			return &bidResponse{NBR: r.NBR}, nil
+		}
+		return nil, nil
+	}
+	return &r, nil
+}

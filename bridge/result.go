@@ -1,0 +1,137 @@
+package bridge
+
+import (
+	"strconv"
+	"time"
+)
+
+// Reason is why a DSP did not bid or a bid was not accepted, numbered like
+// OpenRTB's seat-non-bid status codes (0 no bid, 1xx errors, 3xx rejected
+// responses); 5xx are the bridge's own.
+type Reason int
+
+// Non-bid reasons.
+const (
+	ReasonNoBid           Reason = 0   // the DSP declined (204, empty, {}, empty seatbid, nbr)
+	ReasonError           Reason = 100 // non-2xx status or another failure
+	ReasonTimeout         Reason = 101 // no complete answer within its time
+	ReasonInvalidResponse Reason = 102 // malformed or oversized answer
+	ReasonUnreachable     Reason = 103 // could not connect
+	ReasonRejected        Reason = 300 // bid rejected, general
+	ReasonBelowFloor      Reason = 301 // price below auction.bidfloor
+	ReasonUnknownImp      Reason = 501 // impid names no imp of the request
+	ReasonBadPrice        Reason = 502 // price missing, not a number, <= 0 or absurd
+	ReasonCurrency        Reason = 503 // currency other than the request's
+	ReasonGroup           Reason = 504 // seatbid with group=1 (all-or-nothing)
+	ReasonNoNURL          Reason = 505 // missing or non-http(s) nurl: no serve_url
+	ReasonSeat            Reason = 506 // seat other than the configured one
+	ReasonBreakerOpen     Reason = 550 // not called: its circuit breaker is open
+	ReasonOverloaded      Reason = 551 // not called: too many calls in flight
+)
+
+var reasonNames = map[Reason]string{
+	ReasonNoBid: "no_bid", ReasonError: "error", ReasonTimeout: "timeout",
+	ReasonInvalidResponse: "invalid_response", ReasonUnreachable: "unreachable",
+	ReasonRejected: "rejected", ReasonBelowFloor: "below_floor", ReasonUnknownImp: "unknown_impid",
+	ReasonBadPrice: "bad_price", ReasonCurrency: "currency", ReasonGroup: "group",
+	ReasonNoNURL: "missing_nurl", ReasonSeat: "seat", ReasonBreakerOpen: "breaker_open",
+	ReasonOverloaded: "overloaded",
+}
+
+// String is the reason's stable label (for logs and metrics).
+func (r Reason) String() string {
+	if n, ok := reasonNames[r]; ok {
+		return n
+	}
+	return "reason_" + strconv.Itoa(int(r))
+}
+
+// Outcome is what one DSP call came to.
+type Outcome string
+
+// DSP call outcomes.
+const (
+	OutcomeBid         Outcome = "bid"          // at least one valid bid
+	OutcomeNoBid       Outcome = "nobid"        // declined
+	OutcomeRejected    Outcome = "rejected"     // answered, but every bid was invalid
+	OutcomeTimeout     Outcome = "timeout"      // no answer in time
+	OutcomeError       Outcome = "error"        // transport error, bad status or malformed answer
+	OutcomeBreakerOpen Outcome = "breaker_open" // not called
+	OutcomeOverloaded  Outcome = "overloaded"   // not called
+)
+
+// Rejection is one bid the auction did not accept, with its reason.
+type Rejection struct {
+	DSP, Seat, BidID, ImpID string
+	Reason                  Reason
+	Detail                  string
+}
+
+// DSPResult is one DSP's part in an auction.
+type DSPResult struct {
+	DSP     string
+	Outcome Outcome
+	Reason  Reason // for nobid/timeout/error/not called
+	Latency time.Duration
+	Status  int // HTTP status, 0 if none
+	Bids    int // bids in the answer, valid or not
+	NBR     int // the answer's nbr, if any
+	Err     string
+}
+
+// Win is one slot's winner.
+type Win struct {
+	RequestID   string
+	ExtID       string
+	ServeURL    string
+	DSP         string
+	PriceMicros int64
+}
+
+// AuctionOutcome is how an auction ended.
+type AuctionOutcome string
+
+// Auction outcomes.
+const (
+	AuctionWon        AuctionOutcome = "won"         // at least one slot won and stored
+	AuctionNoBid      AuctionOutcome = "nobid"       // no valid bid for any slot
+	AuctionOverloaded AuctionOutcome = "overloaded"  // too many auctions in flight: answered [] at once
+	AuctionStoreError AuctionOutcome = "store_error" // wins could not be stored: answered []
+)
+
+// AuctionResult is everything one auction did: the metrics helper counts
+// it through an Observer, tests inspect it.
+type AuctionResult struct {
+	ID         string // BidRequest.id
+	Outcome    AuctionOutcome
+	Slots      int
+	Wins       []Win
+	DSPs       []DSPResult
+	Rejections []Rejection
+	Duration   time.Duration // from start to answer
+	// Overhead is the bridge's own share: Duration minus the longest DSP wait.
+	Overhead time.Duration
+}
+
+// Observer receives auction outcomes (for metrics). The auction calls it
+// synchronously, so implementations must be fast and safe for concurrent use.
+type Observer interface {
+	// ObserveDSP is called once per DSP per auction, also for DSPs not called.
+	ObserveDSP(r DSPResult)
+	// ObserveRejection is called for every rejected bid.
+	ObserveRejection(r Rejection)
+	// ObserveAuction is called once per auction, after the answer is known.
+	ObserveAuction(r *AuctionResult)
+}
+
+// NopObserver ignores everything.
+type NopObserver struct{}
+
+// ObserveDSP does nothing.
+func (NopObserver) ObserveDSP(DSPResult) {}
+
+// ObserveRejection does nothing.
+func (NopObserver) ObserveRejection(Rejection) {}
+
+// ObserveAuction does nothing.
+func (NopObserver) ObserveAuction(*AuctionResult) {}

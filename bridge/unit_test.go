@@ -1,0 +1,172 @@
+package bridge
+
+import (
+	"encoding/json"
+	"regexp"
+	"testing"
+)
+
+func TestPriceMicros(t *testing.T) {
+	cases := []struct {
+		price string
+		rate  int64
+		want  int64
+		err   bool
+	}{
+		{"2.5", 1e9, 2_500_000, false},
+		{"2.50", 1e9, 2_500_000, false},
+		{"0.000001", 1e9, 1, false},
+		{"0.0000019", 1e9, 1, false}, // rounds down
+		{"0.0000001", 1e9, 0, false}, // dust: the caller rejects 0
+		{"3000", 750_000, 2_250_000, false},
+		{"2.5e1", 1e9, 25_000_000, false},
+		{"0.0008411677387431965", 1e9, 841, false},
+		{"100000", 1e9, 100_000_000_000, false},
+		{"100000.000001", 1e9, 0, true},
+		{"1e300", 1e9, 0, true},
+		{"0", 1e9, 0, true},
+		{"-1", 1e9, 0, true},
+		{"", 1e9, 0, true},
+	}
+	for _, c := range cases {
+		got, err := priceMicros(json.Number(c.price), c.rate)
+		if (err != nil) != c.err || got != c.want {
+			t.Errorf("priceMicros(%q, %d) = %d, %v; want %d, error %v", c.price, c.rate, got, err, c.want, c.err)
+		}
+	}
+}
+
+func TestFloorInCurrency(t *testing.T) {
+	for _, c := range []struct{ floor, rate, want int64 }{
+		{500_000, 1e9, 500_000},
+		{1_000_000, 750_000, 1_333_333_334}, // 1 USD in KRW micro-units, rounded up
+		{0, 1e9, 0},
+		{1, 3e9, 1},
+	} {
+		if got := floorInCurrency(c.floor, c.rate); got != c.want {
+			t.Errorf("floorInCurrency(%d, %d) = %d, want %d", c.floor, c.rate, got, c.want)
+		}
+	}
+}
+
+func TestCanonicalMacros(t *testing.T) {
+	for in, want := range map[string]string{
+		"http://a/?p=${AUCTION_PRICE}":        "http://a/?p=${AUCTION_PRICE}",
+		"http://a/?p={AUCTION_PRICE}":         "http://a/?p=${AUCTION_PRICE}",
+		"http://a/?p=%7BAUCTION_PRICE%7D":     "http://a/?p=%24%7BAUCTION_PRICE%7D",
+		"http://a/?p=%24%7BAUCTION_PRICE%7D":  "http://a/?p=%24%7BAUCTION_PRICE%7D",
+		"http://a/?p={AUCTION_ID}&q={OTHER}":  "http://a/?p=${AUCTION_ID}&q={OTHER}",
+		"{AUCTION_PRICE}":                     "${AUCTION_PRICE}",
+		"http://a/?x=%7bAUCTION_BID_ID%7d&y=": "http://a/?x=%24%7bAUCTION_BID_ID%7d&y=",
+	} {
+		if got := canonicalMacros(in); got != want {
+			t.Errorf("canonicalMacros(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestTieBreakIsDeterministic(t *testing.T) {
+	first, second := &dspClient{order: 0}, &dspClient{order: 1}
+	cases := []struct {
+		a, b candidate
+		want bool
+	}{
+		{candidate{dsp: second, priceMicros: 2}, candidate{dsp: first, priceMicros: 1}, true},
+		{candidate{dsp: first, priceMicros: 1}, candidate{dsp: second, priceMicros: 1}, true},
+		{candidate{dsp: second, priceMicros: 1}, candidate{dsp: first, priceMicros: 1}, false},
+		{candidate{dsp: first, priceMicros: 1, bidID: "a"}, candidate{dsp: first, priceMicros: 1, bidID: "b"}, true},
+		{candidate{dsp: first, priceMicros: 1, bidID: "b"}, candidate{dsp: first, priceMicros: 1, bidID: "a"}, false},
+	}
+	for i, c := range cases {
+		if got := better(&c.a, &c.b); got != c.want {
+			t.Errorf("case %d: better = %v", i, got)
+		}
+	}
+}
+
+func TestExtIDs(t *testing.T) {
+	re := regexp.MustCompile(`^[A-Za-z0-9_-]{22}$`)
+	seen := map[string]bool{}
+	for range 10000 {
+		id := NewExtID()
+		if !re.MatchString(id) || seen[id] {
+			t.Fatalf("ext id %q bad or repeated", id)
+		}
+		seen[id] = true
+	}
+}
+
+func TestParseBidCallShapes(t *testing.T) {
+	cases := []struct {
+		name, body string
+		ids        []string
+		topframe   []*bool
+	}{
+		{"object", `{"requests":{"2":{"request_id":"2","creative_id":"c"},"0":{"request_id":"0","creative_id":"c","topframe":true}}}`, []string{"2", "0"}, []*bool{nil, boolp(true)}},
+		{"array", `{"requests":[{"request_id":"0","creative_id":"c","topframe":"0"}]}`, []string{"0"}, []*bool{boolp(false)}},
+		{"empty array", `{"requests":[]}`, nil, nil},
+		{"empty object", `{"requests":{}}`, nil, nil},
+		{"duplicate ids keep the first", `{"requests":[{"request_id":"1","creative_id":"a"},{"request_id":"1","creative_id":"b"}]}`, []string{"1"}, []*bool{nil}},
+		{"escaped slashes and unicode", `{"context":{"site":{"page":"https:\/\/a.example\/\u017c"}},"requests":[{"request_id":"0","creative_id":"c"}]}`, []string{"0"}, []*bool{nil}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			call, err := ParseBidCall([]byte(c.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(call.Slots) != len(c.ids) {
+				t.Fatalf("slots %+v", call.Slots)
+			}
+			for i, s := range call.Slots {
+				if s.RequestID != c.ids[i] || (s.TopFrame == nil) != (c.topframe[i] == nil) || (s.TopFrame != nil && *s.TopFrame != *c.topframe[i]) {
+					t.Fatalf("slot %d = %+v", i, s)
+				}
+			}
+		})
+	}
+	call, _ := ParseBidCall([]byte(`{"context":{"site":{"page":"https:\/\/a.example\/\u017c"},"device":{"headers":{"User-Agent":[null]}}},"requests":[]}`))
+	if call.Site.Page != "https://a.example/ż" || call.Device.UserAgent != "" {
+		t.Fatalf("context %+v", call)
+	}
+}
+
+// FuzzParseBidCall: whatever the body, parsing returns a call or a
+// bad-call error, never panics, and a parsed call is usable.
+func FuzzParseBidCall(f *testing.F) {
+	f.Add([]byte(`{"context":{"site":[],"device":{"ip":"::1","headers":{"user-agent":["x"]}},"user":{"uid":"","keywords":{"user":{"country":"pl"}}}},"requests":{"1":{"request_id":"1","creative_id":"c","mimes":"image\/png","topframe":"1"}}}`))
+	f.Add([]byte(`{"requests":[{"request_id":"0","creative_id":"c"}]}`))
+	f.Add([]byte(`{"context":[],"requests":[]}`))
+	f.Add([]byte(`[]`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		call, err := ParseBidCall(body)
+		if err != nil {
+			return
+		}
+		seen := map[string]bool{}
+		for _, s := range call.Slots {
+			if s.RequestID == "" || seen[s.RequestID] {
+				t.Fatalf("slot ids %+v", call.Slots)
+			}
+			seen[s.RequestID] = true
+		}
+		parseKeywords(call.User.Keywords)
+	})
+}
+
+// FuzzParseBidResponse: DSP answers never panic the parser.
+func FuzzParseBidResponse(f *testing.F) {
+	f.Add([]byte(`{"id":"1","cur":["USD"],"seatbid":[{"bid":[{"id":"b","impid":"0","price":"1.5","nurl":"http://x/"}]}]}`))
+	f.Add([]byte(`{"id":"","seatbid":[],"bidid":"mezzo","cur":"KRW"}`))
+	f.Add([]byte(`{"nbr":2}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		r, err := parseBidResponse(body)
+		if err == nil && r != nil {
+			for _, sb := range r.SeatBid {
+				for _, b := range sb.Bid {
+					priceMicros(b.Price, 1e9)
+				}
+			}
+		}
+	})
+}

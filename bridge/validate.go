@@ -1,0 +1,141 @@
+package bridge
+
+import (
+	"encoding/json"
+	"net/url"
+	"strings"
+
+	"github.com/adshares/dsp-bridge/config"
+)
+
+// candidate is a valid bid competing for a slot.
+type candidate struct {
+	dsp         *dspClient
+	seat        string
+	bid         *bid
+	bidID       string // bid.id, else the answer's bidid
+	priceMicros int64
+	currency    string
+}
+
+// validate sorts one DSP's bids into candidates and rejections
+// (ADSERVER-BRIDGE §15; DECISIONS §5).
+func validate(a *answer, imps map[string]bool, floorMicros int64) ([]candidate, []Rejection) {
+	d := a.dsp
+	r := a.response
+	var cands []candidate
+	var rejs []Rejection
+	reject := func(sb *seatBid, b *bid, reason Reason, detail string) {
+		rejs = append(rejs, Rejection{DSP: d.cfg.Name, Seat: sb.Seat, BidID: b.ID, ImpID: b.ImpID, Reason: reason, Detail: detail})
+	}
+	cur := string(r.Cur)
+	if cur == "" {
+		cur = d.cfg.Currency // empty means the request's currency
+	}
+	for i := range r.SeatBid {
+		sb := &r.SeatBid[i]
+		for j := range sb.Bid {
+			b := &sb.Bid[j]
+			switch {
+			case sb.Group == 1:
+				// All-or-nothing seats cannot be honoured slot by slot.
+				reject(sb, b, ReasonGroup, "seatbid.group=1")
+			case d.cfg.Seat != "" && sb.Seat != d.cfg.Seat:
+				reject(sb, b, ReasonSeat, "seat "+sb.Seat+" is not "+d.cfg.Seat)
+			case !imps[b.ImpID]:
+				reject(sb, b, ReasonUnknownImp, "impid "+b.ImpID+" was not offered")
+			case !strings.EqualFold(cur, d.cfg.Currency):
+				reject(sb, b, ReasonCurrency, "currency "+cur+" is not "+d.cfg.Currency)
+			case !validNURL(b.NURL):
+				reject(sb, b, ReasonNoNURL, "nurl missing or not http(s)")
+			default:
+				p, err := priceMicros(b.Price, d.rateNanos)
+				switch {
+				case err != nil:
+					reject(sb, b, ReasonBadPrice, err.Error()+": "+string(b.Price))
+				case p <= 0:
+					reject(sb, b, ReasonBadPrice, "price rounds to 0 micro-USD: "+string(b.Price))
+				case p < floorMicros:
+					reject(sb, b, ReasonBelowFloor, "price "+string(b.Price)+" "+cur+" is below the floor")
+				default:
+					id := b.ID
+					if id == "" {
+						id = r.BidID
+					}
+					cands = append(cands, candidate{dsp: d, seat: sb.Seat, bid: b, bidID: id, priceMicros: p, currency: d.cfg.Currency})
+				}
+			}
+		}
+	}
+	return cands, rejs
+}
+
+func validNURL(s string) bool {
+	if s == "" || len(s) > 8192 {
+		return false
+	}
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}
+
+// better reports whether a beats b: higher price first (first price), then
+// the DSP listed first in config, then the smaller bid id, so the same bids
+// always give the same winner.
+func better(a, b *candidate) bool {
+	if a.priceMicros != b.priceMicros {
+		return a.priceMicros > b.priceMicros
+	}
+	if a.dsp.order != b.dsp.order {
+		return a.dsp.order < b.dsp.order
+	}
+	return a.bidID < b.bidID
+}
+
+// canonicalMacros rewrites OpenRTB macros written without the leading "$"
+// (some 2.5 DSPs write {AUCTION_PRICE}), plain or URL-encoded, into the
+// ${...} form, so that macros.Expand substitutes them later. Macros stay
+// unexpanded.
+func canonicalMacros(u string) string {
+	if !strings.Contains(u, "AUCTION_") {
+		return u
+	}
+	var b strings.Builder
+	for i := 0; i < len(u); {
+		rest := u[i:]
+		switch {
+		case strings.HasPrefix(rest, "{AUCTION_") && (i == 0 || u[i-1] != '$'):
+			b.WriteString("$")
+		case (strings.HasPrefix(rest, "%7BAUCTION_") || strings.HasPrefix(rest, "%7bAUCTION_")) &&
+			(i < 3 || !strings.EqualFold(u[i-3:i], "%24")):
+			b.WriteString("%24")
+		}
+		b.WriteByte(u[i])
+		i++
+	}
+	return b.String()
+}
+
+// clickURL is where a click on the ad leads: the bid.ext field the DSP's
+// config names, else the advertiser's first domain over https, else "".
+func clickURL(d config.DSP, b *bid) string {
+	if d.ClickURLField != "" && len(b.Ext) > 0 {
+		var ext map[string]json.RawMessage
+		if json.Unmarshal(b.Ext, &ext) == nil {
+			var s string
+			if json.Unmarshal(ext[d.ClickURLField], &s) == nil && validNURL(s) {
+				return s
+			}
+		}
+	}
+	for _, dom := range b.ADomain {
+		dom = strings.TrimSpace(dom)
+		if dom == "" || strings.ContainsAny(dom, "/?#@ ") {
+			continue
+		}
+		if strings.Contains(dom, "://") {
+			continue
+		}
+		return "https://" + dom
+	}
+	return ""
+}

@@ -1,0 +1,66 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/adshares/dsp-bridge/config"
+	"github.com/adshares/dsp-bridge/dspsim"
+)
+
+func init() {
+	register("dsp simulate", "run a simulated OpenRTB DSP (for the demo and tests)", dspSimulateCmd)
+}
+
+func dspSimulateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bridge dsp simulate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	listen := fs.String("listen", "127.0.0.1:9001", "`address` to listen on")
+	public := fs.String("public-url", "", "base `URL` of the nurl/burl in bids (default http://LISTEN)")
+	price := fs.String("price", "1.00", "bid CPM, a decimal in --currency")
+	currency := fs.String("currency", "USD", "currency of bids")
+	latency := fs.Duration("latency", 0, "delay before every answer")
+	modeNames := make([]string, len(dspsim.Modes))
+	for i, m := range dspsim.Modes {
+		modeNames[i] = string(m)
+	}
+	mode := fs.String("mode", "bid", "answer mode: "+strings.Join(modeNames, ", "))
+	failEvery := fs.Int("fail-every", 0, "answer 500 to every Nth request (0: never)")
+	failFraction := fs.Float64("fail-fraction", 0, "answer 500 to this share of requests")
+	seed := fs.Int64("seed", 1, "random seed for --fail-fraction")
+	noBURL := fs.Bool("no-burl", false, "leave burl out of bids")
+	noNURL := fs.Bool("no-nurl", false, "leave nurl out of bids")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return &exitError{code: 2, err: fmt.Errorf("dsp simulate: unexpected argument %q", fs.Arg(0))}
+	}
+	m, err := dspsim.ParseMode(*mode)
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	if _, err := config.ParseDecimal(*price, 9); err != nil {
+		return &exitError{code: 2, err: fmt.Errorf("--price: %v", err)}
+	}
+	pub := *public
+	if pub == "" {
+		pub = "http://" + *listen
+	}
+	s, err := dspsim.Start(dspsim.Options{
+		Listen: *listen, PublicURL: pub, Price: *price, Currency: strings.ToUpper(*currency), Latency: *latency,
+		Mode: m, FailEvery: *failEvery, FailFraction: *failFraction, Seed: *seed, NoBURL: *noBURL, NoNURL: *noNURL,
+	})
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	fmt.Fprintf(stdout, "simulated DSP listening on %s (endpoint %s/openrtb2/auction, mode %s, price %s %s)\n",
+		*listen, pub, m, *price, strings.ToUpper(*currency))
+	<-ctx.Done()
+	fmt.Fprintf(stderr, "simulated DSP stopping after %d bid requests, %d wins, %d bills\n", s.RequestCount(), len(s.Wins()), len(s.Bills()))
+	return nil
+}

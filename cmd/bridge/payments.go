@@ -1,0 +1,495 @@
+package main
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/big"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/adshares/dsp-bridge/config"
+	"github.com/adshares/dsp-bridge/payments"
+	"github.com/adshares/dsp-bridge/store"
+)
+
+func init() {
+	register("payments list", "payment reports: status, value in ADS and clicks, views", paymentsListCmd)
+	register("payments show", "one report per DSP (ID [--details] for every row)", paymentsShowCmd)
+	register("payments dsps", "what each DSP owes (--from --to): views, USD spend, undelivered, at risk", paymentsDSPsCmd)
+	register("payments verify", "recompute every done report from its events; exit 1 on a mismatch", paymentsVerifyCmd)
+}
+
+// paymentsEnv is what every payments command needs: flags, config, store.
+type paymentsEnv struct {
+	fs     *flag.FlagSet
+	path   *string
+	format *string
+	cfg    *config.Config
+	st     *store.Store
+}
+
+func newPaymentsEnv(name string, stderr io.Writer) *paymentsEnv {
+	fs, path := newFlags(name, stderr)
+	format := fs.String("format", "table", "output `format`: table, json or csv")
+	return &paymentsEnv{fs: fs, path: path, format: format}
+}
+
+// open parses args (flags may follow positional arguments), loads the
+// config and connects. It returns the positional arguments.
+func (e *paymentsEnv) open(ctx context.Context, args []string, stderr io.Writer) ([]string, error) {
+	var pos []string
+	for {
+		if err := e.fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if e.fs.NArg() == 0 {
+			break
+		}
+		pos = append(pos, e.fs.Arg(0))
+		args = e.fs.Args()[1:]
+	}
+	switch *e.format {
+	case "table", "json", "csv":
+	default:
+		return nil, &exitError{code: 2, err: errors.New("--format must be table, json or csv")}
+	}
+	cfg, err := loadConfig(*e.path, stderr)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Database.URL == "" {
+		return nil, errors.New("payments commands need database.url (BRIDGE_DATABASE_URL) of the bridge's database")
+	}
+	st, err := store.Open(ctx, cfg.Database.URL, 2)
+	if err != nil {
+		return nil, err
+	}
+	e.cfg, e.st = cfg, st
+	return pos, nil
+}
+
+func (e *paymentsEnv) close() {
+	if e.st != nil {
+		e.st.Close()
+	}
+}
+
+// table is tabular output: aligned text, CSV, or (for json) v as is.
+type table struct {
+	header []string
+	rows   [][]string
+	total  []string // table format only
+}
+
+func (t *table) add(cells ...string) { t.rows = append(t.rows, cells) }
+
+func (t *table) write(w io.Writer, format string) error {
+	if format == "csv" {
+		cw := csv.NewWriter(w)
+		cw.Write(t.header)
+		cw.WriteAll(t.rows)
+		return cw.Error()
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	line := func(cells []string) { fmt.Fprintln(tw, strings.Join(cells, "\t")+"\t") }
+	line(t.header)
+	for _, r := range t.rows {
+		line(r)
+	}
+	if t.total != nil {
+		line(t.total)
+	}
+	return tw.Flush()
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// parseWhen reads --from/--to: ATOM/RFC 3339, a date (UTC midnight), or
+// unix seconds.
+func parseWhen(s string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse("2006-01-02T15:04:05", s); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse("2006-01-02", s); err == nil {
+		return t, nil
+	}
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return time.Unix(n, 0), nil
+	}
+	return time.Time{}, fmt.Errorf("%q is not a time (use 2024-05-01, 2024-05-01T10:00:00+00:00 or unix seconds)", s)
+}
+
+// rangeFlags adds --from and --to, and returns a function that resolves them.
+func rangeFlags(fs *flag.FlagSet, defaultSpan func() time.Duration) func() (time.Time, time.Time, error) {
+	from := fs.String("from", "", "start `time`, inclusive (default: to minus payments.window)")
+	to := fs.String("to", "", "end `time`, exclusive (default: now)")
+	return func() (time.Time, time.Time, error) {
+		end := time.Now()
+		if *to != "" {
+			t, err := parseWhen(*to)
+			if err != nil {
+				return time.Time{}, time.Time{}, &exitError{code: 2, err: fmt.Errorf("--to: %w", err)}
+			}
+			end = t
+		}
+		start := end.Add(-defaultSpan())
+		if *from != "" {
+			t, err := parseWhen(*from)
+			if err != nil {
+				return time.Time{}, time.Time{}, &exitError{code: 2, err: fmt.Errorf("--from: %w", err)}
+			}
+			start = t
+		}
+		if !start.Before(end) {
+			return time.Time{}, time.Time{}, &exitError{code: 2, err: errors.New("--from must be before --to")}
+		}
+		return start, end, nil
+	}
+}
+
+// reportOut is a report as the operator commands print it.
+type reportOut struct {
+	ID          string  `json:"id"`
+	PeriodStart string  `json:"period_start"`
+	PeriodEnd   string  `json:"period_end"`
+	Status      string  `json:"status"`
+	Published   string  `json:"published_status"` // what /payment-reports shows the AdServer
+	Views       int64   `json:"views"`
+	ValueClicks *int64  `json:"value_clicks"`
+	ValueADS    *string `json:"value_ads"`
+	CreatedAt   string  `json:"created_at"`
+	UpdatedAt   string  `json:"updated_at"`
+}
+
+func newReportOut(r store.Report, registered bool) reportOut {
+	o := reportOut{ID: strconv.FormatInt(r.ID, 10), PeriodStart: config.FormatATOM(r.PeriodStart),
+		PeriodEnd: config.FormatATOM(r.PeriodEnd), Status: r.Status, Published: store.StatusProcessing,
+		Views: r.Views, ValueClicks: r.Value, CreatedAt: config.FormatATOM(r.CreatedAt), UpdatedAt: config.FormatATOM(r.UpdatedAt)}
+	if r.Value != nil {
+		s := payments.FormatADS(*r.Value)
+		o.ValueADS = &s
+		if registered {
+			o.Published = r.Status
+		}
+	}
+	return o
+}
+
+func orDash(s *string) string {
+	if s == nil {
+		return "-"
+	}
+	return *s
+}
+
+func intOrDash(n *int64) string {
+	if n == nil {
+		return "-"
+	}
+	return strconv.FormatInt(*n, 10)
+}
+
+func paymentsListCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	e := newPaymentsEnv("payments list", stderr)
+	var cfgWindow time.Duration = 720 * time.Hour
+	window := rangeFlags(e.fs, func() time.Duration { return cfgWindow })
+	defer e.close()
+	if _, err := e.open(ctx, args, stderr); err != nil {
+		return err
+	}
+	cfgWindow = e.cfg.Payments.Window
+	from, to, err := window()
+	if err != nil {
+		return err
+	}
+	registered, err := e.st.InventoryFetched(ctx)
+	if err != nil {
+		return err
+	}
+	list, err := e.st.ListReports(ctx, from, to)
+	if err != nil {
+		return err
+	}
+	if !registered {
+		fmt.Fprintln(stderr, "bridge: the AdServer has not fetched /inventory yet: every report is published as processing")
+	}
+	out := make([]reportOut, 0, len(list))
+	for _, r := range list {
+		out = append(out, newReportOut(r, registered))
+	}
+	if *e.format == "json" {
+		return writeJSON(stdout, out)
+	}
+	t := &table{header: []string{"ID", "PERIOD START", "STATUS", "PUBLISHED", "VIEWS", "VALUE ADS", "VALUE CLICKS", "UPDATED"}}
+	var views, clicks int64
+	for _, o := range out {
+		t.add(o.ID, o.PeriodStart, o.Status, o.Published, strconv.FormatInt(o.Views, 10), orDash(o.ValueADS), intOrDash(o.ValueClicks), o.UpdatedAt)
+		views += o.Views
+		if o.ValueClicks != nil {
+			clicks += *o.ValueClicks
+		}
+	}
+	t.total = []string{"TOTAL", fmt.Sprintf("%d reports", len(out)), "", "", strconv.FormatInt(views, 10), payments.FormatADS(clicks), strconv.FormatInt(clicks, 10), ""}
+	return t.write(stdout, *e.format)
+}
+
+// dspOut is one DSP's totals.
+type dspOut struct {
+	DSP         string `json:"dsp"`
+	Views       int64  `json:"billed_views"`
+	SpendUSD    string `json:"spend_usd"`
+	ValueClicks int64  `json:"value_clicks"`
+	ValueADS    string `json:"value_ads"`
+	Undelivered int64  `json:"undelivered_notices"`
+	AtRiskUSD   string `json:"at_risk_usd"`
+}
+
+func newDSPOut(d store.DSPTotal) dspOut {
+	return dspOut{DSP: d.DSP, Views: d.Views, SpendUSD: payments.FormatSpendUSD(d.PriceMicros), ValueClicks: d.Value,
+		ValueADS: payments.FormatADS(d.Value), Undelivered: d.Undelivered, AtRiskUSD: payments.FormatSpendUSD(d.AtRisk)}
+}
+
+func sumDSPs(list []store.DSPTotal) store.DSPTotal {
+	total := store.DSPTotal{DSP: "TOTAL"}
+	for _, d := range list {
+		total.Views += d.Views
+		total.Value += d.Value
+		total.PriceMicros += d.PriceMicros
+		total.Undelivered += d.Undelivered
+		total.AtRisk += d.AtRisk
+	}
+	return total
+}
+
+// detailOut is one billed view of a report.
+type detailOut struct {
+	EventID     int64  `json:"event_id"`
+	CaseID      string `json:"case_id"`
+	ExtID       string `json:"ext_id"`
+	DSP         string `json:"dsp"`
+	CreatedAt   string `json:"created_at"`
+	PriceUSDCPM string `json:"price_usd_cpm"`
+	RateUSD     string `json:"ads_usd"`
+	ValueClicks int64  `json:"value_clicks"`
+}
+
+func paymentsShowCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	e := newPaymentsEnv("payments show", stderr)
+	details := e.fs.Bool("details", false, "also list every billed view of the report")
+	defer e.close()
+	pos, err := e.open(ctx, args, stderr)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return &exitError{code: 2, err: errors.New("usage: bridge payments show ID [--details] [--format table|json|csv]")}
+	}
+	id, err := strconv.ParseInt(pos[0], 10, 64)
+	if err != nil || len(pos[0]) > 18 {
+		return &exitError{code: 2, err: fmt.Errorf("%q is not a report id", pos[0])}
+	}
+	r, err := e.st.GetReport(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return &exitError{code: 1, err: fmt.Errorf("no payment report %d", id)}
+	}
+	if err != nil {
+		return err
+	}
+	registered, err := e.st.InventoryFetched(ctx)
+	if err != nil {
+		return err
+	}
+	// Until settled, show the period's billed views so far.
+	provisional := r.Status != store.StatusDone
+	totals, err := e.st.ReportDSPTotals(ctx, r, provisional)
+	if err != nil {
+		return err
+	}
+	var rows []detailOut
+	if *details {
+		views, err := e.st.BilledViews(ctx, r, provisional)
+		if err != nil {
+			return err
+		}
+		rows = make([]detailOut, 0, len(views))
+		for _, v := range views {
+			rows = append(rows, detailOut{EventID: v.EventID, CaseID: v.CaseID, ExtID: v.ExtID, DSP: v.DSP,
+				CreatedAt: config.FormatATOM(v.CreatedAt), PriceUSDCPM: payments.FormatUSDMicros(v.PriceMicros),
+				RateUSD: payments.FormatDecimal(bigInt(v.RateNanos), 9, 2), ValueClicks: v.Value})
+		}
+	}
+	dsps := make([]dspOut, 0, len(totals))
+	for _, d := range totals {
+		dsps = append(dsps, newDSPOut(d))
+	}
+	switch *e.format {
+	case "json":
+		return writeJSON(stdout, struct {
+			Report      reportOut   `json:"report"`
+			Provisional bool        `json:"provisional"`
+			DSPs        []dspOut    `json:"dsps"`
+			Details     []detailOut `json:"details,omitempty"`
+		}{newReportOut(*r, registered), provisional, dsps, rows})
+	case "csv":
+		if *details {
+			return detailTable(rows).write(stdout, "csv")
+		}
+		return dspTable(dsps, nil, false).write(stdout, "csv")
+	}
+	o := newReportOut(*r, registered)
+	fmt.Fprintf(stdout, "Report %s  %s .. %s\n", o.ID, o.PeriodStart, o.PeriodEnd)
+	fmt.Fprintf(stdout, "Status %s (published as %s), %d views, value %s ADS (%s clicks)\n",
+		o.Status, o.Published, o.Views, orDash(o.ValueADS), intOrDash(o.ValueClicks))
+	if provisional {
+		fmt.Fprintln(stdout, "Not settled yet: the totals below are the period's billed views so far.")
+	}
+	fmt.Fprintln(stdout)
+	total := newDSPOut(sumDSPs(totals))
+	if err := dspTable(dsps, &total, false).write(stdout, "table"); err != nil {
+		return err
+	}
+	if *details {
+		fmt.Fprintln(stdout)
+		return detailTable(rows).write(stdout, "table")
+	}
+	return nil
+}
+
+func dspTable(dsps []dspOut, total *dspOut, risk bool) *table {
+	t := &table{header: []string{"DSP", "BILLED VIEWS", "SPEND USD", "VALUE ADS", "VALUE CLICKS"}}
+	if risk {
+		t.header = append(t.header, "UNDELIVERED", "AT RISK USD")
+	}
+	row := func(d dspOut) []string {
+		r := []string{d.DSP, strconv.FormatInt(d.Views, 10), d.SpendUSD, d.ValueADS, strconv.FormatInt(d.ValueClicks, 10)}
+		if risk {
+			r = append(r, strconv.FormatInt(d.Undelivered, 10), d.AtRiskUSD)
+		}
+		return r
+	}
+	for _, d := range dsps {
+		t.add(row(d)...)
+	}
+	if total != nil {
+		t.total = row(*total)
+	}
+	return t
+}
+
+func detailTable(rows []detailOut) *table {
+	t := &table{header: []string{"EVENT", "CASE ID", "DSP", "EXT ID", "CREATED", "PRICE USD CPM", "ADS USD", "VALUE CLICKS"}}
+	for _, d := range rows {
+		t.add(strconv.FormatInt(d.EventID, 10), d.CaseID, d.DSP, d.ExtID, d.CreatedAt, d.PriceUSDCPM, d.RateUSD, strconv.FormatInt(d.ValueClicks, 10))
+	}
+	return t
+}
+
+func paymentsDSPsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	e := newPaymentsEnv("payments dsps", stderr)
+	var cfgWindow time.Duration = 720 * time.Hour
+	window := rangeFlags(e.fs, func() time.Duration { return cfgWindow })
+	defer e.close()
+	if _, err := e.open(ctx, args, stderr); err != nil {
+		return err
+	}
+	cfgWindow = e.cfg.Payments.Window
+	from, to, err := window()
+	if err != nil {
+		return err
+	}
+	totals, err := e.st.DSPSpend(ctx, from, to)
+	if err != nil {
+		return err
+	}
+	dsps := make([]dspOut, 0, len(totals))
+	for _, d := range totals {
+		dsps = append(dsps, newDSPOut(d))
+	}
+	total := newDSPOut(sumDSPs(totals))
+	if *e.format == "json" {
+		return writeJSON(stdout, struct {
+			From  string   `json:"from"`
+			To    string   `json:"to"`
+			DSPs  []dspOut `json:"dsps"`
+			Total dspOut   `json:"total"`
+		}{config.FormatATOM(from), config.FormatATOM(to), dsps, total})
+	}
+	if *e.format == "table" {
+		fmt.Fprintf(stdout, "Billed views recorded from %s to %s\n\n", config.FormatATOM(from), config.FormatATOM(to))
+		return dspTable(dsps, &total, true).write(stdout, "table")
+	}
+	return dspTable(dsps, nil, true).write(stdout, "csv")
+}
+
+// mismatchOut is one problem found by verify.
+type mismatchOut struct {
+	ReportID int64  `json:"report_id,omitempty"`
+	EventID  int64  `json:"event_id,omitempty"`
+	Problem  string `json:"problem"`
+	Want     string `json:"expected"`
+	Got      string `json:"stored"`
+}
+
+func paymentsVerifyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	e := newPaymentsEnv("payments verify", stderr)
+	defer e.close()
+	if _, err := e.open(ctx, args, stderr); err != nil {
+		return err
+	}
+	mm, reports, err := e.st.VerifyPayments(ctx)
+	if err != nil {
+		return err
+	}
+	out := make([]mismatchOut, 0, len(mm))
+	for _, m := range mm {
+		out = append(out, mismatchOut{m.ReportID, m.EventID, m.Problem, m.Want, m.Got})
+	}
+	switch *e.format {
+	case "json":
+		err = writeJSON(stdout, struct {
+			Reports  int           `json:"reports_checked"`
+			OK       bool          `json:"ok"`
+			Problems []mismatchOut `json:"problems"`
+		}{reports, len(out) == 0, out})
+	default:
+		if len(out) == 0 && *e.format == "table" {
+			fmt.Fprintf(stdout, "OK: %d reports checked, every done report equals the sum of its events\n", reports)
+			return nil
+		}
+		t := &table{header: []string{"REPORT", "EVENT", "PROBLEM", "EXPECTED", "STORED"}}
+		for _, m := range out {
+			rep, ev := "-", "-"
+			if m.ReportID != 0 {
+				rep = strconv.FormatInt(m.ReportID, 10)
+			}
+			if m.EventID != 0 {
+				ev = strconv.FormatInt(m.EventID, 10)
+			}
+			t.add(rep, ev, m.Problem, m.Want, m.Got)
+		}
+		err = t.write(stdout, *e.format)
+	}
+	if err != nil {
+		return err
+	}
+	if len(out) > 0 {
+		return &exitError{code: 1, err: fmt.Errorf("%d payment problem(s) found in %d reports", len(out), reports)}
+	}
+	return nil
+}
+
+func bigInt(n int64) *big.Int { return big.NewInt(n) }

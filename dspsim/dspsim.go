@@ -1,0 +1,447 @@
+// Package dspsim is a DSP simulator: a real OpenRTB HTTP server on loopback
+// with configurable prices, latency and failure modes, which records every
+// BidRequest it receives and serves its own win (nurl) and billing (burl)
+// notice endpoints. Tests, the demo and `bridge dsp simulate` use it.
+package dspsim
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"image"
+	"image/png"
+	"io"
+	"math/rand"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prebid/openrtb/v20/openrtb2"
+)
+
+// Mode is how the simulator answers bid requests.
+type Mode string
+
+// Answer modes.
+const (
+	ModeBid           Mode = "bid"           // one bid per imp at Options.Price
+	ModeHang          Mode = "hang"          // never answer (until the caller gives up)
+	Mode5xx           Mode = "5xx"           // 500 Internal Server Error
+	ModeGarbage       Mode = "garbage"       // 200 with a body that is not JSON
+	ModeHuge          Mode = "huge"          // 200 with a never-ending ~10 MB body
+	ModeNoBid204      Mode = "nobid-204"     // 204 No Content
+	ModeNoBidEmpty    Mode = "nobid-empty"   // 200 with an empty body
+	ModeNoBidObject   Mode = "nobid-object"  // 200 {}
+	ModeNoBidSeatbid  Mode = "nobid-seatbid" // 200 with an empty seatbid
+	ModeNoBidNBR      Mode = "nobid-nbr"     // 200 with only nbr
+	ModeNoBidEmptyCur Mode = "nobid-cur"     // 200 {"id":"","seatbid":[],"cur":"KRW"} (a 2.5 DSP's no-bid)
+)
+
+// Modes lists every mode (for flags and docs).
+var Modes = []Mode{ModeBid, ModeHang, Mode5xx, ModeGarbage, ModeHuge, ModeNoBid204, ModeNoBidEmpty,
+	ModeNoBidObject, ModeNoBidSeatbid, ModeNoBidNBR, ModeNoBidEmptyCur}
+
+// Options configure a simulator. The zero value bids 1.00 USD CPM at once.
+type Options struct {
+	// Listen is the address to listen on (default 127.0.0.1:0).
+	Listen string
+	// PublicURL is the base of the nurl/burl in bids (default http://<listen address>).
+	PublicURL string
+	// Price is the CPM bid, a decimal in Currency (default "1.00").
+	Price string
+	// Currency of bids (default USD); CurAsArray sends "cur" as ["XXX"].
+	Currency   string
+	CurAsArray bool
+	// Latency delays every answer.
+	Latency time.Duration
+	Mode    Mode
+	// FailEvery makes every Nth bid request answer 500 (0: never).
+	FailEvery int
+	// FailFraction makes this share of bid requests answer 500, drawn from Seed.
+	FailFraction float64
+	Seed         int64
+	// NoNURL and NoBURL leave those URLs out of bids.
+	NoNURL, NoBURL bool
+	// BareMacros writes {AUCTION_PRICE} (no $) in notice URLs, like some 2.5 DSPs.
+	BareMacros bool
+	// ADomain of bids (default ["advertiser.example"]).
+	ADomain []string
+	// Seat of the seatbid (default "sim").
+	Seat string
+	// Gzip answers gzip-compressed when the caller accepts it.
+	Gzip bool
+	// HugeBytes is the size of a ModeHuge answer (default 10 MB).
+	HugeBytes int
+	// BillFailures makes the first N /bill calls answer 503.
+	BillFailures int
+	// BillStatus, if set, is the status of every /bill call (e.g. 404).
+	BillStatus int
+	// Respond, if set, answers bid requests instead of Mode: status and body.
+	Respond func(r *openrtb2.BidRequest) (status int, body []byte)
+}
+
+// Received is one bid request as it arrived.
+type Received struct {
+	Header  http.Header
+	Body    []byte // decompressed
+	Request openrtb2.BidRequest
+}
+
+// Server is a running simulator.
+type Server struct {
+	srv      *http.Server
+	listener net.Listener
+	url      string
+	closing  chan struct{}
+	once     sync.Once
+
+	mu       sync.Mutex
+	opts     Options
+	rnd      *rand.Rand
+	received []Received
+	calls    int
+	wins     []url.Values
+	bills    []url.Values
+	billHits int
+}
+
+var pixel = func() []byte {
+	var b bytes.Buffer
+	png.Encode(&b, image.NewNRGBA(image.Rect(0, 0, 1, 1)))
+	return b.Bytes()
+}()
+
+// New starts a simulator. It panics if it cannot listen, like httptest.
+func New(opts Options) *Server {
+	s, err := Start(opts)
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
+
+// Start starts a simulator and returns an error if it cannot listen.
+func Start(opts Options) (*Server, error) {
+	if opts.Listen == "" {
+		opts.Listen = "127.0.0.1:0"
+	}
+	l, err := net.Listen("tcp", opts.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("dspsim: %w", err)
+	}
+	s := &Server{listener: l, closing: make(chan struct{}), url: "http://" + l.Addr().String(), rnd: rand.New(rand.NewSource(opts.Seed))}
+	s.opts = withDefaults(opts, s.url)
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /win", s.win)
+	mux.HandleFunc("GET /bill", s.bill)
+	mux.HandleFunc("POST /", s.auction)
+	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go s.srv.Serve(l)
+	return s, nil
+}
+
+func withDefaults(o Options, url string) Options {
+	if o.PublicURL == "" {
+		o.PublicURL = url
+	}
+	o.PublicURL = strings.TrimRight(o.PublicURL, "/")
+	if o.Price == "" {
+		o.Price = "1.00"
+	}
+	if o.Currency == "" {
+		o.Currency = "USD"
+	}
+	if o.Mode == "" {
+		o.Mode = ModeBid
+	}
+	if o.ADomain == nil {
+		o.ADomain = []string{"advertiser.example"}
+	}
+	if o.Seat == "" {
+		o.Seat = "sim"
+	}
+	if o.HugeBytes == 0 {
+		o.HugeBytes = 10 << 20
+	}
+	return o
+}
+
+// URL is the simulator's base URL.
+func (s *Server) URL() string { return s.url }
+
+// Endpoint is the bid endpoint to configure as the DSP's endpoint.
+func (s *Server) Endpoint() string { return s.url + "/openrtb2/auction" }
+
+// Close stops the server, releasing hanging answers first.
+func (s *Server) Close() {
+	s.once.Do(func() {
+		close(s.closing)
+		s.srv.Close()
+	})
+}
+
+// SetMode changes how later bid requests are answered.
+func (s *Server) SetMode(m Mode) {
+	s.mu.Lock()
+	s.opts.Mode = m
+	s.mu.Unlock()
+}
+
+// SetPrice changes the CPM of later bids.
+func (s *Server) SetPrice(p string) {
+	s.mu.Lock()
+	s.opts.Price = p
+	s.mu.Unlock()
+}
+
+// SetRespond replaces the custom answer function (nil: use Mode).
+func (s *Server) SetRespond(f func(r *openrtb2.BidRequest) (int, []byte)) {
+	s.mu.Lock()
+	s.opts.Respond = f
+	s.mu.Unlock()
+}
+
+// RequestCount is the number of bid requests received.
+func (s *Server) RequestCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.calls
+}
+
+// Requests returns copies of every bid request received, in order.
+func (s *Server) Requests() []Received {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Received(nil), s.received...)
+}
+
+// Wins returns the query of every /win (nurl) hit.
+func (s *Server) Wins() []url.Values {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]url.Values(nil), s.wins...)
+}
+
+// Bills returns the query of every successful /bill (burl) hit.
+func (s *Server) Bills() []url.Values {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]url.Values(nil), s.bills...)
+}
+
+// BillHits is the number of /bill calls, failed ones included.
+func (s *Server) BillHits() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.billHits
+}
+
+func (s *Server) win(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	s.wins = append(s.wins, r.URL.Query())
+	s.mu.Unlock()
+	// The browser fetches serve_url cross-origin without credentials.
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	w.Header().Set("Content-Type", "image/png")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Write(pixel)
+}
+
+func (s *Server) bill(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	s.billHits++
+	status := http.StatusOK
+	switch {
+	case s.opts.BillStatus != 0:
+		status = s.opts.BillStatus
+	case s.billHits <= s.opts.BillFailures:
+		status = http.StatusServiceUnavailable
+	}
+	if status < 300 {
+		s.bills = append(s.bills, r.URL.Query())
+	}
+	s.mu.Unlock()
+	w.WriteHeader(status)
+}
+
+func (s *Server) auction(w http.ResponseWriter, r *http.Request) {
+	var body io.Reader = r.Body
+	if r.Header.Get("Content-Encoding") == "gzip" {
+		zr, err := gzip.NewReader(r.Body)
+		if err != nil {
+			http.Error(w, "bad gzip", http.StatusBadRequest)
+			return
+		}
+		body = zr
+	}
+	raw, err := io.ReadAll(io.LimitReader(body, 4<<20))
+	if err != nil {
+		http.Error(w, "read error", http.StatusBadRequest)
+		return
+	}
+	var req openrtb2.BidRequest
+	if err := json.Unmarshal(raw, &req); err != nil {
+		http.Error(w, "not an OpenRTB request", http.StatusBadRequest)
+		return
+	}
+	s.mu.Lock()
+	s.calls++
+	n := s.calls
+	s.received = append(s.received, Received{Header: r.Header.Clone(), Body: raw, Request: req})
+	o := s.opts
+	fail := (o.FailEvery > 0 && n%o.FailEvery == 0) || (o.FailFraction > 0 && s.rnd.Float64() < o.FailFraction)
+	s.mu.Unlock()
+
+	if o.Latency > 0 {
+		select {
+		case <-time.After(o.Latency):
+		case <-r.Context().Done():
+			return
+		case <-s.closing:
+			panic(http.ErrAbortHandler)
+		}
+	}
+	if fail {
+		http.Error(w, "simulated failure", http.StatusInternalServerError)
+		return
+	}
+	if o.Respond != nil {
+		status, b := o.Respond(&req)
+		s.write(w, r, status, b)
+		return
+	}
+	switch o.Mode {
+	case ModeHang:
+		select {
+		case <-r.Context().Done():
+		case <-s.closing:
+			panic(http.ErrAbortHandler) // cut the connection: a hanging DSP never answers
+		}
+	case Mode5xx:
+		http.Error(w, "simulated failure", http.StatusInternalServerError)
+	case ModeGarbage:
+		s.write(w, r, http.StatusOK, []byte("<html>this is not OpenRTB</html>"))
+	case ModeHuge:
+		s.huge(w, o.HugeBytes)
+	case ModeNoBid204:
+		w.WriteHeader(http.StatusNoContent)
+	case ModeNoBidEmpty:
+		w.WriteHeader(http.StatusOK)
+	case ModeNoBidObject:
+		s.write(w, r, http.StatusOK, []byte(`{}`))
+	case ModeNoBidSeatbid:
+		s.write(w, r, http.StatusOK, []byte(`{"id":"`+req.ID+`","seatbid":[]}`))
+	case ModeNoBidNBR:
+		s.write(w, r, http.StatusOK, []byte(`{"id":"`+req.ID+`","nbr":2}`))
+	case ModeNoBidEmptyCur:
+		s.write(w, r, http.StatusOK, []byte(`{"id":"","seatbid":[],"bidid":"sim","cur":"KRW"}`))
+	default:
+		s.write(w, r, http.StatusOK, Bids(&req, o, n))
+	}
+}
+
+// huge streams a large valid-looking answer until size or the caller leaves.
+func (s *Server) huge(w http.ResponseWriter, size int) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	io.WriteString(w, `{"id":"x","seatbid":[{"bid":[{"id":"`)
+	chunk := bytes.Repeat([]byte("a"), 64<<10)
+	for written := 0; written < size; written += len(chunk) {
+		if _, err := w.Write(chunk); err != nil {
+			return
+		}
+	}
+	io.WriteString(w, `"}]}]}`)
+}
+
+func (s *Server) write(w http.ResponseWriter, r *http.Request, status int, body []byte) {
+	w.Header().Set("Content-Type", "application/json")
+	s.mu.Lock()
+	gz := s.opts.Gzip
+	s.mu.Unlock()
+	if gz && strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") && len(body) > 0 {
+		var b bytes.Buffer
+		zw := gzip.NewWriter(&b)
+		zw.Write(body)
+		zw.Close()
+		body = b.Bytes()
+		w.Header().Set("Content-Encoding", "gzip")
+	}
+	w.WriteHeader(status)
+	w.Write(body)
+}
+
+// Bids is the answer the simulator gives in ModeBid: one bid per imp.
+func Bids(req *openrtb2.BidRequest, o Options, call int) []byte {
+	o = withDefaults(o, o.PublicURL)
+	type bid struct {
+		ID      string      `json:"id"`
+		ImpID   string      `json:"impid"`
+		Price   json.Number `json:"price"`
+		AdID    string      `json:"adid"`
+		NURL    string      `json:"nurl,omitempty"`
+		BURL    string      `json:"burl,omitempty"`
+		ADomain []string    `json:"adomain,omitempty"`
+		CrID    string      `json:"crid"`
+		W       int64       `json:"w,omitempty"`
+		H       int64       `json:"h,omitempty"`
+	}
+	macro := func(name string) string {
+		if o.BareMacros {
+			return "{AUCTION_" + name + "}"
+		}
+		return "${AUCTION_" + name + "}"
+	}
+	q := "price=" + macro("PRICE") + "&cur=" + macro("CURRENCY") + "&auction=" + macro("ID") +
+		"&imp=" + macro("IMP_ID") + "&bid=" + macro("BID_ID") + "&seat=" + macro("SEAT_ID") + "&ad=" + macro("AD_ID")
+	var bids []bid
+	for _, imp := range req.Imp {
+		b := bid{
+			ID: fmt.Sprintf("%d-%s", call, imp.ID), ImpID: imp.ID, Price: json.Number(o.Price),
+			AdID: "ad-" + imp.ID, CrID: "cr-" + imp.ID, ADomain: o.ADomain,
+		}
+		if imp.Banner != nil && len(imp.Banner.Format) > 0 {
+			b.W, b.H = imp.Banner.Format[0].W, imp.Banner.Format[0].H
+		}
+		if !o.NoNURL {
+			b.NURL = o.PublicURL + "/win?" + q
+		}
+		if !o.NoBURL {
+			b.BURL = o.PublicURL + "/bill?" + q
+		}
+		bids = append(bids, b)
+	}
+	var cur any = o.Currency
+	if o.CurAsArray {
+		cur = []string{o.Currency}
+	}
+	var out bytes.Buffer
+	enc := json.NewEncoder(&out)
+	enc.SetEscapeHTML(false) // keep & in notice URLs readable
+	enc.Encode(map[string]any{
+		"id":      req.ID,
+		"bidid":   fmt.Sprintf("sim-%d", call),
+		"cur":     cur,
+		"seatbid": []any{map[string]any{"seat": o.Seat, "bid": bids}},
+	})
+	return bytes.TrimSpace(out.Bytes())
+}
+
+// ParseMode checks a mode name.
+func ParseMode(s string) (Mode, error) {
+	for _, m := range Modes {
+		if string(m) == s {
+			return m, nil
+		}
+	}
+	names := make([]string, len(Modes))
+	for i, m := range Modes {
+		names[i] = string(m)
+	}
+	return "", errors.New("unknown mode " + s + "; one of " + strings.Join(names, ", "))
+}

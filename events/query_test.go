@@ -1,0 +1,93 @@
+package events
+
+import (
+	"net/url"
+	"strings"
+	"testing"
+)
+
+func TestParseEventQuery(t *testing.T) {
+	const cid = "8c4d43f6d4ee4ca89cb4907ac0a2e500"
+	const iid = "3f1e2d3c4b5a69788796a5b4c3d2e1f0"
+	tests := []struct {
+		name string
+		raw  string
+		want query
+		err  error
+	}{
+		{"adserver view", "iid=" + iid + "&zid=a1b2c3d4e5f60718293a4b5c6d7e8f90&extid=a7Kq3xY0-1&cid=" + cid +
+			"&pto=0001-00000005-CBCA&pid=fa9611d2d2f74e3f89c0e18b7c401891&ctx=eyJwYWdlIjp7",
+			query{ExtID: "a7Kq3xY0-1", CaseID: cid, ImpressionID: iid, ZoneID: "a1b2c3d4e5f60718293a4b5c6d7e8f90",
+				PublisherID: "fa9611d2d2f74e3f89c0e18b7c401891"}, nil},
+		{"cid with dashes and upper case", "extid=x&cid=8C4D43F6-D4EE-4CA8-9CB4-907AC0A2E500",
+			query{ExtID: "x", CaseID: cid}, nil},
+		{"repeated iid on click: first valid one", "iid=bad&extid=x&cid=" + cid + "&iid=" + iid,
+			query{ExtID: "x", CaseID: cid, ImpressionID: iid}, nil},
+		{"percent-encoded extid", "extid=a%2Db_c&cid=" + cid, query{ExtID: "a-b_c", CaseID: cid}, nil},
+		{"garbage ctx and broken escapes elsewhere are ignored", "extid=x&cid=" + cid + "&ctx=%%%&r=%zz&ctx=!!",
+			query{ExtID: "x", CaseID: cid}, nil},
+		{"missing extid", "cid=" + cid, query{}, errBadExtID},
+		{"empty extid", "extid=&cid=" + cid, query{}, errBadExtID},
+		// A literal + is kept as + (not a space), so it is not a valid ext_id character.
+		{"plus in extid is kept, and invalid", "extid=a+b&cid=" + cid, query{}, errBadExtID},
+		{"extid too long", "extid=" + string(make65()) + "&cid=" + cid, query{}, errBadExtID},
+		{"missing cid", "extid=x", query{}, errBadCaseID},
+		{"short cid", "extid=x&cid=abc", query{}, errBadCaseID},
+		{"non-hex cid", "extid=x&cid=zc4d43f6d4ee4ca89cb4907ac0a2e500", query{}, errBadCaseID},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := parseEventQuery(tc.raw)
+			if err != tc.err {
+				t.Fatalf("err = %v, want %v", err, tc.err)
+			}
+			if err == nil && got != tc.want {
+				t.Fatalf("got %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}
+
+func make65() []byte {
+	b := make([]byte, 65)
+	for i := range b {
+		b[i] = 'a'
+	}
+	return b
+}
+
+func TestParseRawQueryKeepsPlus(t *testing.T) {
+	p := parseRawQuery("a=1+2&b=x%2By&c=%20&a=3")
+	if p["a"][0] != "1+2" || p["a"][1] != "3" || p["b"][0] != "x+y" || p["c"][0] != " " {
+		t.Fatalf("got %v", p)
+	}
+}
+
+// FuzzParseEventQuery: never panics, and whatever it accepts is a
+// well-formed ext_id and a 32-lowercase-hex case id; an encoded value
+// round-trips.
+func FuzzParseEventQuery(f *testing.F) {
+	f.Add("extid=a7Kq3xY0-1&cid=8c4d43f6d4ee4ca89cb4907ac0a2e500&iid=1&iid=2", "x+y")
+	f.Add("%%%&&==&extid=%41", "")
+	f.Fuzz(func(t *testing.T, raw, value string) {
+		q, err := parseEventQuery(raw)
+		if err == nil {
+			if !extIDRe.MatchString(q.ExtID) {
+				t.Fatalf("accepted ext_id %q", q.ExtID)
+			}
+			if _, ok := normalizeID(q.CaseID); !ok || q.CaseID != toLowerNoDash(q.CaseID) {
+				t.Fatalf("accepted case id %q", q.CaseID)
+			}
+		}
+		enc := strings.ReplaceAll(url.QueryEscape(value), "+", "%20")
+		p := parseRawQuery("v=" + enc + "&" + raw)
+		if p["v"][0] != value {
+			t.Fatalf("value %q came back as %q", value, p["v"][0])
+		}
+	})
+}
+
+func toLowerNoDash(s string) string {
+	out, _ := normalizeID(s)
+	return out
+}

@@ -1,0 +1,50 @@
+package events
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/adshares/dsp-bridge/config"
+	"github.com/adshares/dsp-bridge/store"
+)
+
+// FromConfig builds the module from the configuration, opening (and locking)
+// the spool when events.spool_dir is set.
+func FromConfig(st *store.Store, cfg *config.Config, log *slog.Logger) (*Module, error) {
+	var spool *Spool
+	if cfg.Events.SpoolDir != "" {
+		var err error
+		if spool, err = OpenSpool(cfg.Events.SpoolDir); err != nil {
+			return nil, err
+		}
+		if s, err := spool.State(); err == nil && s.Segments > 0 {
+			log.Warn("spool holds events from an earlier run; replaying them when the database answers",
+				"dir", spool.Dir(), "segments", s.Segments, "bytes", s.Bytes)
+		}
+	} else {
+		log.Info("events.spool_dir is empty: views and clicks get 503 while the database is unreachable")
+	}
+	return New(st, log, cfg.Money.AdsUSDNanos(), spool), nil
+}
+
+// Check is the `spool` readiness detail: events waiting for the database.
+// Spooled events are safe, so it never makes the bridge unready.
+func (m *Module) Check(ctx context.Context) (string, any, bool) {
+	if m.Spool == nil {
+		return "spool", map[string]any{"ok": true, "enabled": false}, true
+	}
+	st, err := m.Spool.State()
+	if err != nil {
+		return "spool", map[string]any{"ok": false, "enabled": true, "error": err.Error()}, false
+	}
+	return "spool", map[string]any{"ok": true, "enabled": true, "segments": st.Segments, "bytes": st.Bytes}, true
+}
+
+// Close flushes and unlocks the spool.
+func (m *Module) Close() {
+	if m.Spool != nil {
+		if err := m.Spool.Close(); err != nil {
+			m.Log.Error("spool close", "error", err)
+		}
+	}
+}
