@@ -4,10 +4,13 @@ GO ?= go
 
 .PHONY: run test lint build bench
 
-# Run the bridge on this machine with a throwaway PostgreSQL and the example config.
-run:
+# The whole bridge working on this machine in about 20 s: a throwaway
+# PostgreSQL, three simulated DSPs, the bridge and a simulated AdServer
+# (`bridge demo`; DEMO_ARGS="--keep" leaves it running). The binary runs
+# directly, not under `go run`, so Ctrl-C reaches it and it stops cleanly.
+run: build
 	@scripts/ensure-postgres.sh
-	$(GO) run ./cmd/bridge serve --config configs/bridge.example.yaml
+	bin/bridge demo $(DEMO_ARGS)
 
 # Every test, with the race detector, against a real (throwaway) PostgreSQL.
 test: lint

@@ -4,6 +4,7 @@ package configs
 
 import (
 	"context"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -91,7 +92,18 @@ func TestComposeFile(t *testing.T) {
 			t.Setenv(name, *val)
 		}
 	}
-	if _, _, err := config.Load(strings.TrimPrefix(cfgPath, "/etc/bridge/")); err != nil {
+	cfg, _, err := config.Load(strings.TrimPrefix(cfgPath, "/etc/bridge/"))
+	if err != nil {
 		t.Fatalf("%s does not pass config check: %v", cfgPath, err)
+	}
+	// Every DSP the mounted config names must be a service of the project.
+	for _, d := range cfg.DSPs {
+		u, err := url.Parse(d.Endpoint)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := project.Services[u.Hostname()]; !ok {
+			t.Errorf("dsp %s points at %s, which is not a compose service", d.Name, u.Host)
+		}
 	}
 }

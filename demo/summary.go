@@ -1,0 +1,311 @@
+package demo
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/adshares/dsp-bridge/ads"
+	"github.com/adshares/dsp-bridge/adserversim"
+	"github.com/adshares/dsp-bridge/payments"
+)
+
+// Summary is everything a demo run did and what it added up to. The demo
+// prints it; the end-to-end test asserts it (Check) and recomputes it.
+type Summary struct {
+	Seed      uint64
+	Rate      int
+	Duration  time.Duration
+	RateNanos int64 // nano-USD per ADS (money.ads_usd)
+	BridgeURL string
+
+	Registered                bool
+	ServerURL, InventoryURL   string
+	Campaigns, Creatives      int
+	BidCalls, Slots, Filled   int
+	BidErrors                 []string // /bid answers the AdServer rejected
+	LatencyP50, LatencyMax    time.Duration
+	Served, Views, Clicks     int
+	NotViewed                 int // served, never seen for a second
+	ServeFailed, ViewFailed   int
+	DSPs                      []DSPSummary
+	Reports                   []ReportSummary // reports with billed views, paid by the AdServer
+	ReportsListed             int             // every report /payment-reports listed
+	ExpectedValue             int64           // Σ ads.ViewValue(bid, rate) over viewed wins, from the demo's own records
+	ReportedValue             int64           // Σ value of the paid reports
+	Credited                  int64           // Σ credited by the AdServer
+	Wins                      []WinRecord
+	TrafficTime, SettleWait   time.Duration
+	Total                     time.Duration
+	bridgeViews, bridgeValues map[string]int64
+}
+
+// DSPSummary is one DSP's part.
+type DSPSummary struct {
+	Name         string
+	Requests     int   // bid requests it received
+	Failed       int   // answered 500
+	Bids         int   // bids it made
+	Wins         int   // slots it won
+	Served       int   // nurl hits (browser fetches of serve_url) at the DSP
+	Views        int   // viewed wins
+	Bills        int   // burl notices it received and accepted
+	BillHits     int   // burl calls including failed ones
+	Delivered    int64 // notices the bridge marked delivered
+	SpendMicros  int64 // Σ CPM micro-USD of its billed views (bridge's books): spend = /1000
+	OwedClicks   int64 // what its billed views are worth in ADS clicks (bridge's books)
+	Breaker      string
+	BreakerOpens int
+}
+
+// ReportSummary is one paid payment report.
+type ReportSummary struct {
+	ID         string
+	Value      int64 // clicks
+	Details    int
+	DetailsSum int64
+	Credited   int64
+	Unknown    int
+	Pages      int
+}
+
+// summarize fills sum from the traffic, the DSPs, the bridge's books and
+// the AdServer's settlements.
+func (e *Env) summarize(ctx context.Context, sum *Summary, tr *traffic, settlements []adserversim.Settlement) {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	sum.BidCalls, sum.Slots, sum.BidErrors, sum.Clicks = tr.calls, tr.slots, tr.bidErrors, tr.clicks
+	sum.Wins = slices.Clone(tr.wins)
+	sum.Filled = len(tr.wins)
+	lat := slices.Clone(tr.latencies)
+	slices.Sort(lat)
+	if len(lat) > 0 {
+		sum.LatencyP50, sum.LatencyMax = lat[len(lat)/2], lat[len(lat)-1]
+	}
+	per := map[string]*DSPSummary{}
+	for _, d := range e.DSPs {
+		bids, failed := d.Bids()
+		st, opens := e.breakers.get(d.Profile.Name)
+		per[d.Profile.Name] = &DSPSummary{
+			Name: d.Profile.Name, Requests: d.Server.RequestCount(), Failed: failed, Bids: bids,
+			Served: len(d.Server.Wins()), Bills: len(d.Server.Bills()), BillHits: d.Server.BillHits(),
+			Breaker: st, BreakerOpens: opens,
+		}
+	}
+	for _, w := range sum.Wins {
+		if ds := per[w.DSP]; ds != nil {
+			ds.Wins++
+			if w.Viewed {
+				ds.Views++
+			}
+		}
+		switch w.Fate {
+		case FateViewed:
+			sum.Views++
+			sum.ExpectedValue += ads.ViewValue(w.BidMicros, sum.RateNanos)
+		case FateNotViewed:
+			sum.NotViewed++
+		case FateServeFailed:
+			sum.ServeFailed++
+		case FateViewFailed:
+			sum.ViewFailed++
+		}
+		if w.Served {
+			sum.Served++
+		}
+	}
+	// The bridge's own books: what each DSP owes, and its notice counts.
+	if st := e.Service.Store; st != nil {
+		if totals, err := st.DSPSpend(ctx, time.Now().Add(-24*time.Hour), time.Now().Add(time.Hour)); err == nil {
+			for _, t := range totals {
+				if ds := per[t.DSP]; ds != nil {
+					ds.SpendMicros, ds.OwedClicks = t.PriceMicros, t.Value
+				}
+			}
+		}
+		if stats, err := st.OutboxStatsByDSP(ctx); err == nil {
+			for _, s := range stats {
+				if ds := per[s.DSP]; ds != nil {
+					ds.Delivered = s.Delivered
+				}
+			}
+		}
+	}
+	for _, d := range e.DSPs {
+		sum.DSPs = append(sum.DSPs, *per[d.Profile.Name])
+	}
+	for _, s := range settlements {
+		sum.ReportedValue += s.Value
+		sum.Credited += s.Credited
+		if s.Details == 0 && s.Value == 0 {
+			continue
+		}
+		sum.Reports = append(sum.Reports, ReportSummary{
+			ID: s.ReportID, Value: s.Value, Details: s.Details, DetailsSum: s.DetailsSum,
+			Credited: s.Credited, Unknown: s.Unknown, Pages: s.Pages,
+		})
+	}
+}
+
+// Check lists every way the run does not add up; empty means the bridge
+// did its whole job. These are the invariants the end-to-end test asserts.
+func (s *Summary) Check() []string {
+	var p []string
+	add := func(format string, args ...any) { p = append(p, fmt.Sprintf(format, args...)) }
+	if !s.Registered {
+		add("the AdServer did not register the bridge")
+	}
+	if s.Creatives == 0 {
+		add("the inventory has no creatives")
+	}
+	if n := len(s.BidErrors); n > 0 {
+		add("%d /bid answers failed the AdServer's validation, first: %s", n, s.BidErrors[0])
+	}
+	if s.Filled > s.Slots {
+		add("%d wins for %d slots", s.Filled, s.Slots)
+	}
+	if s.Views == 0 {
+		add("no views: nothing was billed")
+	}
+	if got := s.Views + s.NotViewed + s.ServeFailed + s.ViewFailed; got != s.Filled {
+		add("wins %d != views %d + unviewed %d + serve failures %d + view failures %d", s.Filled, s.Views, s.NotViewed, s.ServeFailed, s.ViewFailed)
+	}
+	if s.ServeFailed > 0 || s.ViewFailed > 0 {
+		add("%d serve_url fetches and %d view calls failed", s.ServeFailed, s.ViewFailed)
+	}
+	mismatches := 0
+	for _, w := range s.Wins {
+		if w.BidMicros == 0 || w.BidMicros != w.ServeMicros {
+			mismatches++
+		}
+	}
+	if mismatches > 0 {
+		add("%d wins whose serve_url price is not the DSP's bid (first price)", mismatches)
+	}
+	var owed int64
+	for _, d := range s.DSPs {
+		if d.Served != d.Wins-s.unservedOf(d.Name) {
+			add("%s: %d nurl hits for %d served wins", d.Name, d.Served, d.Wins-s.unservedOf(d.Name))
+		}
+		if d.Bills != d.Views {
+			add("%s: %d burl notices received for %d views", d.Name, d.Bills, d.Views)
+		}
+		if d.Delivered != int64(d.Views) {
+			add("%s: the bridge delivered %d notices for %d views", d.Name, d.Delivered, d.Views)
+		}
+		if want := s.expectedOf(d.Name); d.OwedClicks != want {
+			add("%s: the bridge says it owes %d clicks, its views are worth %d", d.Name, d.OwedClicks, want)
+		}
+		owed += d.OwedClicks
+	}
+	if s.ReportedValue != s.ExpectedValue {
+		add("reports are worth %d clicks, the billed views %d", s.ReportedValue, s.ExpectedValue)
+	}
+	if owed != s.ReportedValue {
+		add("the DSPs owe %d clicks, the reports say %d", owed, s.ReportedValue)
+	}
+	details := 0
+	for _, r := range s.Reports {
+		details += r.Details
+		if r.DetailsSum != r.Value {
+			add("report %s: details add up to %d, value %d", r.ID, r.DetailsSum, r.Value)
+		}
+		if r.Credited != r.Value {
+			add("report %s: the AdServer credited %d of %d", r.ID, r.Credited, r.Value)
+		}
+		if r.Unknown > 0 {
+			add("report %s: %d details name cases the AdServer never recorded", r.ID, r.Unknown)
+		}
+	}
+	if details != s.Views {
+		add("%d payment details for %d views", details, s.Views)
+	}
+	return p
+}
+
+func (s *Summary) unservedOf(dsp string) int {
+	n := 0
+	for _, w := range s.Wins {
+		if w.DSP == dsp && !w.Served {
+			n++
+		}
+	}
+	return n
+}
+
+// expectedOf is Σ ads.ViewValue(bid, rate) of a DSP's viewed wins.
+func (s *Summary) expectedOf(dsp string) int64 {
+	var v int64
+	for _, w := range s.Wins {
+		if w.DSP == dsp && w.Viewed {
+			v += ads.ViewValue(w.BidMicros, s.RateNanos)
+		}
+	}
+	return v
+}
+
+// WriteTable prints the summary as short aligned tables.
+func (s *Summary) WriteTable(w io.Writer) {
+	fmt.Fprintf(w, "\nAdServer simulator: registered (serverUrl %s), imported %d campaign(s) with %d creatives\n", s.ServerURL, s.Campaigns, s.Creatives)
+	fmt.Fprintf(w, "Traffic: %d /bid calls for %d slots in %s, %d filled (%.0f%%), /bid latency p50 %s max %s\n",
+		s.BidCalls, s.Slots, s.TrafficTime.Round(100*time.Millisecond), s.Filled, pct(s.Filled, s.Slots),
+		s.LatencyP50.Round(time.Millisecond), s.LatencyMax.Round(time.Millisecond))
+	fmt.Fprintf(w, "Browser/AdServer: %d served, %d viewed, %d not viewed, %d clicks\n\n", s.Served, s.Views, s.NotViewed, s.Clicks)
+
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "DSP\tREQUESTS\tFAILED\tBIDS\tWINS\tVIEWS\tBURL OK\tBURL CALLS\tBREAKER\tSPEND USD\tOWES ADS\tOWES CLICKS\t")
+	var t DSPSummary
+	for _, d := range s.DSPs {
+		br := d.Breaker
+		if d.BreakerOpens > 0 {
+			br = fmt.Sprintf("%s (opened %dx)", d.Breaker, d.BreakerOpens)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%d\t\n", d.Name, d.Requests, d.Failed, d.Bids, d.Wins, d.Views,
+			d.Bills, d.BillHits, br, payments.FormatSpendUSD(d.SpendMicros), payments.FormatADS(d.OwedClicks), d.OwedClicks)
+		t.Requests += d.Requests
+		t.Failed += d.Failed
+		t.Bids += d.Bids
+		t.Wins += d.Wins
+		t.Views += d.Views
+		t.Bills += d.Bills
+		t.BillHits += d.BillHits
+		t.SpendMicros += d.SpendMicros
+		t.OwedClicks += d.OwedClicks
+	}
+	fmt.Fprintf(tw, "TOTAL\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\t%s\t%s\t%d\t\n", t.Requests, t.Failed, t.Bids, t.Wins, t.Views,
+		t.Bills, t.BillHits, payments.FormatSpendUSD(t.SpendMicros), payments.FormatADS(t.OwedClicks), t.OwedClicks)
+	tw.Flush()
+
+	fmt.Fprintf(w, "\nPayment reports paid by the AdServer (%d listed, %d with billed views):\n", s.ReportsListed, len(s.Reports))
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "REPORT\tSTATUS\tDETAILS\tVALUE ADS\tVALUE CLICKS\tDETAILS SUM\tCREDITED\t")
+	var r ReportSummary
+	for _, rep := range s.Reports {
+		fmt.Fprintf(tw, "%s\tdone\t%d\t%s\t%d\t%d\t%d\t\n", rep.ID, rep.Details, payments.FormatADS(rep.Value), rep.Value, rep.DetailsSum, rep.Credited)
+		r.Details += rep.Details
+		r.Value += rep.Value
+		r.DetailsSum += rep.DetailsSum
+		r.Credited += rep.Credited
+	}
+	fmt.Fprintf(tw, "TOTAL\t\t%d\t%s\t%d\t%d\t%d\t\n", r.Details, payments.FormatADS(r.Value), r.Value, r.DetailsSum, r.Credited)
+	tw.Flush()
+	fmt.Fprintf(w, "\nRecomputed from the DSPs' bids: Σ over %d views of floor(CPM / 1000 / %s USD per ADS × 1e11) = %d clicks (%s ADS)\n",
+		s.Views, payments.FormatDecimal(bigInt(s.RateNanos), 9, 2), s.ExpectedValue, payments.FormatADS(s.ExpectedValue))
+	if p := s.Check(); len(p) == 0 {
+		fmt.Fprintf(w, "OK: wins = views + unviewed, every view billed once to its DSP, report values = Σ details = Σ billed views, all credited (%s from first /bid to paid)\n",
+			s.Total.Round(100*time.Millisecond))
+	} else {
+		fmt.Fprintf(w, "PROBLEMS:\n  - %s\n", strings.Join(p, "\n  - "))
+	}
+}
+
+func pct(a, b int) float64 {
+	if b == 0 {
+		return 0
+	}
+	return 100 * float64(a) / float64(b)
+}
