@@ -3,12 +3,9 @@ package demo
 import (
 	"context"
 	"fmt"
-	"math/big"
 	"strings"
 	"time"
 )
-
-func bigInt(n int64) *big.Int { return big.NewInt(n) }
 
 // progress prints one line a second to Options.Progress until stopped:
 // auctions, wins per DSP, views, clicks, notices delivered, breakers.

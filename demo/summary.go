@@ -11,7 +11,6 @@ import (
 
 	"github.com/adshares/dsp-bridge/ads"
 	"github.com/adshares/dsp-bridge/adserversim"
-	"github.com/adshares/dsp-bridge/payments"
 )
 
 // Summary is everything a demo run did and what it added up to. The demo
@@ -265,7 +264,7 @@ func (s *Summary) WriteTable(w io.Writer) {
 			br = fmt.Sprintf("%s (opened %dx)", d.Breaker, d.BreakerOpens)
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%d\t\n", d.Name, d.Requests, d.Failed, d.Bids, d.Wins, d.Views,
-			d.Bills, d.BillHits, br, payments.FormatSpendUSD(d.SpendMicros), payments.FormatADS(d.OwedClicks), d.OwedClicks)
+			d.Bills, d.BillHits, br, ads.FormatSpendUSD(d.SpendMicros), ads.FormatADS(d.OwedClicks), d.OwedClicks)
 		t.Requests += d.Requests
 		t.Failed += d.Failed
 		t.Bids += d.Bids
@@ -277,7 +276,7 @@ func (s *Summary) WriteTable(w io.Writer) {
 		t.OwedClicks += d.OwedClicks
 	}
 	fmt.Fprintf(tw, "TOTAL\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\t%s\t%s\t%d\t\n", t.Requests, t.Failed, t.Bids, t.Wins, t.Views,
-		t.Bills, t.BillHits, payments.FormatSpendUSD(t.SpendMicros), payments.FormatADS(t.OwedClicks), t.OwedClicks)
+		t.Bills, t.BillHits, ads.FormatSpendUSD(t.SpendMicros), ads.FormatADS(t.OwedClicks), t.OwedClicks)
 	tw.Flush()
 
 	fmt.Fprintf(w, "\nPayment reports paid by the AdServer (%d listed, %d with billed views):\n", s.ReportsListed, len(s.Reports))
@@ -285,16 +284,16 @@ func (s *Summary) WriteTable(w io.Writer) {
 	fmt.Fprintln(tw, "REPORT\tSTATUS\tDETAILS\tVALUE ADS\tVALUE CLICKS\tDETAILS SUM\tCREDITED\t")
 	var r ReportSummary
 	for _, rep := range s.Reports {
-		fmt.Fprintf(tw, "%s\tdone\t%d\t%s\t%d\t%d\t%d\t\n", rep.ID, rep.Details, payments.FormatADS(rep.Value), rep.Value, rep.DetailsSum, rep.Credited)
+		fmt.Fprintf(tw, "%s\tdone\t%d\t%s\t%d\t%d\t%d\t\n", rep.ID, rep.Details, ads.FormatADS(rep.Value), rep.Value, rep.DetailsSum, rep.Credited)
 		r.Details += rep.Details
 		r.Value += rep.Value
 		r.DetailsSum += rep.DetailsSum
 		r.Credited += rep.Credited
 	}
-	fmt.Fprintf(tw, "TOTAL\t\t%d\t%s\t%d\t%d\t%d\t\n", r.Details, payments.FormatADS(r.Value), r.Value, r.DetailsSum, r.Credited)
+	fmt.Fprintf(tw, "TOTAL\t\t%d\t%s\t%d\t%d\t%d\t\n", r.Details, ads.FormatADS(r.Value), r.Value, r.DetailsSum, r.Credited)
 	tw.Flush()
 	fmt.Fprintf(w, "\nRecomputed from the DSPs' bids: Σ over %d views of floor(CPM / 1000 / %s USD per ADS × 1e11) = %d clicks (%s ADS)\n",
-		s.Views, payments.FormatDecimal(bigInt(s.RateNanos), 9, 2), s.ExpectedValue, payments.FormatADS(s.ExpectedValue))
+		s.Views, ads.FormatUSDNanos(s.RateNanos), s.ExpectedValue, ads.FormatADS(s.ExpectedValue))
 	if p := s.Check(); len(p) == 0 {
 		fmt.Fprintf(w, "OK: wins = views + unviewed, every view billed once to its DSP, report values = Σ details = Σ billed views, all credited (%s from first /bid to paid)\n",
 			s.Total.Round(100*time.Millisecond))

@@ -1,13 +1,13 @@
 package outbox
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
-	"strings"
-	"text/tabwriter"
+	"strconv"
 	"time"
 
+	"github.com/adshares/dsp-bridge/ads"
+	"github.com/adshares/dsp-bridge/internal/table"
 	"github.com/adshares/dsp-bridge/store"
 )
 
@@ -35,38 +35,23 @@ func WriteStatus(w io.Writer, stats []store.OutboxStats, format string, now time
 		}
 		rows := make([]row, 0, len(stats))
 		for _, s := range stats {
-			rows = append(rows, row{s, FormatNanoUSD(s.AtRiskNanoUSD)})
+			rows = append(rows, row{s, ads.FormatUSDNanos(s.AtRiskNanoUSD)})
 		}
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(map[string]any{"dsps": rows, "total": row{total, FormatNanoUSD(total.AtRiskNanoUSD)}})
+		return table.WriteJSON(w, map[string]any{"dsps": rows, "total": row{total, ads.FormatUSDNanos(total.AtRiskNanoUSD)}})
 	case "table", "":
-		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "DSP\tPENDING\tRETRYING\tDELIVERED\tUNDELIVERED\tAT RISK (USD)\tAT RISK (CLICKS)\tOLDEST PENDING\t")
+		t := table.New("DSP", "PENDING", "RETRYING", "DELIVERED", "UNDELIVERED", "AT RISK (USD)", "AT RISK (CLICKS)", "OLDEST PENDING")
 		for _, s := range append(stats, total) {
 			oldest := "-"
 			if s.OldestPending != nil {
 				oldest = now.Sub(*s.OldestPending).Truncate(time.Second).String()
 			}
-			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%s\t%d\t%s\t\n", s.DSP, s.Pending, s.Retrying, s.Delivered,
-				s.Undelivered, FormatNanoUSD(s.AtRiskNanoUSD), s.AtRiskClicks, oldest)
+			t.Add(s.DSP, itoa(s.Pending), itoa(s.Retrying), itoa(s.Delivered), itoa(s.Undelivered),
+				ads.FormatUSDNanos(s.AtRiskNanoUSD), itoa(s.AtRiskClicks), oldest)
 		}
-		return tw.Flush()
+		return t.Write(w, "table")
 	default:
 		return fmt.Errorf("unknown format %q (want table or json)", format)
 	}
 }
 
-// FormatNanoUSD prints an amount of nano-USD as an exact decimal USD
-// string with at least two decimals ("1.5" → "1.50", 1 → "0.000000001").
-func FormatNanoUSD(n int64) string {
-	sign := ""
-	if n < 0 {
-		sign, n = "-", -n
-	}
-	frac := strings.TrimRight(fmt.Sprintf("%09d", n%1_000_000_000), "0")
-	for len(frac) < 2 {
-		frac += "0"
-	}
-	return fmt.Sprintf("%s%d.%s", sign, n/1_000_000_000, frac)
-}
+func itoa[T ~int | ~int64](n T) string { return strconv.FormatInt(int64(n), 10) }

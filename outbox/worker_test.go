@@ -393,11 +393,3 @@ func TestWriteStatus(t *testing.T) {
 		t.Fatal("unknown format accepted")
 	}
 }
-
-func TestFormatNanoUSD(t *testing.T) {
-	for in, want := range map[int64]string{0: "0.00", 1: "0.000000001", 1_500_000_000: "1.50", 5_000_000: "0.005", -2_000_000_000: "-2.00"} {
-		if got := outbox.FormatNanoUSD(in); got != want {
-			t.Errorf("FormatNanoUSD(%d) = %q, want %q", in, got, want)
-		}
-	}
-}

@@ -2,20 +2,16 @@ package main
 
 import (
 	"context"
-	"encoding/csv"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"math/big"
 	"strconv"
-	"strings"
-	"text/tabwriter"
 	"time"
 
+	"github.com/adshares/dsp-bridge/ads"
 	"github.com/adshares/dsp-bridge/config"
-	"github.com/adshares/dsp-bridge/payments"
+	"github.com/adshares/dsp-bridge/internal/table"
 	"github.com/adshares/dsp-bridge/store"
 )
 
@@ -79,40 +75,6 @@ func (e *paymentsEnv) close() {
 	if e.st != nil {
 		e.st.Close()
 	}
-}
-
-// table is tabular output: aligned text, CSV, or (for json) v as is.
-type table struct {
-	header []string
-	rows   [][]string
-	total  []string // table format only
-}
-
-func (t *table) add(cells ...string) { t.rows = append(t.rows, cells) }
-
-func (t *table) write(w io.Writer, format string) error {
-	if format == "csv" {
-		cw := csv.NewWriter(w)
-		cw.Write(t.header)
-		cw.WriteAll(t.rows)
-		return cw.Error()
-	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	line := func(cells []string) { fmt.Fprintln(tw, strings.Join(cells, "\t")+"\t") }
-	line(t.header)
-	for _, r := range t.rows {
-		line(r)
-	}
-	if t.total != nil {
-		line(t.total)
-	}
-	return tw.Flush()
-}
-
-func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
 }
 
 // parseWhen reads --from/--to: ATOM/RFC 3339, a date (UTC midnight), or
@@ -180,7 +142,7 @@ func newReportOut(r store.Report, registered bool) reportOut {
 		PeriodEnd: config.FormatATOM(r.PeriodEnd), Status: r.Status, Published: store.StatusProcessing,
 		Views: r.Views, ValueClicks: r.Value, CreatedAt: config.FormatATOM(r.CreatedAt), UpdatedAt: config.FormatATOM(r.UpdatedAt)}
 	if r.Value != nil {
-		s := payments.FormatADS(*r.Value)
+		s := ads.FormatADS(*r.Value)
 		o.ValueADS = &s
 		if registered {
 			o.Published = r.Status
@@ -232,19 +194,19 @@ func paymentsListCmd(ctx context.Context, args []string, stdout, stderr io.Write
 		out = append(out, newReportOut(r, registered))
 	}
 	if *e.format == "json" {
-		return writeJSON(stdout, out)
+		return table.WriteJSON(stdout, out)
 	}
-	t := &table{header: []string{"ID", "PERIOD START", "STATUS", "PUBLISHED", "VIEWS", "VALUE ADS", "VALUE CLICKS", "UPDATED"}}
+	t := &table.Table{Header: []string{"ID", "PERIOD START", "STATUS", "PUBLISHED", "VIEWS", "VALUE ADS", "VALUE CLICKS", "UPDATED"}}
 	var views, clicks int64
 	for _, o := range out {
-		t.add(o.ID, o.PeriodStart, o.Status, o.Published, strconv.FormatInt(o.Views, 10), orDash(o.ValueADS), intOrDash(o.ValueClicks), o.UpdatedAt)
+		t.Add(o.ID, o.PeriodStart, o.Status, o.Published, strconv.FormatInt(o.Views, 10), orDash(o.ValueADS), intOrDash(o.ValueClicks), o.UpdatedAt)
 		views += o.Views
 		if o.ValueClicks != nil {
 			clicks += *o.ValueClicks
 		}
 	}
-	t.total = []string{"TOTAL", fmt.Sprintf("%d reports", len(out)), "", "", strconv.FormatInt(views, 10), payments.FormatADS(clicks), strconv.FormatInt(clicks, 10), ""}
-	return t.write(stdout, *e.format)
+	t.Footer = []string{"TOTAL", fmt.Sprintf("%d reports", len(out)), "", "", strconv.FormatInt(views, 10), ads.FormatADS(clicks), strconv.FormatInt(clicks, 10), ""}
+	return t.Write(stdout, *e.format)
 }
 
 // dspOut is one DSP's totals.
@@ -259,8 +221,8 @@ type dspOut struct {
 }
 
 func newDSPOut(d store.DSPTotal) dspOut {
-	return dspOut{DSP: d.DSP, Views: d.Views, SpendUSD: payments.FormatSpendUSD(d.PriceMicros), ValueClicks: d.Value,
-		ValueADS: payments.FormatADS(d.Value), Undelivered: d.Undelivered, AtRiskUSD: payments.FormatSpendUSD(d.AtRisk)}
+	return dspOut{DSP: d.DSP, Views: d.Views, SpendUSD: ads.FormatSpendUSD(d.PriceMicros), ValueClicks: d.Value,
+		ValueADS: ads.FormatADS(d.Value), Undelivered: d.Undelivered, AtRiskUSD: ads.FormatSpendUSD(d.AtRisk)}
 }
 
 func sumDSPs(list []store.DSPTotal) store.DSPTotal {
@@ -328,8 +290,8 @@ func paymentsShowCmd(ctx context.Context, args []string, stdout, stderr io.Write
 		rows = make([]detailOut, 0, len(views))
 		for _, v := range views {
 			rows = append(rows, detailOut{EventID: v.EventID, CaseID: v.CaseID, ExtID: v.ExtID, DSP: v.DSP,
-				CreatedAt: config.FormatATOM(v.CreatedAt), PriceUSDCPM: payments.FormatUSDMicros(v.PriceMicros),
-				RateUSD: payments.FormatDecimal(bigInt(v.RateNanos), 9, 2), ValueClicks: v.Value})
+				CreatedAt: config.FormatATOM(v.CreatedAt), PriceUSDCPM: ads.FormatUSDMicros(v.PriceMicros),
+				RateUSD: ads.FormatUSDNanos(v.RateNanos), ValueClicks: v.Value})
 		}
 	}
 	dsps := make([]dspOut, 0, len(totals))
@@ -338,7 +300,7 @@ func paymentsShowCmd(ctx context.Context, args []string, stdout, stderr io.Write
 	}
 	switch *e.format {
 	case "json":
-		return writeJSON(stdout, struct {
+		return table.WriteJSON(stdout, struct {
 			Report      reportOut   `json:"report"`
 			Provisional bool        `json:"provisional"`
 			DSPs        []dspOut    `json:"dsps"`
@@ -346,9 +308,9 @@ func paymentsShowCmd(ctx context.Context, args []string, stdout, stderr io.Write
 		}{newReportOut(*r, registered), provisional, dsps, rows})
 	case "csv":
 		if *details {
-			return detailTable(rows).write(stdout, "csv")
+			return detailTable(rows).Write(stdout, "csv")
 		}
-		return dspTable(dsps, nil, false).write(stdout, "csv")
+		return dspTable(dsps, nil, false).Write(stdout, "csv")
 	}
 	o := newReportOut(*r, registered)
 	fmt.Fprintf(stdout, "Report %s  %s .. %s\n", o.ID, o.PeriodStart, o.PeriodEnd)
@@ -359,20 +321,20 @@ func paymentsShowCmd(ctx context.Context, args []string, stdout, stderr io.Write
 	}
 	fmt.Fprintln(stdout)
 	total := newDSPOut(sumDSPs(totals))
-	if err := dspTable(dsps, &total, false).write(stdout, "table"); err != nil {
+	if err := dspTable(dsps, &total, false).Write(stdout, "table"); err != nil {
 		return err
 	}
 	if *details {
 		fmt.Fprintln(stdout)
-		return detailTable(rows).write(stdout, "table")
+		return detailTable(rows).Write(stdout, "table")
 	}
 	return nil
 }
 
-func dspTable(dsps []dspOut, total *dspOut, risk bool) *table {
-	t := &table{header: []string{"DSP", "BILLED VIEWS", "SPEND USD", "VALUE ADS", "VALUE CLICKS"}}
+func dspTable(dsps []dspOut, total *dspOut, risk bool) *table.Table {
+	t := &table.Table{Header: []string{"DSP", "BILLED VIEWS", "SPEND USD", "VALUE ADS", "VALUE CLICKS"}}
 	if risk {
-		t.header = append(t.header, "UNDELIVERED", "AT RISK USD")
+		t.Header = append(t.Header, "UNDELIVERED", "AT RISK USD")
 	}
 	row := func(d dspOut) []string {
 		r := []string{d.DSP, strconv.FormatInt(d.Views, 10), d.SpendUSD, d.ValueADS, strconv.FormatInt(d.ValueClicks, 10)}
@@ -382,18 +344,18 @@ func dspTable(dsps []dspOut, total *dspOut, risk bool) *table {
 		return r
 	}
 	for _, d := range dsps {
-		t.add(row(d)...)
+		t.Add(row(d)...)
 	}
 	if total != nil {
-		t.total = row(*total)
+		t.Footer = row(*total)
 	}
 	return t
 }
 
-func detailTable(rows []detailOut) *table {
-	t := &table{header: []string{"EVENT", "CASE ID", "DSP", "EXT ID", "CREATED", "PRICE USD CPM", "ADS USD", "VALUE CLICKS"}}
+func detailTable(rows []detailOut) *table.Table {
+	t := &table.Table{Header: []string{"EVENT", "CASE ID", "DSP", "EXT ID", "CREATED", "PRICE USD CPM", "ADS USD", "VALUE CLICKS"}}
 	for _, d := range rows {
-		t.add(strconv.FormatInt(d.EventID, 10), d.CaseID, d.DSP, d.ExtID, d.CreatedAt, d.PriceUSDCPM, d.RateUSD, strconv.FormatInt(d.ValueClicks, 10))
+		t.Add(strconv.FormatInt(d.EventID, 10), d.CaseID, d.DSP, d.ExtID, d.CreatedAt, d.PriceUSDCPM, d.RateUSD, strconv.FormatInt(d.ValueClicks, 10))
 	}
 	return t
 }
@@ -421,7 +383,7 @@ func paymentsDSPsCmd(ctx context.Context, args []string, stdout, stderr io.Write
 	}
 	total := newDSPOut(sumDSPs(totals))
 	if *e.format == "json" {
-		return writeJSON(stdout, struct {
+		return table.WriteJSON(stdout, struct {
 			From  string   `json:"from"`
 			To    string   `json:"to"`
 			DSPs  []dspOut `json:"dsps"`
@@ -430,9 +392,9 @@ func paymentsDSPsCmd(ctx context.Context, args []string, stdout, stderr io.Write
 	}
 	if *e.format == "table" {
 		fmt.Fprintf(stdout, "Billed views recorded from %s to %s\n\n", config.FormatATOM(from), config.FormatATOM(to))
-		return dspTable(dsps, &total, true).write(stdout, "table")
+		return dspTable(dsps, &total, true).Write(stdout, "table")
 	}
-	return dspTable(dsps, nil, true).write(stdout, "csv")
+	return dspTable(dsps, nil, true).Write(stdout, "csv")
 }
 
 // mismatchOut is one problem found by verify.
@@ -460,7 +422,7 @@ func paymentsVerifyCmd(ctx context.Context, args []string, stdout, stderr io.Wri
 	}
 	switch *e.format {
 	case "json":
-		err = writeJSON(stdout, struct {
+		err = table.WriteJSON(stdout, struct {
 			Reports  int           `json:"reports_checked"`
 			OK       bool          `json:"ok"`
 			Problems []mismatchOut `json:"problems"`
@@ -470,7 +432,7 @@ func paymentsVerifyCmd(ctx context.Context, args []string, stdout, stderr io.Wri
 			fmt.Fprintf(stdout, "OK: %d reports checked, every done report equals the sum of its events\n", reports)
 			return nil
 		}
-		t := &table{header: []string{"REPORT", "EVENT", "PROBLEM", "EXPECTED", "STORED"}}
+		t := &table.Table{Header: []string{"REPORT", "EVENT", "PROBLEM", "EXPECTED", "STORED"}}
 		for _, m := range out {
 			rep, ev := "-", "-"
 			if m.ReportID != 0 {
@@ -479,9 +441,9 @@ func paymentsVerifyCmd(ctx context.Context, args []string, stdout, stderr io.Wri
 			if m.EventID != 0 {
 				ev = strconv.FormatInt(m.EventID, 10)
 			}
-			t.add(rep, ev, m.Problem, m.Want, m.Got)
+			t.Add(rep, ev, m.Problem, m.Want, m.Got)
 		}
-		err = t.write(stdout, *e.format)
+		err = t.Write(stdout, *e.format)
 	}
 	if err != nil {
 		return err
@@ -491,5 +453,3 @@ func paymentsVerifyCmd(ctx context.Context, args []string, stdout, stderr io.Wri
 	}
 	return nil
 }
-
-func bigInt(n int64) *big.Int { return big.NewInt(n) }

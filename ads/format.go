@@ -1,4 +1,4 @@
-package payments
+package ads
 
 import (
 	"math/big"
@@ -26,7 +26,7 @@ func FormatDecimal(n *big.Int, scale, minDecimals int) string {
 	return sign + whole + "." + frac
 }
 
-// FormatADS writes clicks as ADS (1 ADS = ads.ClicksPerADS = 1e11 clicks): 5000000000 → "0.05".
+// FormatADS writes clicks as ADS (1 ADS = ClicksPerADS = 1e11 clicks): 5000000000 → "0.05".
 func FormatADS(clicks int64) string {
 	return FormatDecimal(big.NewInt(clicks), 11, 2)
 }
@@ -34,8 +34,11 @@ func FormatADS(clicks int64) string {
 // FormatSpendUSD writes the USD spend of billed views from the sum of their
 // micro-USD CPM prices: each view costs price/1000, so the spend in USD is
 // sum / 1e9, shown exactly: 2500000 (one view at $2.50 CPM) → "0.0025".
-func FormatSpendUSD(sumPriceMicros int64) string {
-	return FormatDecimal(big.NewInt(sumPriceMicros), 9, 2)
+func FormatSpendUSD(sumPriceMicros int64) string { return FormatUSDNanos(sumPriceMicros) }
+
+// FormatUSDNanos writes a nano-USD amount as USD: 1 → "0.000000001".
+func FormatUSDNanos(nanos int64) string {
+	return FormatDecimal(big.NewInt(nanos), 9, 2)
 }
 
 // FormatUSDMicros writes a micro-USD amount as USD: 2500000 → "2.50".
