@@ -67,13 +67,16 @@ func NewDemand(ctx context.Context, cfg *config.Config, st *store.Store, log *sl
 
 // Mount adds every endpoint of the capability.
 func (d *Demand) Mount(r chi.Router) {
+	// The AdServer signs its calls to /info.json and /inventory; browsers
+	// fetching placeholder images sign nothing.
 	r.Group(func(r chi.Router) {
 		if d.auth != nil {
 			r.Use(d.auth)
 		}
-		d.Info.Mount(r)
-		d.Inventory.Mount(r)
+		r.Get("/info.json", d.Info.serve)
+		r.Get("/inventory", d.Inventory.serve)
 	})
+	r.Get("/placeholder/{id}", d.Inventory.placeholder)
 	d.Bid.Mount(r)
 }
 

@@ -3,8 +3,6 @@ package bridge
 import (
 	"net/http"
 
-	"github.com/go-chi/chi/v5"
-
 	"github.com/adshares/dsp-bridge/config"
 	"github.com/adshares/dsp-bridge/httpapi"
 )
@@ -34,9 +32,6 @@ func NewInfo(cfg *config.Config, version string) *Info {
 		"adsTxtRequired":   false,
 	}}
 }
-
-// Mount adds GET /info.json.
-func (h *Info) Mount(r chi.Router) { r.Get("/info.json", h.serve) }
 
 func (h *Info) serve(w http.ResponseWriter, r *http.Request) {
 	httpapi.WriteJSON(w, http.StatusOK, h.doc)

@@ -48,12 +48,6 @@ func NewInventory(doc []inventory.Campaign, catalog *inventory.Catalog, st *stor
 	return &Inventory{body: body, catalog: catalog, st: st, log: log, now: time.Now}, nil
 }
 
-// Mount adds GET /inventory and the placeholder images.
-func (h *Inventory) Mount(r chi.Router) {
-	r.Get("/inventory", h.serve)
-	r.Get("/placeholder/{id}", h.placeholder)
-}
-
 func (h *Inventory) serve(w http.ResponseWriter, r *http.Request) {
 	if !h.recorded.Load() {
 		// Payments keep reports "processing" until this is recorded, so a

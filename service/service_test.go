@@ -151,8 +151,17 @@ func TestSignatureRequiredOnInfoAndInventoryWhenKeyConfigured(t *testing.T) {
 			t.Fatalf("%s with a valid signature = %d, want 200", path, resp.StatusCode)
 		}
 	}
+	// Browsers fetch placeholder images unsigned: no 401 there (404: no such creative).
+	resp, err := http.Get("http://" + svc.Addr() + "/placeholder/00000000000000000000000000000000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("/placeholder without a signature = %d, want 404 (not 401)", resp.StatusCode)
+	}
 	// /bid is never signed by the AdServer and must not require it.
-	resp, err := http.Post("http://"+svc.Addr()+"/bid", "application/json", strings.NewReader(`{"context":[],"requests":[]}`))
+	resp, err = http.Post("http://"+svc.Addr()+"/bid", "application/json", strings.NewReader(`{"context":[],"requests":[]}`))
 	if err != nil {
 		t.Fatal(err)
 	}
