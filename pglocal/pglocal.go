@@ -64,7 +64,13 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp("", "bridge-pg-")
+	// As root the server runs as another user, who may not be able to enter
+	// $TMPDIR (often under /root); /tmp is open to everyone.
+	parent := ""
+	if cred != nil {
+		parent = "/tmp"
+	}
+	dir, err := os.MkdirTemp(parent, "bridge-pg-")
 	if err != nil {
 		return nil, fmt.Errorf("pglocal: temp dir: %w", err)
 	}
