@@ -2,12 +2,11 @@ package bridge
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
-
-	"github.com/sony/gobreaker/v2"
 
 	"github.com/adshares/dsp-bridge/config"
 	"github.com/adshares/dsp-bridge/macros"
@@ -17,14 +16,14 @@ import (
 // Auctioneer runs auctions: it offers the slots to every DSP at once and
 // picks, per slot, the highest valid bid, within one hard deadline.
 type Auctioneer struct {
-	tmax        time.Duration
-	reserve     time.Duration // kept back from DSPs for storing wins and answering
-	floorMicros int64
-	dsps        []*dspClient
-	running     chan struct{} // auctions in flight (auction.max_concurrent)
-	saver       Saver
-	observer    Observer
-	log         *slog.Logger
+	// set is the DSPs and timings every new auction uses; Reload swaps it.
+	set      atomic.Pointer[dspSet]
+	reloadMu sync.Mutex    // one Reload at a time
+	running  chan struct{} // auctions in flight (auction.max_concurrent)
+	saver    Saver
+	observer Observer
+	log      *slog.Logger
+	payloads bool // log.payloads: DSP requests and answers at debug level
 
 	// newAuctionID and newExtID make ids; tests replace them.
 	newAuctionID func() string
@@ -33,36 +32,25 @@ type Auctioneer struct {
 
 // NewAuctioneer builds the DSP clients from config.
 func NewAuctioneer(cfg *config.Config, saver Saver, observer Observer, log *slog.Logger) (*Auctioneer, error) {
-	floor, err := config.ParseDecimal(cfg.Auction.BidFloor, 6)
-	if err != nil {
-		return nil, fmt.Errorf("auction.bidfloor: %w", err)
-	}
 	if observer == nil {
 		observer = NopObserver{}
 	}
 	a := &Auctioneer{
-		tmax: cfg.Auction.TMax, floorMicros: floor,
-		// A tenth of tmax, at most 100ms, is enough for one commit.
-		reserve: min(cfg.Auction.TMax/10, 100*time.Millisecond),
 		running: make(chan struct{}, cfg.Auction.MaxConcurrent),
-		saver:   saver, observer: observer, log: log,
+		saver:   saver, observer: observer, log: log, payloads: cfg.Log.Payloads,
 		newAuctionID: newAuctionID, newExtID: NewExtID,
 	}
-	for i, d := range cfg.DSPs {
-		rate, ok := cfg.Money.RateNanos(d.Currency)
-		if !ok {
-			return nil, fmt.Errorf("dsps[%d] (%s): no money.rates.%s", i, d.Name, d.Currency)
-		}
-		a.dsps = append(a.dsps, newDSPClient(d, i, rate, func(name string, from, to gobreaker.State) {
-			log.Warn("dsp circuit breaker changed state", "dsp", name, "from", from.String(), "to", to.String())
-		}))
+	set, _, err := a.buildSet(cfg, nil)
+	if err != nil {
+		return nil, err
 	}
+	a.set.Store(set)
 	return a, nil
 }
 
 // Close releases the DSP connection pools.
 func (a *Auctioneer) Close() {
-	for _, d := range a.dsps {
+	for _, d := range a.set.Load().dsps {
 		d.close()
 	}
 }
@@ -89,19 +77,21 @@ func (a *Auctioneer) Run(ctx context.Context, call *BidCall, slots []Slot) *Auct
 		res.Outcome = AuctionOverloaded
 		return res
 	}
-	if len(slots) == 0 || len(a.dsps) == 0 {
+	// One set for the whole auction, whatever a reload does meanwhile.
+	set := a.set.Load()
+	if len(slots) == 0 || len(set.dsps) == 0 {
 		res.Outcome = AuctionNoBid
 		return res
 	}
-	deadline := start.Add(a.tmax)
-	dspCtx, cancel := context.WithDeadline(ctx, deadline.Add(-a.reserve))
+	deadline := start.Add(set.tmax)
+	dspCtx, cancel := context.WithDeadline(ctx, deadline.Add(-set.reserve))
 	defer cancel()
 	res.ID = a.newAuctionID()
 	base := buildRequest(res.ID, call, slots)
 
-	answers := make(chan answer, len(a.dsps))
+	answers := make(chan answer, len(set.dsps))
 	pending := map[*dspClient]time.Time{}
-	for _, d := range a.dsps {
+	for _, d := range set.dsps {
 		done, reason, ok := d.acquire()
 		if !ok {
 			r := DSPResult{DSP: d.cfg.Name, Outcome: OutcomeBreakerOpen, Reason: reason}
@@ -114,9 +104,9 @@ func (a *Auctioneer) Run(ctx context.Context, call *BidCall, slots []Slot) *Auct
 		}
 		// tmax tells the DSP the time it really has: its own timeout, or
 		// what is left of the auction if that is less.
-		left := min(d.cfg.Timeout, time.Until(deadline.Add(-a.reserve)))
+		left := min(d.cfg.Timeout, time.Until(deadline.Add(-set.reserve)))
 		callCtx, callCancel := context.WithTimeout(dspCtx, left)
-		req := d.request(base, left, a.floorMicros)
+		req := d.request(base, left, set.floorMicros)
 		pending[d] = time.Now()
 		go func() {
 			defer callCancel()
@@ -138,7 +128,8 @@ collect:
 		select {
 		case ans := <-answers:
 			delete(pending, ans.dsp)
-			c, rejs := a.judge(&ans, imps)
+			c, rejs := a.judge(res.ID, &ans, imps, set.floorMicros)
+			a.logPayloads(res.ID, &ans)
 			cands = append(cands, c...)
 			res.Rejections = append(res.Rejections, rejs...)
 			res.DSPs = append(res.DSPs, ans.result)
@@ -147,7 +138,7 @@ collect:
 			break collect
 		}
 	}
-	for _, d := range a.dsps { // config order, for stable results
+	for _, d := range set.dsps { // config order, for stable results
 		if t, late := pending[d]; late {
 			r := DSPResult{DSP: d.cfg.Name, Outcome: OutcomeTimeout, Reason: ReasonTimeout, Latency: time.Since(t), Err: "auction deadline"}
 			res.DSPs = append(res.DSPs, r)
@@ -160,7 +151,7 @@ collect:
 
 // judge validates one answer, logs and reports rejections, and sets the
 // answer's outcome.
-func (a *Auctioneer) judge(ans *answer, imps map[string]bool) ([]candidate, []Rejection) {
+func (a *Auctioneer) judge(auctionID string, ans *answer, imps map[string]bool, floorMicros int64) ([]candidate, []Rejection) {
 	if ans.response == nil {
 		return nil, nil
 	}
@@ -171,9 +162,9 @@ func (a *Auctioneer) judge(ans *answer, imps map[string]bool) ([]candidate, []Re
 		ans.result.Outcome, ans.result.Reason = OutcomeNoBid, ReasonNoBid
 		return nil, nil
 	}
-	cands, rejs := validate(ans, imps, a.floorMicros)
+	cands, rejs := validate(ans, imps, floorMicros)
 	for _, r := range rejs {
-		a.log.Info("bid rejected", "dsp", r.DSP, "seat", r.Seat, "bid_id", r.BidID, "imp_id", r.ImpID,
+		a.log.Info("bid rejected", "auction_id", auctionID, "dsp", r.DSP, "seat", r.Seat, "bid_id", r.BidID, "imp_id", r.ImpID,
 			"reason", r.Reason.String(), "code", int(r.Reason), "detail", r.Detail)
 		a.observer.ObserveRejection(r)
 	}

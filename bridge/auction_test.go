@@ -176,9 +176,9 @@ func TestInvalidBidsAreRejectedWithReasons(t *testing.T) {
 	e := newEnv(t, cfg)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			e.demand.Auction.dsps[0].cfg.Seat = ""
+			e.demand.Auction.set.Load().dsps[0].cfg.Seat = ""
 			if tc.reason == ReasonSeat {
-				e.demand.Auction.dsps[0].cfg.Seat = "mine"
+				e.demand.Auction.set.Load().dsps[0].cfg.Seat = "mine"
 			}
 			s.SetRespond(func(*openrtb2.BidRequest) (int, []byte) { return 200, []byte(tc.body) })
 			out, _ := e.bid(simpleBid(creativePNG))

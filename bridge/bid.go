@@ -70,11 +70,13 @@ func (h *BidHandler) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	res := h.auction.Run(r.Context(), call, slots)
 	out := make([]bidAnswer, 0, len(res.Wins))
+	extIDs := make([]string, 0, len(res.Wins)) // logged, so that one grep follows a win to its events and notices
 	for _, win := range res.Wins {
 		out = append(out, bidAnswer{RequestID: win.RequestID, ExtID: win.ExtID, ServeURL: win.ServeURL})
+		extIDs = append(extIDs, win.ExtID)
 	}
 	h.log.Info("auction", "request_id", RequestID(r.Context()), "auction_id", res.ID, "outcome", string(res.Outcome),
-		"slots", res.Slots, "wins", len(res.Wins), "rejected", len(res.Rejections),
+		"slots", res.Slots, "wins", len(res.Wins), "ext_ids", extIDs, "rejected", len(res.Rejections),
 		"duration_ms", float64(res.Duration.Microseconds())/1000)
 	// Encoded here rather than with httpapi.WriteJSON to keep the & of
 	// serve_urls readable (no \u0026) in logs and captures.

@@ -36,6 +36,7 @@ type dspClient struct {
 	breaker   *gobreaker.TwoStepCircuitBreaker[struct{}]
 	slots     chan struct{} // bounds calls in flight (dsps[].max_conns)
 	rateNanos int64         // USD value of one unit of its currency
+	capture   bool          // keep request and answer bodies (log.payloads)
 }
 
 func newDSPClient(d config.DSP, order int, rateNanos int64, onState func(name string, from, to gobreaker.State)) *dspClient {
@@ -123,6 +124,8 @@ type answer struct {
 	dsp      *dspClient
 	result   DSPResult
 	response *bidResponse
+	// reqBody and respBody are kept only for log.payloads.
+	reqBody, respBody []byte
 }
 
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
@@ -141,6 +144,9 @@ func (c *dspClient) call(ctx context.Context, req *openrtb2.BidRequest) answer {
 	defer putBuf(buf)
 	buf.Reset()
 	var err error
+	if c.capture {
+		a.reqBody, _ = json.Marshal(req)
+	}
 	if c.cfg.Gzip {
 		zw := gzip.NewWriter(buf)
 		err = json.NewEncoder(zw).Encode(req)
@@ -205,6 +211,9 @@ func (c *dspClient) call(ctx context.Context, req *openrtb2.BidRequest) answer {
 		return fail(OutcomeError, ReasonInvalidResponse, fmt.Errorf("answer larger than %d bytes", MaxDSPAnswer))
 	}
 	a.result.Latency = time.Since(start)
+	if c.capture {
+		a.respBody = bytes.Clone(buf.Bytes())
+	}
 	r, err := parseBidResponse(buf.Bytes())
 	if err != nil {
 		return fail(OutcomeError, ReasonInvalidResponse, err)

@@ -31,6 +31,7 @@ type Server struct {
 	cfg    *config.Config
 	log    *slog.Logger
 	router chi.Router
+	root   http.Handler // router, possibly wrapped by Instrument
 	checks []ReadinessCheck
 	http   *http.Server
 }
@@ -49,18 +50,23 @@ func NewServer(cfg *config.Config, log *slog.Logger, checks []ReadinessCheck, mo
 		m.Mount(r)
 	}
 	s.router = r
+	s.root = r
 	return s
 }
 
+// Instrument wraps the whole handler (outside the request id and access
+// log) with mw, e.g. request metrics. Call it before Serve.
+func (s *Server) Instrument(mw func(http.Handler) http.Handler) { s.root = mw(s.root) }
+
 // Handler is the server's root handler (for tests and embedding).
-func (s *Server) Handler() http.Handler { return s.router }
+func (s *Server) Handler() http.Handler { return s.root }
 
 // Serve serves on l until ctx is cancelled, then shuts down gracefully:
 // it stops accepting, lets in-flight requests finish within
 // server.shutdown_timeout, and returns.
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	s.http = &http.Server{
-		Handler:           s.router,
+		Handler:           s.root,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       s.cfg.Server.ReadTimeout,
 		WriteTimeout:      s.cfg.Server.WriteTimeout,

@@ -48,6 +48,9 @@ type Module struct {
 	DownFor time.Duration
 	// ReplayEvery is how often the replayer looks at the spool.
 	ReplayEvery time.Duration
+	// Observe, if set, counts every /view and /click by type and result
+	// (recorded, spooled, unknown, invalid, unavailable) for the metrics.
+	Observe func(typ, result string)
 
 	downUntil atomic.Int64 // unix nanos (wall clock)
 }
@@ -70,14 +73,17 @@ var errUnknownExtID = errors.New("unknown extid")
 func (m *Module) view(w http.ResponseWriter, r *http.Request) {
 	q, err := parseEventQuery(r.URL.RawQuery)
 	if err != nil {
+		m.count(View, "invalid")
 		httpapi.WriteError(w, httpapi.Errorf(httpapi.BadRequest, "%s", err))
 		return
 	}
 	rec := m.newRecord(View, q)
 	if _, err := m.recordNow(r.Context(), rec); err == nil {
+		m.count(View, "recorded")
 		w.WriteHeader(http.StatusNoContent)
 		return
 	} else if errors.Is(err, errUnknownExtID) {
+		m.count(View, "unknown")
 		httpapi.WriteError(w, httpapi.Errorf(httpapi.NotFound, "unknown extid %q", q.ExtID))
 		return
 	}
@@ -89,10 +95,12 @@ func (m *Module) click(w http.ResponseWriter, r *http.Request) {
 	if errors.Is(err, errBadExtID) {
 		// Nothing to record and nowhere to send the user: the AdServer
 		// shows its own page.
+		m.count(Click, "invalid")
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
 	if err != nil {
+		m.count(Click, "invalid")
 		httpapi.WriteError(w, httpapi.Errorf(httpapi.BadRequest, "%s", err))
 		return
 	}
@@ -100,12 +108,14 @@ func (m *Module) click(w http.ResponseWriter, r *http.Request) {
 	a, err := m.recordNow(r.Context(), rec)
 	switch {
 	case err == nil:
+		m.count(Click, "recorded")
 		if target := clickTarget(a.ClickURL); target != "" {
 			httpapi.WriteJSON(w, http.StatusOK, map[string]string{"redirect_url": target})
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
 	case errors.Is(err, errUnknownExtID):
+		m.count(Click, "unknown")
 		w.WriteHeader(http.StatusNoContent)
 	default:
 		// Without the database the click URL is unknown: record the click,
@@ -137,6 +147,9 @@ func (m *Module) recordNow(ctx context.Context, rec Record) (*store.Auction, err
 	dbctx, cancel := context.WithTimeout(ctx, m.DBTimeout)
 	defer cancel()
 	a, err := m.store(dbctx, rec)
+	if err == nil {
+		m.Log.Info("event recorded", "type", rec.Type, "ext_id", rec.ExtID, "dsp", a.DSP)
+	}
 	if err != nil && !errors.Is(err, errUnknownExtID) && ctx.Err() == nil {
 		m.downUntil.Store(time.Now().Add(m.DownFor).UnixNano())
 		m.Log.Warn("event not stored in the database", "type", rec.Type, "ext_id", rec.ExtID, "error", err)
@@ -151,15 +164,25 @@ var errDatabaseDown = errors.New("database recently unreachable")
 // event that is not durable somewhere.
 func (m *Module) spoolOr503(w http.ResponseWriter, r *http.Request, rec Record) {
 	if m.Spool == nil {
+		m.count(rec.Type, "unavailable")
 		httpapi.WriteError(w, httpapi.Errorf(httpapi.Unavailable, "database unavailable, event not recorded"))
 		return
 	}
 	if err := m.Spool.Append(rec); err != nil {
 		m.Log.Error("event lost: database down and spool failed", "type", rec.Type, "ext_id", rec.ExtID, "error", err)
+		m.count(rec.Type, "unavailable")
 		httpapi.WriteError(w, httpapi.Errorf(httpapi.Unavailable, "database unavailable, event not recorded"))
 		return
 	}
+	m.Log.Info("event spooled", "type", rec.Type, "ext_id", rec.ExtID)
+	m.count(rec.Type, "spooled")
 	w.WriteHeader(http.StatusNoContent)
+}
+
+func (m *Module) count(typ, result string) {
+	if m.Observe != nil {
+		m.Observe(typ, result)
+	}
 }
 
 // store writes one event (live or replayed) and returns its win. Views are

@@ -47,6 +47,9 @@ type Worker struct {
 	// the notice back after it. It must exceed Timeout by the time it takes
 	// to record the outcome.
 	Lease time.Duration
+	// Observe, if set, counts every delivery outcome per DSP and kind:
+	// delivered, retry, refused (4xx) or expired (past outbox.max_age).
+	Observe func(dsp, kind, result string)
 
 	wake     chan struct{}
 	mu       sync.Mutex
@@ -232,6 +235,7 @@ func (w *Worker) unreserve(q map[string]int, done bool) {
 func (w *Worker) deliver(ctx context.Context, n store.Notice) {
 	now := w.Now()
 	if age := now.Sub(n.CreatedAt); age >= w.MaxAge {
+		w.count(n, "expired")
 		w.record(ctx, n, func(ctx context.Context) error {
 			return w.Store.MarkUndelivered(ctx, n, false, 0, fmt.Sprintf("older than outbox.max_age (%s) before delivery", w.MaxAge))
 		})
@@ -241,11 +245,14 @@ func (w *Worker) deliver(ctx context.Context, n store.Notice) {
 	now = w.Now()
 	switch {
 	case err == nil && status >= 200 && status < 300:
+		w.Log.Info("outbox: notice delivered", "dsp", n.DSP, "kind", n.Kind, "ext_id", n.ExtID, "status", status, "attempts", n.Attempts+1)
+		w.count(n, "delivered")
 		w.record(ctx, n, func(ctx context.Context) error { return w.Store.MarkDelivered(ctx, n, now, status) })
 		return
 	case err == nil && status >= 400 && status < 500 && status != http.StatusRequestTimeout && status != http.StatusTooManyRequests:
 		// The DSP refuses this notice: asking again would be refused too.
 		w.Log.Warn("outbox: notice refused", "dsp", n.DSP, "kind", n.Kind, "ext_id", n.ExtID, "status", status)
+		w.count(n, "refused")
 		w.record(ctx, n, func(ctx context.Context) error {
 			return w.Store.MarkUndelivered(ctx, n, true, status, fmt.Sprintf("refused with HTTP %d", status))
 		})
@@ -258,12 +265,20 @@ func (w *Worker) deliver(ctx context.Context, n store.Notice) {
 	next := now.Add(w.backoff(n.Attempts + 1))
 	if next.Sub(n.CreatedAt) >= w.MaxAge {
 		w.Log.Warn("outbox: notice undelivered after max age", "dsp", n.DSP, "kind", n.Kind, "ext_id", n.ExtID, "attempts", n.Attempts+1, "last_error", reason)
+		w.count(n, "expired")
 		w.record(ctx, n, func(ctx context.Context) error {
 			return w.Store.MarkUndelivered(ctx, n, true, status, "max age reached; last error: "+reason)
 		})
 		return
 	}
+	w.count(n, "retry")
 	w.record(ctx, n, func(ctx context.Context) error { return w.Store.MarkRetry(ctx, n, next, status, reason) })
+}
+
+func (w *Worker) count(n store.Notice, result string) {
+	if w.Observe != nil {
+		w.Observe(n.DSP, n.Kind, result)
+	}
 }
 
 // call GETs url within Timeout and returns the final status (after
@@ -302,7 +317,7 @@ func (w *Worker) record(ctx context.Context, n store.Notice, mark func(context.C
 			return
 		}
 		if time.Now().Add(wait).After(deadline) {
-			w.Log.Error("outbox: outcome not recorded; the notice comes back after its lease", "id", n.ID, "dsp", n.DSP, "error", err)
+			w.Log.Error("outbox: outcome not recorded; the notice comes back after its lease", "id", n.ID, "dsp", n.DSP, "ext_id", n.ExtID, "error", err)
 			return
 		}
 		time.Sleep(wait)

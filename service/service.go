@@ -16,6 +16,7 @@ import (
 
 	"github.com/adshares/dsp-bridge/bridge"
 	"github.com/adshares/dsp-bridge/config"
+	"github.com/adshares/dsp-bridge/metrics"
 	"github.com/adshares/dsp-bridge/pglocal"
 	"github.com/adshares/dsp-bridge/store"
 )
@@ -37,12 +38,18 @@ type Service struct {
 	Config *config.Config
 	Store  *store.Store
 	Log    *slog.Logger
+	// Metrics are the bridge's Prometheus metrics (served on metrics.listen).
+	Metrics *metrics.Metrics
 
 	cluster  *pglocal.Cluster
 	server   *bridge.Server
 	workers  []Worker
 	listener net.Listener
 	closers  []func()
+
+	metricsSrv *metrics.Server
+	demand     *bridge.Demand // its Auctioneer takes config reloads
+	reloadMu   sync.Mutex     // one Reload at a time
 }
 
 // New connects to the database (starting a throwaway PostgreSQL when
@@ -84,6 +91,16 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Service, e
 	s.server = bridge.NewServer(cfg, log, append([]bridge.ReadinessCheck{s.databaseCheck}, w.checks...), w.modules...)
 	s.workers = w.workers
 	s.closers = append(s.closers, w.closers...)
+	s.Metrics, s.demand = w.metrics, w.demand
+	s.server.Instrument(s.Metrics.Middleware)
+	if cfg.Metrics.Listen != "" {
+		ms, err := metrics.Listen(cfg.Metrics.Listen, s.Metrics.Handler(log, cfg.Metrics.Pprof), log)
+		if err != nil {
+			s.Close()
+			return nil, fmt.Errorf("metrics.listen %s: %w", cfg.Metrics.Listen, err)
+		}
+		s.metricsSrv = ms
+	}
 	l, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		s.Close()
@@ -95,6 +112,14 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Service, e
 
 // Addr is the address the AdServer-facing server listens on.
 func (s *Service) Addr() string { return s.listener.Addr().String() }
+
+// MetricsAddr is the address of the metrics server, "" when metrics.listen is empty.
+func (s *Service) MetricsAddr() string {
+	if s.metricsSrv == nil {
+		return ""
+	}
+	return s.metricsSrv.Addr()
+}
 
 // DatabaseURL is the URL of the database in use (useful with a throwaway one).
 func (s *Service) DatabaseURL() string { return s.Store.Pool.Config().ConnString() }
@@ -108,6 +133,18 @@ func (s *Service) Cluster() *pglocal.Cluster { return s.cluster }
 func (s *Service) Run(ctx context.Context) error {
 	defer s.Close()
 	s.Log.Info("bridge listening", "addr", s.Addr(), "base_url", s.Config.BaseURL, "dsps", len(s.Config.DSPs))
+	metricsDone := make(chan struct{})
+	if s.metricsSrv != nil {
+		s.Log.Info("metrics listening", "addr", s.MetricsAddr(), "pprof", s.Config.Metrics.Pprof)
+		go func() {
+			defer close(metricsDone)
+			if err := s.metricsSrv.Serve(); err != nil {
+				s.Log.Error("metrics server failed", "error", err)
+			}
+		}()
+	} else {
+		close(metricsDone)
+	}
 
 	workerCtx, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
@@ -123,6 +160,14 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	serveErr := s.server.Serve(ctx, s.listener)
 	stopWorkers()
+	if s.metricsSrv != nil {
+		// Metrics stay up until the AdServer-facing server has drained, so
+		// the last scrape sees the shutdown's requests.
+		mctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		s.metricsSrv.Shutdown(mctx)
+		cancel()
+	}
+	<-metricsDone
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
 	select {
@@ -151,6 +196,9 @@ func (s *Service) Close() {
 	s.closers = nil
 	if s.listener != nil {
 		s.listener.Close()
+	}
+	if s.metricsSrv != nil {
+		s.metricsSrv.Close()
 	}
 	if s.Store != nil {
 		s.Store.Close()

@@ -24,7 +24,7 @@ func TestMain(m *testing.M) { testdb.Main(m) }
 func testConfig(t *testing.T, dbURL string) *config.Config {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "bridge.yaml")
-	body := "listen: 127.0.0.1:0\nadshares:\n  address: 0001-00000003-AB0C\nmoney:\n  ads_usd: \"0.05\"\ndatabase:\n  url: " + dbURL + "\n"
+	body := "listen: 127.0.0.1:0\nmetrics:\n  listen: 127.0.0.1:0\nadshares:\n  address: 0001-00000003-AB0C\nmoney:\n  ads_usd: \"0.05\"\ndatabase:\n  url: " + dbURL + "\n"
 	os.WriteFile(p, []byte(body), 0o600)
 	cfg, _, err := config.Load(p)
 	if err != nil {
@@ -77,6 +77,14 @@ func TestReadyzFollowsTheDatabase(t *testing.T) {
 	}
 	if db, _ := body["database"].(map[string]any); db == nil || db["reason"] == nil {
 		t.Fatalf("readyz body lacks the database reason: %v", body)
+	}
+	// The other parts still answer: breakers need no database, and the
+	// outbox says why it has no backlog figure.
+	if d, _ := body["dsps"].(map[string]any); d == nil || d["ok"] != true {
+		t.Fatalf("readyz dsps part with the database down: %v", body["dsps"])
+	}
+	if ob, _ := body["outbox"].(map[string]any); ob == nil || ob["error"] == nil {
+		t.Fatalf("readyz outbox part with the database down: %v", body["outbox"])
 	}
 	if resp, err := http.Get("http://" + svc.Addr() + "/healthz"); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("healthz must stay 200 while the database is down: %v %v", resp, err)

@@ -4,7 +4,9 @@ import (
 	"context"
 
 	"github.com/adshares/dsp-bridge/bridge"
+	"github.com/adshares/dsp-bridge/config"
 	"github.com/adshares/dsp-bridge/events"
+	"github.com/adshares/dsp-bridge/metrics"
 	"github.com/adshares/dsp-bridge/outbox"
 	"github.com/adshares/dsp-bridge/payments"
 )
@@ -15,6 +17,8 @@ type wiring struct {
 	checks  []bridge.ReadinessCheck
 	workers []Worker
 	closers []func()
+	metrics *metrics.Metrics
+	demand  *bridge.Demand // its Auctioneer takes config reloads
 }
 
 // wire builds every capability from the configuration. Each capability
@@ -22,7 +26,7 @@ type wiring struct {
 // module, readiness checks and workers here. On error it returns what it
 // built so far, so that the caller can close it.
 func wire(ctx context.Context, s *Service) (*wiring, error) {
-	w := &wiring{}
+	w := &wiring{metrics: metrics.New()}
 
 	// Signature checks (DECISIONS §4). auth is nil
 	// (no checks) unless adserver.public_key is set; the same verifier must
@@ -33,12 +37,14 @@ func wire(ctx context.Context, s *Service) (*wiring, error) {
 	}
 
 	// Registration, inventory and the auction: /info.json, /inventory, /bid.
-	demand, err := bridge.NewDemand(ctx, s.Config, s.Store, s.Log, bridge.DemandOptions{Auth: auth.Middleware})
+	demand, err := bridge.NewDemand(ctx, s.Config, s.Store, s.Log, bridge.DemandOptions{Auth: auth.Middleware, Observer: w.metrics})
 	if err != nil {
 		return w, err
 	}
 	w.modules = append(w.modules, demand)
 	w.closers = append(w.closers, demand.Close)
+	w.checks = append(w.checks, demand.Auction.Check)
+	w.demand = demand
 
 	// Events and notices: /view, /click, the spool replayer, burl delivery.
 	notices := outbox.New(s.Store, s.Config.Outbox, s.Log)
@@ -47,6 +53,8 @@ func wire(ctx context.Context, s *Service) (*wiring, error) {
 		return w, err
 	}
 	ev.Notify = notices.Wake
+	ev.Observe = w.metrics.ObserveEvent
+	notices.Observe = w.metrics.ObserveDelivery
 	w.modules = append(w.modules, ev)
 	w.checks = append(w.checks, notices.Check, ev.Check)
 	w.workers = append(w.workers, ev, notices)
@@ -55,5 +63,21 @@ func wire(ctx context.Context, s *Service) (*wiring, error) {
 	// Payments: the settler, /payment-reports, /payment-details.
 	w.modules = append(w.modules, payments.NewModule(s.Store, s.Config.Payments, auth, s.Log))
 	w.workers = append(w.workers, payments.NewSettler(s.Store, s.Config.Payments, s.Log))
+
+	// Metrics read at scrape time: breakers, the pool, outbox and reports.
+	w.metrics.SetDSPs(dspNames(s.Config))
+	w.metrics.WatchDSPs(demand.Auction.DSPStates)
+	w.metrics.WatchPool(s.Store.Pool)
+	w.metrics.WatchStore(s.Store, s.Config.Payments.Window, s.Log)
 	return w, nil
+}
+
+// dspNames lists the configured DSPs: the only DSP label values of the
+// per-auction metrics.
+func dspNames(cfg *config.Config) []string {
+	names := make([]string, 0, len(cfg.DSPs))
+	for _, d := range cfg.DSPs {
+		names = append(names, d.Name)
+	}
+	return names
 }

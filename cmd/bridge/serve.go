@@ -3,6 +3,9 @@ package main
 import (
 	"context"
 	"io"
+	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/adshares/dsp-bridge/service"
 )
@@ -20,10 +23,16 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	// SIGHUP reloads the DSP settings. Registered before the (possibly
+	// slow) start, so that an early SIGHUP does not kill the process.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	log := service.NewLogger(cfg.Log.Level)
 	svc, err := service.New(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
+	go svc.ReloadOnSignal(ctx, *path, hup)
 	return svc.Run(ctx)
 }

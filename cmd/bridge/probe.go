@@ -1,0 +1,203 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"text/tabwriter"
+	"time"
+
+	"github.com/adshares/dsp-bridge/bridge"
+	"github.com/adshares/dsp-bridge/config"
+	"github.com/adshares/dsp-bridge/inventory"
+	"github.com/adshares/dsp-bridge/store"
+)
+
+func init() {
+	register("dsp probe", "measure round trips to every configured DSP against its timeout and auction.tmax", dspProbeCmd)
+}
+
+// closeShare: a p99 above this share of a DSP's time limit is "close".
+const closeShare = 0.8
+
+func dspProbeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, path := newFlags("dsp probe", stderr)
+	n := fs.Int("requests", 10, "test `requests` per DSP (OpenRTB test=1; sent one round at a time to all DSPs)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return &exitError{code: 2, err: fmt.Errorf("dsp probe: unexpected argument %q", fs.Arg(0))}
+	}
+	if *n < 1 || *n > 10000 {
+		return &exitError{code: 2, err: errors.New("--requests: must be 1..10000")}
+	}
+	cfg, err := loadConfig(*path, stderr)
+	if err != nil {
+		return err
+	}
+	if len(cfg.DSPs) == 0 {
+		return &exitError{code: 2, err: errors.New("dsp probe: no dsps configured")}
+	}
+	a, err := bridge.NewAuctioneer(cfg, noSaver{}, nil, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	slot := probeSlot(cfg)
+	call := &bridge.BidCall{
+		Site:   bridge.SiteContext{Domain: "probe.example", Page: "https://probe.example/"},
+		Device: bridge.DeviceContext{IP: "192.0.2.1", UserAgent: "adshares-dsp-bridge-probe/" + version},
+		Slots:  []bridge.SlotRequest{slot.Request},
+	}
+	dsps := a.DSPTimeouts()
+	// Wait well past every limit, so a slow DSP shows how slow it is.
+	wait := cfg.Auction.TMax
+	for _, d := range dsps {
+		wait = max(wait, d.Timeout)
+	}
+	wait = 2*wait + time.Second
+	fmt.Fprintf(stdout, "probing %d DSP(s) with %d test request(s) each (%s %s); auction.tmax %s gives DSPs at most %s\n\n",
+		len(dsps), *n, slot.Creative.Type, slot.Creative.Size, cfg.Auction.TMax, a.Budget())
+	results := make([][]bridge.DSPResult, len(dsps))
+	for range *n {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		for i, r := range a.Probe(ctx, call, slot, wait) {
+			results[i] = append(results[i], r)
+		}
+	}
+	rows := make([]probeRow, len(dsps))
+	for i, d := range dsps {
+		rows[i] = summarize(d, results[i], a.Budget())
+	}
+	if err := writeProbe(stdout, rows, cfg.Auction.TMax); err != nil {
+		return err
+	}
+	for _, r := range rows {
+		if r.verdict == "too slow" || r.verdict == "failing" {
+			return &exitError{code: 1}
+		}
+	}
+	return nil
+}
+
+// probeSlot offers the first configured creative, or a 300x250 image.
+func probeSlot(cfg *config.Config) bridge.Slot {
+	cr := &inventory.Creative{Type: "image", Mime: "image/png", Size: "300x250", W: 300, H: 250}
+	for _, c := range cfg.Inventory.Campaigns {
+		for _, k := range c.Creatives {
+			if w, h, ok := config.ParseSize(k.Size); ok {
+				cr = &inventory.Creative{ID: k.ID, CampaignID: c.ID, Type: k.Type, Mime: k.Mime, Size: k.Size, W: w, H: h}
+				return bridge.Slot{Request: bridge.SlotRequest{RequestID: "probe-1", Mimes: []string{k.Mime}}, Creative: cr}
+			}
+		}
+	}
+	return bridge.Slot{Request: bridge.SlotRequest{RequestID: "probe-1", Mimes: []string{cr.Mime}}, Creative: cr}
+}
+
+type probeRow struct {
+	dsp                      bridge.DSPTimeout
+	ok, timeouts, errs, bids int
+	p50, p99, max            latency
+	limit                    time.Duration
+	verdict                  string
+	firstErr                 string
+}
+
+// latency is one call's round trip; a timed-out call's is a lower bound.
+type latency struct {
+	d        time.Duration
+	timedOut bool
+}
+
+func (l latency) String() string {
+	if l.timedOut {
+		return ">" + ms(l.d)
+	}
+	return ms(l.d)
+}
+
+// summarize computes the latency percentiles (nearest rank) of the
+// answered and timed-out calls (a DSP's client gives up at its timeout, so
+// a timeout counts as at least that slow) and the verdict against the time
+// the DSP really gets: its timeout, or the auction's budget if that is less.
+func summarize(d bridge.DSPTimeout, rs []bridge.DSPResult, budget time.Duration) probeRow {
+	row := probeRow{dsp: d, limit: min(d.Timeout, budget)}
+	var lat []latency
+	for _, r := range rs {
+		switch r.Outcome {
+		case bridge.OutcomeTimeout:
+			row.timeouts++
+			lat = append(lat, latency{max(r.Latency, d.Timeout), true})
+		case bridge.OutcomeError:
+			row.errs++
+			if row.firstErr == "" {
+				row.firstErr = r.Err
+			}
+		default:
+			row.ok++
+			row.bids += r.Bids
+			lat = append(lat, latency{d: r.Latency})
+		}
+	}
+	if len(lat) > 0 {
+		slices.SortFunc(lat, func(a, b latency) int { return cmp.Compare(a.d, b.d) })
+		row.p50, row.p99, row.max = percentile(lat, 50), percentile(lat, 99), lat[len(lat)-1]
+	}
+	switch {
+	case row.ok == 0 && row.timeouts == 0:
+		row.verdict = "failing"
+	case row.p99.d > row.limit || row.p99.timedOut:
+		row.verdict = "too slow"
+	case float64(row.p99.d) > closeShare*float64(row.limit) || row.errs > 0 || row.timeouts > 0:
+		row.verdict = "close"
+	default:
+		row.verdict = "ok"
+	}
+	return row
+}
+
+// percentile is the nearest-rank p-th percentile of sorted values.
+func percentile(sorted []latency, p int) latency {
+	rank := (p*len(sorted) + 99) / 100 // ceil(p/100 * n)
+	return sorted[max(rank, 1)-1]
+}
+
+func writeProbe(w io.Writer, rows []probeRow, tmax time.Duration) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "DSP\tENDPOINT\tOK\tTIMEOUTS\tERRORS\tBIDS\tP50\tP99\tMAX\tTIMEOUT\tTMAX\tVERDICT")
+	for _, r := range rows {
+		p50, p99, mx := "-", "-", "-"
+		if r.ok+r.timeouts > 0 {
+			p50, p99, mx = r.p50.String(), r.p99.String(), r.max.String()
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", r.dsp.Name, r.dsp.Endpoint, r.ok, r.timeouts,
+			r.errs, r.bids, p50, p99, mx, ms(r.dsp.Timeout), ms(tmax), r.verdict)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, r := range rows {
+		if r.firstErr != "" {
+			fmt.Fprintf(w, "%s: %d error(s), first: %s\n", r.dsp.Name, r.errs, r.firstErr)
+		}
+	}
+	fmt.Fprintf(w, "\nP50/P99/MAX: answered and timed-out calls (>: gave up at the DSP's timeout). Verdict against min(timeout, auction budget):\n"+
+		"ok = p99 within %.0f%%; close = above %.0f%% or some errors/timeouts; too slow = p99 over it; failing = no answer at all\n",
+		closeShare*100, closeShare*100)
+	return nil
+}
+
+// ms prints a duration in milliseconds with 0.1 ms resolution.
+func ms(d time.Duration) string { return fmt.Sprintf("%.1fms", float64(d.Microseconds())/1000) }
+
+// noSaver stores nothing: a probe never wins.
+type noSaver struct{}
+
+func (noSaver) Save(context.Context, []store.Auction) error { return nil }

@@ -1,0 +1,97 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/adshares/dsp-bridge/bridge"
+	"github.com/adshares/dsp-bridge/dspsim"
+)
+
+func TestProbeAgainstSimulatedDSPs(t *testing.T) {
+	fast, err := dspsim.Start(dspsim.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fast.Close()
+	slow, err := dspsim.Start(dspsim.Options{Latency: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	broken, err := dspsim.Start(dspsim.Options{Mode: dspsim.Mode5xx})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer broken.Close()
+	p := filepath.Join(t.TempDir(), "bridge.yaml")
+	os.WriteFile(p, []byte(fmt.Sprintf(`adshares: {address: 0001-00000003-AB0C}
+money: {ads_usd: "0.05"}
+auction: {tmax: 500ms}
+dsps:
+  - {name: fast, endpoint: %q, timeout: 300ms}
+  - {name: slow, endpoint: %q, timeout: 100ms}
+  - {name: broken, endpoint: %q, timeout: 300ms}
+`, fast.Endpoint(), slow.Endpoint(), broken.Endpoint())), 0o600)
+	var out, errb bytes.Buffer
+	code := run(context.Background(), []string{"dsp", "probe", "--config", p, "--requests", "3"}, &out, &errb)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1 (a DSP too slow); stderr %s", code, errb.String())
+	}
+	verdict := map[string]string{}
+	for _, line := range strings.Split(out.String(), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 12 && (f[0] == "fast" || f[0] == "slow" || f[0] == "broken") {
+			verdict[f[0]] = strings.Join(f[11:], " ")
+			if f[0] == "fast" && (f[2] != "3" || f[5] != "3") {
+				t.Errorf("fast: ok %s bids %s, want 3 and 3", f[2], f[5])
+			}
+		}
+	}
+	want := map[string]string{"fast": "ok", "slow": "too slow", "broken": "failing"}
+	for k, v := range want {
+		if verdict[k] != v {
+			t.Errorf("%s verdict %q, want %q\n%s", k, verdict[k], v, out.String())
+		}
+	}
+	// Every probe is an OpenRTB test request.
+	for _, r := range fast.Requests() {
+		if !bytes.Contains(r.Body, []byte(`"test":1`)) {
+			t.Fatalf("probe request without test=1: %s", r.Body)
+		}
+	}
+}
+
+func TestProbeVerdicts(t *testing.T) {
+	d := bridge.DSPTimeout{Name: "d", Timeout: 100 * time.Millisecond}
+	ok := func(ms int) bridge.DSPResult {
+		return bridge.DSPResult{Outcome: bridge.OutcomeNoBid, Latency: time.Duration(ms) * time.Millisecond}
+	}
+	cases := []struct {
+		name   string
+		rs     []bridge.DSPResult
+		budget time.Duration
+		want   string
+	}{
+		{"fast", []bridge.DSPResult{ok(10), ok(20), ok(30)}, time.Second, "ok"},
+		{"close to its timeout", []bridge.DSPResult{ok(10), ok(85)}, time.Second, "close"},
+		{"over its timeout", []bridge.DSPResult{ok(10), ok(101)}, time.Second, "too slow"},
+		{"over the auction budget", []bridge.DSPResult{ok(10), ok(60)}, 50 * time.Millisecond, "too slow"},
+		{"a timeout", []bridge.DSPResult{ok(10), {Outcome: bridge.OutcomeTimeout, Latency: 100 * time.Millisecond}}, time.Second, "too slow"},
+		{"some errors", []bridge.DSPResult{ok(10), ok(10), {Outcome: bridge.OutcomeError, Err: "status 500"}}, time.Second, "close"},
+		{"only errors", []bridge.DSPResult{{Outcome: bridge.OutcomeError, Err: "refused"}}, time.Second, "failing"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := summarize(d, tc.rs, tc.budget).verdict; got != tc.want {
+				t.Fatalf("verdict %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,207 @@
+// Package metrics exposes the bridge's Prometheus metrics on their own
+// registry (no global state): the auction through bridge.Observer, HTTP
+// requests through a middleware, events and notices through their hooks,
+// and breakers, the database pool, the outbox and payment reports through
+// collectors read at scrape time.
+package metrics
+
+import (
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/adshares/dsp-bridge/bridge"
+)
+
+// Namespace prefixes every metric name.
+const Namespace = "bridge"
+
+// FineBuckets are for the bridge's own time (overhead, /bid): from 100µs,
+// far below the 50 ms resolution common in ad tech, up to 5 s.
+var FineBuckets = []float64{
+	0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+	0.1, 0.25, 0.5, 1, 2.5, 5,
+}
+
+// DSPBuckets are for DSP round trips: dense around typical DSP timeouts.
+var DSPBuckets = []float64{
+	0.001, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2,
+	0.3, 0.5, 0.75, 1, 2, 5,
+}
+
+// Metrics holds the bridge's metrics and registry. It implements
+// bridge.Observer and bridge.BreakerObserver.
+type Metrics struct {
+	// Registry holds every metric here; serve it with Handler.
+	Registry *prometheus.Registry
+
+	auctions         *prometheus.CounterVec
+	auctionDuration  prometheus.Histogram
+	overhead         prometheus.Histogram
+	wins             *prometheus.CounterVec
+	dspRequests      *prometheus.CounterVec
+	dspOutcomes      *prometheus.CounterVec
+	dspBids          *prometheus.CounterVec
+	dspNonBids       *prometheus.CounterVec
+	dspRejected      *prometheus.CounterVec
+	dspLatency       *prometheus.HistogramVec
+	breakerChanges   *prometheus.CounterVec
+	httpRequests     *prometheus.CounterVec
+	bidDuration      *prometheus.HistogramVec
+	events           *prometheus.CounterVec
+	deliveries       *prometheus.CounterVec
+	reloads          *prometheus.CounterVec
+	reloadTime       prometheus.Gauge
+	collectorErrors  *prometheus.CounterVec
+	collectorTimeout time.Duration
+
+	mu   sync.Mutex
+	dsps map[string]bool // names already pre-created
+}
+
+// New creates the metrics on a fresh registry, with the Go runtime and
+// process collectors.
+func New() *Metrics {
+	m := &Metrics{Registry: prometheus.NewRegistry(), dsps: map[string]bool{}, collectorTimeout: 2 * time.Second}
+	f := factory{m.Registry}
+	m.auctions = f.counter("auctions_total", "Auctions by outcome: won, nobid, overloaded, store_error.", "outcome")
+	m.auctionDuration = f.histogram("auction_duration_seconds", "Time of one auction, from fan-out to stored wins.", FineBuckets)
+	m.overhead = f.histogram("auction_overhead_seconds",
+		"Time of one auction spent in the bridge: its duration minus the longest DSP wait.", FineBuckets)
+	m.wins = f.counter("auction_wins_total", "Slots won, by DSP.", "dsp")
+	m.dspRequests = f.counter("dsp_requests_total", "Bid requests sent to a DSP (not counting calls skipped by breaker or limit).", "dsp")
+	m.dspOutcomes = f.counter("dsp_responses_total",
+		"DSP call outcomes: bid, nobid, rejected, timeout, error, breaker_open, overloaded.", "dsp", "outcome")
+	m.dspBids = f.counter("dsp_bids_total", "Bids received from a DSP, valid or not.", "dsp")
+	m.dspNonBids = f.counter("dsp_nonbids_total",
+		"DSP calls that produced no valid bid, by non-bid reason (no_bid, timeout, error, unreachable, invalid_response, rejected, breaker_open, overloaded).",
+		"dsp", "reason")
+	m.dspRejected = f.counter("dsp_rejected_bids_total",
+		"Bids the auction rejected, by reason (below_floor, bad_price, currency, unknown_impid, seat, missing_nurl, group, ...).",
+		"dsp", "reason")
+	m.dspLatency = f.histogramVec("dsp_latency_seconds", "Round trip of a DSP call (calls made only).", DSPBuckets, "dsp")
+	m.breakerChanges = f.counter("dsp_breaker_transitions_total", "Circuit breaker state changes, by new state.", "dsp", "to")
+	m.httpRequests = f.counter("http_requests_total", "AdServer-facing requests by route and status code.", "route", "code")
+	m.bidDuration = f.histogramVec("bid_duration_seconds",
+		"Time to answer POST /bid (and /serve), from the first byte of the handler to the last written.", FineBuckets, "route")
+	m.events = f.counter("events_total",
+		"View and click notifications by result: recorded, spooled, unknown, invalid, unavailable.", "type", "result")
+	m.deliveries = f.counter("outbox_deliveries_total",
+		"Notice delivery attempts by this process: delivered, retry, refused, expired.", "dsp", "kind", "result")
+	m.reloads = f.counter("config_reloads_total", "Configuration reloads (SIGHUP) by result: ok, error.", "result")
+	m.reloadTime = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: Namespace, Name: "config_last_reload_success_timestamp_seconds",
+		Help: "Unix time of the last successful configuration load (start or reload)."})
+	m.Registry.MustRegister(m.reloadTime)
+	m.collectorErrors = f.counter("collector_errors_total", "Scrape-time queries that failed or timed out.", "collector")
+	for _, r := range []string{"ok", "error"} {
+		m.reloads.WithLabelValues(r)
+	}
+	m.reloadTime.SetToCurrentTime()
+	m.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+type factory struct{ reg *prometheus.Registry }
+
+func (f factory) counter(name, help string, labels ...string) *prometheus.CounterVec {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: name, Help: help}, labels)
+	f.reg.MustRegister(c)
+	return c
+}
+
+func (f factory) histogram(name, help string, buckets []float64) prometheus.Histogram {
+	h := prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: Namespace, Name: name, Help: help, Buckets: buckets})
+	f.reg.MustRegister(h)
+	return h
+}
+
+func (f factory) histogramVec(name, help string, buckets []float64, labels ...string) *prometheus.HistogramVec {
+	h := prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: Namespace, Name: name, Help: help, Buckets: buckets}, labels)
+	f.reg.MustRegister(h)
+	return h
+}
+
+// SetDSPs creates the per-DSP series of the configured DSPs at zero, so
+// that rates and alerts work from the first scrape. Call it at start and
+// after every reload; series of removed DSPs stay (counters must not jump).
+func (m *Metrics) SetDSPs(names []string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, n := range names {
+		if m.dsps[n] {
+			continue
+		}
+		m.dsps[n] = true
+		m.wins.WithLabelValues(n)
+		m.dspRequests.WithLabelValues(n)
+		m.dspBids.WithLabelValues(n)
+		m.dspLatency.WithLabelValues(n)
+		for _, o := range []bridge.Outcome{bridge.OutcomeBid, bridge.OutcomeNoBid, bridge.OutcomeRejected,
+			bridge.OutcomeTimeout, bridge.OutcomeError, bridge.OutcomeBreakerOpen, bridge.OutcomeOverloaded} {
+			m.dspOutcomes.WithLabelValues(n, string(o))
+		}
+	}
+}
+
+// ObserveDSP counts one DSP's part in an auction.
+func (m *Metrics) ObserveDSP(r bridge.DSPResult) {
+	m.dspOutcomes.WithLabelValues(r.DSP, string(r.Outcome)).Inc()
+	called := r.Outcome != bridge.OutcomeBreakerOpen && r.Outcome != bridge.OutcomeOverloaded
+	if called {
+		m.dspRequests.WithLabelValues(r.DSP).Inc()
+		m.dspLatency.WithLabelValues(r.DSP).Observe(r.Latency.Seconds())
+	}
+	if r.Bids > 0 {
+		m.dspBids.WithLabelValues(r.DSP).Add(float64(r.Bids))
+	}
+	if r.Outcome != bridge.OutcomeBid {
+		m.dspNonBids.WithLabelValues(r.DSP, r.Reason.String()).Inc()
+	}
+}
+
+// ObserveRejection counts one rejected bid.
+func (m *Metrics) ObserveRejection(r bridge.Rejection) {
+	m.dspRejected.WithLabelValues(r.DSP, r.Reason.String()).Inc()
+}
+
+// ObserveAuction counts one auction, its wins and its time.
+func (m *Metrics) ObserveAuction(r *bridge.AuctionResult) {
+	m.auctions.WithLabelValues(string(r.Outcome)).Inc()
+	m.auctionDuration.Observe(r.Duration.Seconds())
+	m.overhead.Observe(r.Overhead.Seconds())
+	for _, w := range r.Wins {
+		m.wins.WithLabelValues(w.DSP).Inc()
+	}
+}
+
+// ObserveBreaker counts a circuit breaker state change.
+func (m *Metrics) ObserveBreaker(dsp, _, to string) {
+	m.breakerChanges.WithLabelValues(dsp, to).Inc()
+}
+
+// ObserveEvent counts one /view or /click (events.Module.Observe).
+func (m *Metrics) ObserveEvent(typ, result string) {
+	m.events.WithLabelValues(typ, result).Inc()
+}
+
+// ObserveDelivery counts one notice delivery outcome (outbox.Worker.Observe).
+func (m *Metrics) ObserveDelivery(dsp, kind, result string) {
+	m.deliveries.WithLabelValues(dsp, kind, result).Inc()
+}
+
+// ObserveReload counts a configuration reload.
+func (m *Metrics) ObserveReload(err error) {
+	if err != nil {
+		m.reloads.WithLabelValues("error").Inc()
+		return
+	}
+	m.reloads.WithLabelValues("ok").Inc()
+	m.reloadTime.SetToCurrentTime()
+}
+
+var (
+	_ bridge.Observer        = (*Metrics)(nil)
+	_ bridge.BreakerObserver = (*Metrics)(nil)
+)
