@@ -39,21 +39,25 @@ func requestID(next http.Handler) http.Handler {
 	})
 }
 
-// statusRecorder remembers the status and size of an answer for the log.
-type statusRecorder struct {
+// StatusRecorder remembers the status and size of an answer (for the
+// access log and metrics).
+type StatusRecorder struct {
 	http.ResponseWriter
 	status int
 	bytes  int
 }
 
-func (r *statusRecorder) WriteHeader(code int) {
+// Status is the status written (200 if only a body was written, 0 if nothing).
+func (r *StatusRecorder) Status() int { return r.status }
+
+func (r *StatusRecorder) WriteHeader(code int) {
 	if r.status == 0 {
 		r.status = code
 	}
 	r.ResponseWriter.WriteHeader(code)
 }
 
-func (r *statusRecorder) Write(b []byte) (int, error) {
+func (r *StatusRecorder) Write(b []byte) (int, error) {
 	if r.status == 0 {
 		r.status = http.StatusOK
 	}
@@ -62,13 +66,13 @@ func (r *statusRecorder) Write(b []byte) (int, error) {
 	return n, err
 }
 
-func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+func (r *StatusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 // accessLog writes one JSON line per request.
 func (s *Server) accessLog(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		rec := &statusRecorder{ResponseWriter: w}
+		rec := &StatusRecorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r)
 		if rec.status == 0 {
 			rec.status = http.StatusOK

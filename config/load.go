@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -74,6 +75,11 @@ func EnvName(key string) string {
 }
 
 func walkKeys(t reflect.Type, prefix string, fn func(key string, t reflect.Type)) {
+	walkFields(t, prefix, nil, func(key string, _ []int, t reflect.Type) { fn(key, t) })
+}
+
+// walkFields calls fn for every leaf key with its field index path.
+func walkFields(t reflect.Type, prefix string, index []int, fn func(key string, index []int, t reflect.Type)) {
 	for i := range t.NumField() {
 		f := t.Field(i)
 		tag := f.Tag.Get("mapstructure")
@@ -81,12 +87,25 @@ func walkKeys(t reflect.Type, prefix string, fn func(key string, t reflect.Type)
 			continue
 		}
 		key := prefix + tag
+		at := append(slices.Clone(index), i)
 		if f.Type.Kind() == reflect.Struct {
-			walkKeys(f.Type, key+".", fn)
+			walkFields(f.Type, key+".", at, fn)
 			continue
 		}
-		fn(key, f.Type)
+		fn(key, at, f.Type)
 	}
+}
+
+// ChangedKeys lists the keys whose values differ between a and b.
+func ChangedKeys(a, b *Config) []string {
+	va, vb := reflect.ValueOf(*a), reflect.ValueOf(*b)
+	var keys []string
+	walkFields(va.Type(), "", nil, func(key string, index []int, _ reflect.Type) {
+		if !reflect.DeepEqual(va.FieldByIndex(index).Interface(), vb.FieldByIndex(index).Interface()) {
+			keys = append(keys, key)
+		}
+	})
+	return keys
 }
 
 // Load reads the YAML file at path (optional: "" means none) and the

@@ -367,3 +367,19 @@ func headerValue(h map[string]string, name string) string {
 	}
 	return ""
 }
+
+func TestChangedKeys(t *testing.T) {
+	a, _, err := Load(writeFile(t, minimal))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _, _ := Load(writeFile(t, minimal+"auction:\n  tmax: 500ms\n  breaker:\n    failures: 2\ndatabase:\n  url: postgres://x@127.0.0.1/y\n"))
+	got := ChangedKeys(a, b)
+	want := []string{"database.url", "auction.tmax", "auction.breaker.failures"}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("ChangedKeys = %v, want %v", got, want)
+	}
+	if keys := ChangedKeys(a, a); len(keys) != 0 {
+		t.Fatalf("ChangedKeys(a, a) = %v", keys)
+	}
+}

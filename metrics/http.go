@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+
+	"github.com/adshares/dsp-bridge/bridge"
 )
 
 // Middleware counts every AdServer-facing request by route pattern and
@@ -20,13 +22,13 @@ func (m *Metrics) Middleware(next http.Handler) http.Handler {
 		start := time.Now()
 		rctx := chi.NewRouteContext()
 		r = r.WithContext(context.WithValue(r.Context(), chi.RouteCtxKey, rctx))
-		rec := &codeRecorder{ResponseWriter: w}
+		rec := &bridge.StatusRecorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r)
 		route := rctx.RoutePattern()
 		if route == "" {
 			route = "other"
 		}
-		code := rec.code
+		code := rec.Status()
 		if code == 0 {
 			code = http.StatusOK
 		}
@@ -36,25 +38,3 @@ func (m *Metrics) Middleware(next http.Handler) http.Handler {
 		}
 	})
 }
-
-// codeRecorder remembers the status code written.
-type codeRecorder struct {
-	http.ResponseWriter
-	code int
-}
-
-func (r *codeRecorder) WriteHeader(code int) {
-	if r.code == 0 {
-		r.code = code
-	}
-	r.ResponseWriter.WriteHeader(code)
-}
-
-func (r *codeRecorder) Write(b []byte) (int, error) {
-	if r.code == 0 {
-		r.code = http.StatusOK
-	}
-	return r.ResponseWriter.Write(b)
-}
-
-func (r *codeRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }

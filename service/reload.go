@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"reflect"
 	"strings"
 
 	"github.com/adshares/dsp-bridge/config"
@@ -69,35 +68,21 @@ func (s *Service) reload(path string) error {
 // the new config but that a reload does not apply.
 func restartKeys(old, cur *config.Config) []string {
 	var keys []string
-	diffKeys(reflect.ValueOf(*old), reflect.ValueOf(*cur), "", func(key string) {
-		for _, live := range liveKeys {
-			if key == live || (strings.HasSuffix(live, ".") && strings.HasPrefix(key, live)) {
-				return
-			}
+	for _, key := range config.ChangedKeys(old, cur) {
+		if !isLive(key) {
+			keys = append(keys, key)
 		}
-		keys = append(keys, key)
-	})
+	}
 	return keys
 }
 
-// diffKeys calls fn with the dotted key of every leaf that differs.
-func diffKeys(a, b reflect.Value, prefix string, fn func(string)) {
-	t := a.Type()
-	for i := range t.NumField() {
-		f := t.Field(i)
-		tag := f.Tag.Get("mapstructure")
-		if tag == "" || tag == "-" {
-			continue
-		}
-		key := prefix + tag
-		if f.Type.Kind() == reflect.Struct {
-			diffKeys(a.Field(i), b.Field(i), key+".", fn)
-			continue
-		}
-		if !reflect.DeepEqual(a.Field(i).Interface(), b.Field(i).Interface()) {
-			fn(key)
+func isLive(key string) bool {
+	for _, live := range liveKeys {
+		if key == live || (strings.HasSuffix(live, ".") && strings.HasPrefix(key, live)) {
+			return true
 		}
 	}
+	return false
 }
 
 // ReloadOnSignal calls Reload(path) for every value received on sig until
