@@ -43,7 +43,7 @@ type Spool struct {
 	next    int64 // sequence of the next segment
 	written int64 // records written, ever
 	// lostUpTo: records up to this number may not be on disk (a failed
-	// flush of a closed segment); their appends report an error.
+	// flush); appends of theirs still waiting report an error.
 	lostUpTo int64
 
 	syncMu sync.Mutex // serialises fsyncs
@@ -129,25 +129,29 @@ func (s *Spool) Append(rec Record) error {
 func (s *Spool) syncUpTo(n int64) error {
 	s.syncMu.Lock()
 	defer s.syncMu.Unlock()
+	s.mu.Lock()
+	f, upTo, lost := s.f, s.written, s.lostUpTo
+	s.mu.Unlock()
+	// Checked before synced: a later segment's flush advances synced past
+	// records whose own segment failed to flush.
+	if n <= lost {
+		return errors.New("events: spool fsync failed")
+	}
 	if s.synced >= n {
 		return nil
 	}
-	s.mu.Lock()
-	f, upTo := s.f, s.written
-	s.mu.Unlock()
 	if f != nil {
 		if err := f.Sync(); err != nil {
+			// A failed fsync may drop the dirty pages and a retry then
+			// "succeed": everything written so far counts as lost.
+			s.mu.Lock()
+			s.lostUpTo = max(s.lostUpTo, upTo)
+			s.mu.Unlock()
 			return fmt.Errorf("events: spool fsync: %w", err)
 		}
 	}
-	// f == nil: the segment was closed, and closing flushes it first,
-	// unless that flush failed.
-	s.mu.Lock()
-	lost := s.lostUpTo
-	s.mu.Unlock()
-	if f == nil && n <= lost {
-		return errors.New("events: spool fsync failed")
-	}
+	// f == nil: the segment was closed, and closing flushed it (a failed
+	// flush is in lostUpTo).
 	s.synced = upTo
 	return nil
 }
@@ -188,6 +192,10 @@ func (s *Spool) rotate() error {
 	s.f = nil
 	if err == nil {
 		s.synced = s.written
+	} else {
+		// Appenders still waiting for their flush must not be told their
+		// record is on disk.
+		s.lostUpTo = s.written
 	}
 	return err
 }

@@ -126,3 +126,70 @@ func TestSpoolReplayStopsAndRejects(t *testing.T) {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// brokenSegment makes the spool's current segment a pipe: writes succeed
+// (into the pipe buffer) but fsync fails, as on a disk that reports EIO.
+// With readerClosed, writes fail too.
+func brokenSegment(t *testing.T, s *Spool, readerClosed bool) {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close(); w.Close() })
+	if readerClosed {
+		r.Close()
+	}
+	s.mu.Lock()
+	s.f, s.seg = w, filepath.Join(s.dir, "broken")
+	s.mu.Unlock()
+}
+
+// TestSpoolFailedFlushIsNeverReportedDurable: a record whose segment could
+// not be flushed must make its Append fail (503), even when the failed
+// flush was a rotation or a write error of another append, and even when a
+// later segment then flushes fine.
+func TestSpoolFailedFlushIsNeverReportedDurable(t *testing.T) {
+	t.Run("rotate", func(t *testing.T) {
+		s, err := OpenSpool(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		brokenSegment(t, s, false)
+		// Record 1 is written, its appender waits for the flush; the
+		// replayer's rotation flushes first, and fails.
+		if _, err := s.f.Write([]byte("{}\n")); err != nil {
+			t.Fatal(err)
+		}
+		s.written++
+		if err := s.rotate(); err == nil {
+			t.Fatal("rotate of an unflushable segment succeeded")
+		}
+		if err := s.syncUpTo(1); err == nil {
+			t.Fatal("record 1 reported durable after its segment failed to flush")
+		}
+		// Later records, in a new segment, are fine.
+		if err := s.Append(rec(2)); err != nil {
+			t.Fatalf("append after a failed flush: %v", err)
+		}
+	})
+	t.Run("write error then new segment", func(t *testing.T) {
+		s, err := OpenSpool(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		brokenSegment(t, s, true)
+		s.written++ // record 1: written earlier, its appender still waiting
+		if err := s.Append(rec(2)); err == nil {
+			t.Fatal("append to a broken segment succeeded")
+		}
+		if err := s.Append(rec(3)); err != nil { // opens a healthy segment
+			t.Fatalf("append after a write error: %v", err)
+		}
+		if err := s.syncUpTo(1); err == nil {
+			t.Fatal("record 1 reported durable after its segment failed to flush")
+		}
+	})
+}

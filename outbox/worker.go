@@ -308,7 +308,11 @@ func (w *Worker) record(ctx context.Context, n store.Notice, mark func(context.C
 	deadline := time.Now().Add(w.Lease / 2)
 	wait := 100 * time.Millisecond
 	for {
-		err := mark(ctx)
+		// Bounded: a database that hangs without closing the connection must
+		// not keep this DSP's delivery slot past the lease.
+		markCtx, cancel := context.WithDeadline(ctx, deadline)
+		err := mark(markCtx)
+		cancel()
 		if err == nil {
 			return
 		}

@@ -298,3 +298,42 @@ func TestMoneyProperty(t *testing.T) {
 		}
 	}
 }
+
+// TestReportValueNeverOverflows: views whose values sum past the int64 range
+// (a tiny money.ads_usd, a huge CPM) must not make settling fail forever
+// (every later report would stay processing): a report takes views, oldest
+// first, while its value fits, and the rest go to the next report.
+func TestReportValueNeverOverflows(t *testing.T) {
+	st := testdb.New(t)
+	ctx := context.Background()
+	c := &clock{t: t0.Add(time.Minute)}
+	s := newSettler(st, time.Hour, 10*time.Minute, c)
+	// 50 USD CPM at 1 nano-USD per ADS: 5e18 clicks each; two exceed int64.
+	big := addViews(t, st,
+		view{"alpha", 50_000_000, 1, t0.Add(time.Minute)},
+		view{"alpha", 50_000_000, 1, t0.Add(2 * time.Minute)},
+		view{"beta", 1_000_000, 50_000_000, t0.Add(3 * time.Minute)},
+	)
+	c.Set(t0.Add(3*time.Hour + 10*time.Minute))
+	if _, err := s.Tick(ctx); err != nil {
+		t.Fatalf("tick: %v", err)
+	}
+	var total int64
+	for i := range int64(3) {
+		r := mustReport(t, st, t0.Unix()+i*3600)
+		if r.Status != store.StatusDone || r.Value == nil {
+			t.Fatalf("report %d not settled: %+v", r.ID, r)
+		}
+		sum, n := sumValues(t, st, "report_id = $1", r.ID)
+		if sum != *r.Value || n != r.Views {
+			t.Fatalf("report %d: value %d views %d, events sum %d count %d", r.ID, *r.Value, r.Views, sum, n)
+		}
+		total += r.Views
+	}
+	if total != int64(len(big)) {
+		t.Fatalf("%d views settled, want %d", total, len(big))
+	}
+	if mm, _, err := st.VerifyPayments(ctx); err != nil || len(mm) != 0 {
+		t.Fatalf("verify: %v %+v", err, mm)
+	}
+}

@@ -172,7 +172,8 @@ func (s *Store) DueReports(ctx context.Context, settleAfter time.Duration, now t
 
 // SettleReport closes report id in one transaction: it stamps the report on
 // every unsettled billed view recorded before the period's end (stragglers
-// of earlier periods included), and sets value = their sum, views = their
+// of earlier periods included; oldest first, as many as fit in an int64
+// value), and sets value = their sum, views = their
 // count, status done. The report row is locked first, so when several
 // bridges race exactly one settles it; the others see it done and return
 // false. A done report never changes again.
@@ -193,15 +194,19 @@ func (s *Store) SettleReport(ctx context.Context, id int64, now time.Time) (*Rep
 		}
 		var value, views int64
 		// Number the rows in event id order as they are stamped: details
-		// then page by position, exactly and cheaply at any offset.
+		// then page by position, exactly and cheaply at any offset. A report
+		// takes views only while its value fits in a bigint (the running sum
+		// is numeric): an overflow would fail this report, and every later
+		// one, forever. The views left out go to the next report.
 		err = tx.QueryRow(ctx, `WITH picked AS (
-				SELECT id FROM events
+				SELECT id, value FROM events
 				WHERE report_id IS NULL AND type = 'view' AND value > 0 AND created_at < $2
 				ORDER BY id FOR UPDATE),
-			numbered AS (SELECT id, row_number() OVER (ORDER BY id) AS seq FROM picked),
+			numbered AS (SELECT id, row_number() OVER (ORDER BY id) AS seq,
+					sum(value) OVER (ORDER BY id) AS running FROM picked),
 			stamped AS (
 				UPDATE events e SET report_id = $1, report_seq = n.seq FROM numbered n
-				WHERE e.id = n.id AND e.report_id IS NULL
+				WHERE e.id = n.id AND e.report_id IS NULL AND n.running <= 9223372036854775807
 				RETURNING e.value)
 			SELECT coalesce(sum(value), 0)::bigint, count(*) FROM stamped`, id, end).Scan(&value, &views)
 		if err != nil {
