@@ -128,7 +128,7 @@ collect:
 		select {
 		case ans := <-answers:
 			delete(pending, ans.dsp)
-			c, rejs := a.judge(res.ID, &ans, imps, set.floorMicros)
+			c, rejs := a.judge(res.ID, &ans, imps, securePage(call), set.floorMicros)
 			a.logPayloads(res.ID, &ans)
 			cands = append(cands, c...)
 			res.Rejections = append(res.Rejections, rejs...)
@@ -151,7 +151,7 @@ collect:
 
 // judge validates one answer, logs and reports rejections, and sets the
 // answer's outcome.
-func (a *Auctioneer) judge(auctionID string, ans *answer, imps map[string]bool, floorMicros int64) ([]candidate, []Rejection) {
+func (a *Auctioneer) judge(auctionID string, ans *answer, imps map[string]bool, secure bool, floorMicros int64) ([]candidate, []Rejection) {
 	if ans.response == nil {
 		return nil, nil
 	}
@@ -162,7 +162,7 @@ func (a *Auctioneer) judge(auctionID string, ans *answer, imps map[string]bool, 
 		ans.result.Outcome, ans.result.Reason = OutcomeNoBid, ReasonNoBid
 		return nil, nil
 	}
-	cands, rejs := validate(ans, imps, floorMicros)
+	cands, rejs := validate(ans, imps, secure, floorMicros)
 	for _, r := range rejs {
 		a.log.Info("bid rejected", "auction_id", auctionID, "dsp", r.DSP, "seat", r.Seat, "bid_id", r.BidID, "imp_id", r.ImpID,
 			"reason", r.Reason.String(), "code", int(r.Reason), "detail", r.Detail)

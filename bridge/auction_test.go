@@ -1,10 +1,14 @@
 package bridge
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -367,5 +371,152 @@ func TestServeURLAndNoticesOfBareMacroDSP(t *testing.T) {
 	}
 	if h := s.Requests()[0].Header.Get(OpenRTBVersionHeader); h != "2.5" {
 		t.Fatalf("version header %q", h)
+	}
+}
+
+// A NUL byte in a string the win row stores (adid here) cannot go into
+// PostgreSQL: such a bid is rejected instead of failing the whole insert,
+// so the other DSP's bid still wins the slot.
+func TestNULInBidIsRejectedNotFatal(t *testing.T) {
+	bad := sim(t, dspsim.Options{})
+	bad.SetRespond(func(r *openrtb2.BidRequest) (int, []byte) {
+		return 200, []byte(`{"id":"` + r.ID + `","seatbid":[{"seat":"s","bid":[{"id":"b1","impid":"0","price":2,"adid":"a\u0000b","nurl":"http://127.0.0.1:1/w"}]}]}`)
+	})
+	good := sim(t, dspsim.Options{Price: "1.00"})
+	e := newEnv(t, auctionConfig(testDSP("bad", bad.Endpoint()), testDSP("good", good.Endpoint())))
+	out, _ := e.bid(simpleBid(creativePNG))
+	res := e.obs.last(t)
+	if len(out) != 1 || res.Outcome != AuctionWon || res.Wins[0].DSP != "good" {
+		t.Fatalf("answer %+v, outcome %s, wins %+v: want the good DSP's win", out, res.Outcome, res.Wins)
+	}
+	if len(res.Rejections) != 1 || res.Rejections[0].DSP != "bad" || res.Rejections[0].Reason != ReasonRejected {
+		t.Fatalf("rejections %+v", res.Rejections)
+	}
+}
+
+// Prices with a huge exponent or thousands of digits are valid JSON, but
+// exact arithmetic on them costs tens of milliseconds to seconds each,
+// inside the auction: the answer must still come by tmax.
+func TestAbsurdPriceTextsDoNotDelayTheAnswer(t *testing.T) {
+	s := sim(t, dspsim.Options{})
+	s.SetRespond(func(r *openrtb2.BidRequest) (int, []byte) {
+		var bids []string
+		for i := range 64 {
+			bids = append(bids, `{"id":"e`+itoa(i)+`","impid":"0","price":1e999999,"nurl":"http://127.0.0.1:1/w"}`)
+		}
+		bids = append(bids, `{"id":"long","impid":"0","price":1.`+strings.Repeat("3", 500_000)+`,"nurl":"http://127.0.0.1:1/w"}`)
+		return 200, []byte(`{"id":"` + r.ID + `","seatbid":[{"bid":[` + strings.Join(bids, ",") + `]}]}`)
+	})
+	cfg := auctionConfig(testDSP("d", s.Endpoint()))
+	cfg.Auction.TMax = 300 * time.Millisecond
+	cfg.DSPs[0].Timeout = 300 * time.Millisecond
+	e := newEnv(t, cfg)
+	out, took := e.bid(simpleBid(creativePNG))
+	if len(out) != 0 || took > cfg.Auction.TMax+100*time.Millisecond {
+		t.Fatalf("answer %+v after %s, want [] by tmax %s", out, took, cfg.Auction.TMax)
+	}
+	res := e.obs.last(t)
+	if len(res.Rejections) != 65 || res.Rejections[0].Reason != ReasonBadPrice || res.Rejections[64].Reason != ReasonBadPrice {
+		t.Fatalf("%d rejections, want 65 bad prices", len(res.Rejections))
+	}
+}
+
+// Lax DSPs echo our numeric-looking imp ids as numbers, send crid, seat or
+// bidid as numbers, adomain as one string, or a price of "": the odd field
+// costs at most its own bid, never the whole answer.
+func TestLaxFieldTypesCostAtMostTheirBid(t *testing.T) {
+	s := sim(t, dspsim.Options{})
+	s.SetRespond(func(r *openrtb2.BidRequest) (int, []byte) {
+		return 200, []byte(`{"id":"` + r.ID + `","bidid":42,"cur":"USD","seatbid":[{"seat":7,"bid":[` +
+			`{"id":"a","impid":0,"price":1.25,"crid":188,"adid":99,"adomain":"advertiser.example","nurl":"http://127.0.0.1:1/w?p=${AUCTION_PRICE}&ad=${AUCTION_AD_ID}"},` +
+			`{"id":"b","impid":"1","price":"","nurl":"http://127.0.0.1:1/w"}]}]}`)
+	})
+	e := newEnv(t, auctionConfig(testDSP("lax", s.Endpoint())))
+	out, _ := e.bid(simpleBid(creativePNG, creativeJPEG))
+	if len(out) != 1 || out[0].RequestID != "0" || out[0].ServeURL != "http://127.0.0.1:1/w?p=1.25&ad=99" {
+		t.Fatalf("answer %+v, want slot 0 won", out)
+	}
+	win, err := e.st.GetAuction(context.Background(), out[0].ExtID)
+	if err != nil || win.Seat != "7" || win.AdID != "99" || win.ADomain != "advertiser.example" || win.PriceMicros != 1_250_000 {
+		t.Fatalf("stored %+v, %v", win, err)
+	}
+	res := e.obs.last(t)
+	if len(res.Rejections) != 1 || res.Rejections[0].BidID != "b" || res.Rejections[0].Reason != ReasonBadPrice {
+		t.Fatalf("rejections %+v, want bid b for its price", res.Rejections)
+	}
+}
+
+// A 200 with an empty body is a no-bid also when gzip middleware labels it
+// Content-Encoding: gzip; it is not a failure that trips the breaker.
+func TestEmptyGzipLabelledAnswerIsANoBid(t *testing.T) {
+	dsp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Encoding", "gzip")
+		w.WriteHeader(http.StatusOK)
+	}))
+	t.Cleanup(dsp.Close)
+	d := testDSP("gz", dsp.URL)
+	d.Gzip = true
+	e := newEnv(t, auctionConfig(d))
+	out, _ := e.bid(simpleBid(creativePNG))
+	if r := e.obs.last(t).DSPs[0]; len(out) != 0 || r.Outcome != OutcomeNoBid || r.Reason != ReasonNoBid {
+		t.Fatalf("answer %+v, dsp result %+v, want a no-bid", out, r)
+	}
+}
+
+// On an https page the browser's XHR to an http serve_url is blocked as
+// mixed content, so the slot would stay empty: such a bid loses to an
+// https one, and alone it is rejected so the AdServer refills the slot.
+// Loopback (a secure origin to browsers) and http pages keep http.
+func TestHTTPNURLOnHTTPSPageIsRejected(t *testing.T) {
+	s := sim(t, dspsim.Options{})
+	nurl := "http://dsp.example/w"
+	s.SetRespond(func(r *openrtb2.BidRequest) (int, []byte) {
+		return 200, []byte(`{"id":"` + r.ID + `","seatbid":[{"bid":[{"id":"x","impid":"0","price":1,"nurl":"` + nurl + `"}]}]}`)
+	})
+	e := newEnv(t, auctionConfig(testDSP("d", s.Endpoint())))
+	httpPage := strings.Replace(simpleBid(creativePNG), `https:`, `http:`, 1)
+	for _, tc := range []struct {
+		nurl, body string
+		win        bool
+	}{
+		{"http://dsp.example/w", simpleBid(creativePNG), false},
+		{"https://dsp.example/w", simpleBid(creativePNG), true},
+		{"http://127.0.0.1:1/w", simpleBid(creativePNG), true},
+		{"http://dsp.example/w", httpPage, true},
+	} {
+		nurl = tc.nurl
+		out, _ := e.bid(tc.body)
+		if (len(out) == 1) != tc.win {
+			t.Errorf("nurl %s, page secure %v: answer %+v, want win %v", tc.nurl, tc.body != httpPage, out, tc.win)
+		}
+		if res := e.obs.last(t); !tc.win && (len(res.Rejections) != 1 || res.Rejections[0].Reason != ReasonNoNURL) {
+			t.Errorf("nurl %s: rejections %+v", tc.nurl, res.Rejections)
+		}
+	}
+}
+
+// A DSP that announces an oversized answer is refused before any of it is
+// read.
+func TestAnnouncedOversizedAnswerIsNotRead(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Length", strconv.Itoa(MaxDSPAnswer+1))
+		chunk := bytes.Repeat([]byte(" "), 64<<10)
+		for range (MaxDSPAnswer + 1) / len(chunk) {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	}))
+	defer srv.Close()
+	e := newEnv(t, auctionConfig(testDSP("big", srv.URL)))
+	out, _ := e.bid(simpleBid(creativePNG))
+	if len(out) != 0 {
+		t.Fatalf("answer %+v", out)
+	}
+	r := e.obs.last(t).DSPs[0]
+	if r.Outcome != OutcomeError || r.Reason != ReasonInvalidResponse || !strings.Contains(r.Err, "larger than") {
+		t.Fatalf("announced oversized answer: %+v", r)
 	}
 }

@@ -171,7 +171,8 @@ func jsonProblem(err error) string {
 		return fmt.Sprintf("malformed JSON at byte %d: %v", syn.Offset, syn)
 	case errors.As(err, &typ):
 		if typ.Field != "" {
-			return fmt.Sprintf("%s: want %s, got %s", typ.Field, typ.Type, typ.Value)
+			// "plain." is the embedded alias of a lenient UnmarshalJSON.
+			return fmt.Sprintf("%s: want %s, got %s", strings.ReplaceAll(typ.Field, "plain.", ""), typ.Type, typ.Value)
 		}
 		return fmt.Sprintf("want %s, got %s", typ.Type, typ.Value)
 	}

@@ -128,7 +128,8 @@ type answer struct {
 	reqBody, respBody []byte
 }
 
-var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+// answerPool recycles answer buffers; see readAtMost.
+var answerPool = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
 
 // call sends req and reads the answer within ctx. It never reads more than
 // MaxDSPAnswer bytes, whatever the DSP sends.
@@ -140,26 +141,26 @@ func (c *dspClient) call(ctx context.Context, req *openrtb2.BidRequest) answer {
 		a.result.Latency = time.Since(start)
 		return a
 	}
-	buf := bufPool.Get().(*bytes.Buffer)
-	defer putBuf(buf)
-	buf.Reset()
+	// The request body gets its own buffer, never pooled: the transport may
+	// still be reading it after Do returns (a DSP that answers early).
+	reqBuf := new(bytes.Buffer)
 	var err error
 	if c.capture {
 		a.reqBody, _ = json.Marshal(req)
 	}
 	if c.cfg.Gzip {
-		zw := gzip.NewWriter(buf)
+		zw := gzip.NewWriter(reqBuf)
 		err = json.NewEncoder(zw).Encode(req)
 		if cerr := zw.Close(); err == nil {
 			err = cerr
 		}
 	} else {
-		err = json.NewEncoder(buf).Encode(req)
+		err = json.NewEncoder(reqBuf).Encode(req)
 	}
 	if err != nil {
 		return fail(OutcomeError, ReasonError, fmt.Errorf("encode request: %w", err))
 	}
-	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, c.cfg.Endpoint, bytes.NewReader(buf.Bytes()))
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, c.cfg.Endpoint, bytes.NewReader(reqBuf.Bytes()))
 	if err != nil {
 		return fail(OutcomeError, ReasonError, err)
 	}
@@ -189,9 +190,20 @@ func (c *dspClient) call(ctx context.Context, req *openrtb2.BidRequest) answer {
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return fail(OutcomeError, ReasonError, fmt.Errorf("status %d", resp.StatusCode))
 	}
+	if resp.ContentLength > MaxDSPAnswer {
+		// Announced as too big: refuse without reading a byte of it.
+		return fail(OutcomeError, ReasonInvalidResponse, fmt.Errorf("answer of %d bytes is larger than %d", resp.ContentLength, MaxDSPAnswer))
+	}
 	var body io.Reader = io.LimitReader(resp.Body, MaxDSPAnswer+1)
 	if resp.Header.Get("Content-Encoding") == "gzip" {
 		zr, err := gzip.NewReader(body)
+		if err == io.EOF {
+			// An empty body is a no-bid, whatever Content-Encoding says
+			// (gzip middleware often labels empty answers too).
+			a.result.Outcome, a.result.Reason = OutcomeNoBid, ReasonNoBid
+			a.result.Latency = time.Since(start)
+			return a
+		}
 		if err != nil {
 			if isTimeout(ctx, err) {
 				return fail(OutcomeTimeout, ReasonTimeout, err)
@@ -200,21 +212,24 @@ func (c *dspClient) call(ctx context.Context, req *openrtb2.BidRequest) answer {
 		}
 		body = io.LimitReader(zr, MaxDSPAnswer+1)
 	}
-	buf.Reset()
-	if _, err := buf.ReadFrom(body); err != nil {
+	pooled := answerPool.Get().(*[]byte)
+	defer putAnswer(pooled)
+	data, err := readAtMost((*pooled)[:0], body, MaxDSPAnswer)
+	*pooled = data
+	if err != nil {
 		if isTimeout(ctx, err) {
 			return fail(OutcomeTimeout, ReasonTimeout, err)
 		}
 		return fail(OutcomeError, ReasonInvalidResponse, fmt.Errorf("read answer: %w", err))
 	}
-	if buf.Len() > MaxDSPAnswer {
+	if len(data) > MaxDSPAnswer {
 		return fail(OutcomeError, ReasonInvalidResponse, fmt.Errorf("answer larger than %d bytes", MaxDSPAnswer))
 	}
 	a.result.Latency = time.Since(start)
 	if c.capture {
-		a.respBody = bytes.Clone(buf.Bytes())
+		a.respBody = bytes.Clone(data)
 	}
-	r, err := parseBidResponse(buf.Bytes())
+	r, err := parseBidResponse(data)
 	if err != nil {
 		return fail(OutcomeError, ReasonInvalidResponse, err)
 	}
@@ -227,9 +242,33 @@ func (c *dspClient) call(ctx context.Context, req *openrtb2.BidRequest) answer {
 	return a
 }
 
-func putBuf(b *bytes.Buffer) {
-	if b.Cap() <= 64<<10 { // do not keep a buffer a huge answer grew
-		bufPool.Put(b)
+func putAnswer(b *[]byte) {
+	if cap(*b) <= 64<<10 { // do not keep a buffer a huge answer grew
+		answerPool.Put(b)
+	}
+}
+
+// readAtMost appends r to b, growing b to at most limit+1 bytes: an answer
+// over the limit costs limit+1 bytes (plus the doublings up to it), never
+// its whole size, and the caller sees len > limit.
+func readAtMost(b []byte, r io.Reader, limit int) ([]byte, error) {
+	for {
+		if len(b) == cap(b) {
+			if len(b) > limit {
+				return b, nil
+			}
+			grown := make([]byte, len(b), min(max(2*cap(b), 4<<10), limit+1))
+			copy(grown, b)
+			b = grown
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
 	}
 }
 

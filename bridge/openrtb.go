@@ -30,7 +30,7 @@ type Slot struct {
 // cur, tmax and the floor are set per DSP when it is called.
 func buildRequest(id string, call *BidCall, slots []Slot) *openrtb2.BidRequest {
 	r := &openrtb2.BidRequest{ID: id, AT: 1, Imp: make([]openrtb2.Imp, 0, len(slots))}
-	secure := strings.HasPrefix(strings.ToLower(call.Site.Page), "https:")
+	secure := securePage(call)
 	for _, s := range slots {
 		imp := openrtb2.Imp{
 			ID: s.Request.RequestID,
@@ -80,6 +80,12 @@ func buildRequest(id string, call *BidCall, slots []Slot) *openrtb2.BidRequest {
 		}
 	}
 	return r
+}
+
+// securePage reports whether the ad goes on an https page, where the
+// browser blocks an http serve_url (mixed content).
+func securePage(call *BidCall) bool {
+	return strings.HasPrefix(strings.ToLower(call.Site.Page), "https:")
 }
 
 // slotMimes are the request's mimes that fit the creative's type (the

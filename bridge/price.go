@@ -5,11 +5,23 @@ import (
 	"errors"
 	"math/big"
 	"math/bits"
+	"regexp"
+	"strconv"
 )
 
 // maxPriceMicros is the highest CPM accepted: 100 000 USD. Anything above is
 // a DSP bug, not a bid, and would only risk overflow downstream.
 const maxPriceMicros = 100_000 * 1_000_000
+
+// maxPriceLen and maxPriceUnits bound a price's text and size before the
+// exact conversion: no real CPM needs more, in any currency.
+const (
+	maxPriceLen   = 64
+	maxPriceUnits = 1e15
+)
+
+// jsonNumber is JSON's number syntax: a price sent as a string must hold one.
+var jsonNumber = regexp.MustCompile(`^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?$`)
 
 var (
 	errPriceMissing = errors.New("no price")
@@ -23,6 +35,17 @@ var (
 func priceMicros(price json.Number, rateNanos int64) (int64, error) {
 	if price == "" {
 		return 0, errPriceMissing
+	}
+	// Exact arithmetic on a price with a huge exponent (1e999999) or
+	// thousands of digits takes from milliseconds to seconds, inside the
+	// auction: bound both before big.Rat sees the text.
+	if len(price) > maxPriceLen || !jsonNumber.MatchString(string(price)) {
+		return 0, errPriceNumber
+	}
+	if f, err := strconv.ParseFloat(string(price), 64); err != nil && !errors.Is(err, strconv.ErrRange) {
+		return 0, errPriceNumber
+	} else if !(f > 0 && f <= maxPriceUnits) {
+		return 0, errPriceRange
 	}
 	r, ok := new(big.Rat).SetString(string(price))
 	if !ok {

@@ -10,17 +10,17 @@ import (
 // our own type rather than openrtb2.BidResponse because real DSPs send `cur`
 // as a string or an array and prices as numbers or strings (2.5 quirks).
 type bidResponse struct {
-	ID      string    `json:"id"`
+	ID      phpString `json:"id"` // lax DSPs send ids as numbers
 	SeatBid []seatBid `json:"seatbid"`
-	BidID   string    `json:"bidid"`
+	BidID   phpString `json:"bidid"`
 	Cur     flexCur   `json:"cur"`
 	NBR     int       `json:"nbr"`
 }
 
 type seatBid struct {
-	Bid   []bid  `json:"bid"`
-	Seat  string `json:"seat"`
-	Group int    `json:"group"`
+	Bid   []bid     `json:"bid"`
+	Seat  phpString `json:"seat"`
+	Group int       `json:"group"`
 }
 
 type bid struct {
@@ -33,6 +33,30 @@ type bid struct {
 	ADomain []string        `json:"adomain"`
 	CrID    string          `json:"crid"`
 	Ext     json.RawMessage `json:"ext"`
+}
+
+// UnmarshalJSON reads a bid like the struct tags say, but also takes the
+// ids as numbers, adomain as one string and any price text: lax DSPs echo
+// our numeric-looking imp ids ("0", "1") as numbers or send "price": "",
+// and one such field must not void every bid of the answer. A bad price
+// rejects only its own bid (priceMicros).
+func (b *bid) UnmarshalJSON(data []byte) error {
+	type plain bid
+	w := struct {
+		*plain
+		ID      phpString  `json:"id"`
+		ImpID   phpString  `json:"impid"`
+		AdID    phpString  `json:"adid"`
+		CrID    phpString  `json:"crid"`
+		ADomain phpStrings `json:"adomain"`
+		Price   phpString  `json:"price"` // checked by priceMicros, per bid
+	}{plain: (*plain)(b)}
+	if err := json.Unmarshal(data, &w); err != nil {
+		return err
+	}
+	b.ID, b.ImpID, b.AdID, b.CrID, b.ADomain = string(w.ID), string(w.ImpID), string(w.AdID), string(w.CrID), w.ADomain
+	b.Price = json.Number(w.Price)
+	return nil
 }
 
 // flexCur is a currency sent as "USD" or ["USD"].

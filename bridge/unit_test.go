@@ -3,7 +3,10 @@ package bridge
 import (
 	"encoding/json"
 	"regexp"
+	"strings"
 	"testing"
+
+	"github.com/adshares/dsp-bridge/macros"
 )
 
 func TestPriceMicros(t *testing.T) {
@@ -24,6 +27,10 @@ func TestPriceMicros(t *testing.T) {
 		{"100000", 1e9, 100_000_000_000, false},
 		{"100000.000001", 1e9, 0, true},
 		{"1e300", 1e9, 0, true},
+		{"1e999999", 1e9, 0, true},
+		{"1e-999999", 1e9, 0, true},
+		{"1.00000000000000000000000000000000000000000000000000000000000000000", 1e9, 0, true}, // longer than any real price
+		{"1500.0000000000000000000000000000001", 750_000, 1_125_000, false},
 		{"0", 1e9, 0, true},
 		{"-1", 1e9, 0, true},
 		{"", 1e9, 0, true},
@@ -61,6 +68,21 @@ func TestCanonicalMacros(t *testing.T) {
 	} {
 		if got := canonicalMacros(in); got != want {
 			t.Errorf("canonicalMacros(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// A nurl built with JavaScript's encodeURI (or Go's url.URL.String) keeps
+// the "$" and escapes only the braces; the DSP must get the bare price.
+func TestCanonicalMacrosBraceEscapedDollar(t *testing.T) {
+	v := macros.Values{Price: "2.50", AuctionID: "a1"}
+	for in, want := range map[string]string{
+		"http://a/?p=$%7BAUCTION_PRICE%7D":                    "http://a/?p=2.50",
+		"http://a/?p=$%7bAUCTION_PRICE%7d&a=${AUCTION_ID}":    "http://a/?p=2.50&a=a1",
+		"http://a/?p=$%7BAUCTION_PRICE%7D&a=%7BAUCTION_ID%7D": "http://a/?p=2.50&a=a1",
+	} {
+		if got := macros.Expand(canonicalMacros(in), v); got != want {
+			t.Errorf("Expand(canonicalMacros(%q)) = %q, want %q", in, got, want)
 		}
 	}
 }
@@ -169,4 +191,18 @@ func FuzzParseBidResponse(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestReadAtMost(t *testing.T) {
+	for _, size := range []int{0, 1, 4095, 4096, 4097, 100, 1000} {
+		in := strings.Repeat("x", size)
+		got, err := readAtMost(nil, strings.NewReader(in), 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := min(size, 1001)
+		if len(got) != want || cap(got) > 1001 {
+			t.Errorf("size %d: len %d cap %d, want len %d and cap <= 1001", size, len(got), cap(got), want)
+		}
+	}
 }

@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"encoding/json"
+	"net/netip"
 	"net/url"
 	"strings"
 
@@ -19,14 +20,14 @@ type candidate struct {
 }
 
 // validate sorts one DSP's bids into candidates and rejections
-// (ADSERVER-BRIDGE §15; DECISIONS §5).
-func validate(a *answer, imps map[string]bool, floorMicros int64) ([]candidate, []Rejection) {
+// (ADSERVER-BRIDGE §15; DECISIONS §5). secure is an https page.
+func validate(a *answer, imps map[string]bool, secure bool, floorMicros int64) ([]candidate, []Rejection) {
 	d := a.dsp
 	r := a.response
 	var cands []candidate
 	var rejs []Rejection
 	reject := func(sb *seatBid, b *bid, reason Reason, detail string) {
-		rejs = append(rejs, Rejection{DSP: d.cfg.Name, Seat: sb.Seat, BidID: b.ID, ImpID: b.ImpID, Reason: reason, Detail: detail})
+		rejs = append(rejs, Rejection{DSP: d.cfg.Name, Seat: string(sb.Seat), BidID: b.ID, ImpID: b.ImpID, Reason: reason, Detail: detail})
 	}
 	cur := string(r.Cur)
 	if cur == "" {
@@ -40,14 +41,18 @@ func validate(a *answer, imps map[string]bool, floorMicros int64) ([]candidate, 
 			case sb.Group == 1:
 				// All-or-nothing seats cannot be honoured slot by slot.
 				reject(sb, b, ReasonGroup, "seatbid.group=1")
-			case d.cfg.Seat != "" && sb.Seat != d.cfg.Seat:
-				reject(sb, b, ReasonSeat, "seat "+sb.Seat+" is not "+d.cfg.Seat)
+			case d.cfg.Seat != "" && string(sb.Seat) != d.cfg.Seat:
+				reject(sb, b, ReasonSeat, "seat "+string(sb.Seat)+" is not "+d.cfg.Seat)
 			case !imps[b.ImpID]:
 				reject(sb, b, ReasonUnknownImp, "impid "+b.ImpID+" was not offered")
 			case !strings.EqualFold(cur, d.cfg.Currency):
 				reject(sb, b, ReasonCurrency, "currency "+cur+" is not "+d.cfg.Currency)
 			case !validNURL(b.NURL):
 				reject(sb, b, ReasonNoNURL, "nurl missing or not http(s)")
+			case hasNUL(string(sb.Seat), b.ID, string(r.BidID), b.AdID, b.BURL, strings.Join(b.ADomain, "")):
+				// PostgreSQL text cannot hold NUL: storing this win would
+				// fail and cost every slot of the auction its win.
+				reject(sb, b, ReasonRejected, "NUL byte in seat, id, bidid, adid, burl or adomain")
 			default:
 				p, err := priceMicros(b.Price, d.rateNanos)
 				switch {
@@ -57,17 +62,50 @@ func validate(a *answer, imps map[string]bool, floorMicros int64) ([]candidate, 
 					reject(sb, b, ReasonBadPrice, "price rounds to 0 micro-USD: "+string(b.Price))
 				case p < floorMicros:
 					reject(sb, b, ReasonBelowFloor, "price "+string(b.Price)+" "+cur+" is below the floor")
+				case secure && !browserFetchable(b.NURL):
+					// The browser fetches serve_url from the page with XHR and
+					// blocks http from https: the slot would stay empty, where
+					// a rejection lets the AdServer fill it from elsewhere.
+					reject(sb, b, ReasonNoNURL, "http nurl for an https page (imp.secure=1)")
 				default:
 					id := b.ID
 					if id == "" {
-						id = r.BidID
+						id = string(r.BidID)
 					}
-					cands = append(cands, candidate{dsp: d, seat: sb.Seat, bid: b, bidID: id, priceMicros: p, currency: d.cfg.Currency})
+					cands = append(cands, candidate{dsp: d, seat: string(sb.Seat), bid: b, bidID: id, priceMicros: p, currency: d.cfg.Currency})
 				}
 			}
 		}
 	}
 	return cands, rejs
+}
+
+// hasNUL reports whether any of the strings holds a NUL byte.
+func hasNUL(ss ...string) bool {
+	for _, s := range ss {
+		if strings.IndexByte(s, 0) >= 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// browserFetchable reports whether an https page may fetch u: https, or
+// http to loopback, which browsers treat as a secure origin.
+func browserFetchable(u string) bool {
+	p, err := url.Parse(u)
+	if err != nil {
+		return false
+	}
+	if p.Scheme == "https" {
+		return true
+	}
+	h := p.Hostname()
+	if h == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(h)
+	return err == nil && ip.IsLoopback()
 }
 
 func validNURL(s string) bool {
@@ -105,8 +143,14 @@ func canonicalMacros(u string) string {
 		switch {
 		case strings.HasPrefix(rest, "{AUCTION_") && (i == 0 || u[i-1] != '$'):
 			b.WriteString("$")
+		case strings.HasPrefix(rest, "$%7BAUCTION_") || strings.HasPrefix(rest, "$%7bAUCTION_"):
+			// ${...} with only the braces escaped (JavaScript's encodeURI,
+			// Go's url.URL.String): the "$" would survive expansion.
+			b.WriteString("%24")
+			i++
+			continue
 		case (strings.HasPrefix(rest, "%7BAUCTION_") || strings.HasPrefix(rest, "%7bAUCTION_")) &&
-			(i < 3 || !strings.EqualFold(u[i-3:i], "%24")):
+			(i == 0 || u[i-1] != '$') && (i < 3 || !strings.EqualFold(u[i-3:i], "%24")):
 			b.WriteString("%24")
 		}
 		b.WriteByte(u[i])

@@ -383,3 +383,33 @@ func TestChangedKeys(t *testing.T) {
 		t.Fatalf("ChangedKeys(a, a) = %v", keys)
 	}
 }
+
+// base_url becomes info.json's serverUrl; a host PHP's FILTER_VALIDATE_URL
+// refuses aborts the AdServer's whole ads:fetch-hosts run, so it must stop
+// the bridge at start instead.
+func TestBaseURLHostIsOneTheAdServerAccepts(t *testing.T) {
+	tests := []struct {
+		url string
+		ok  bool
+	}{
+		{"http://127.0.0.1:8015", true},
+		{"http://localhost:8015", true},
+		{"http://[::1]:8015", true},
+		{"http://dsp-bridge:8015", true},
+		{"https://bridge.example.org", true},
+		{"http://:8015", false},           // listen ":8015" with no base_url
+		{"http://dsp_bridge:8015", false}, // a compose service name with "_"
+		{"http://127.0.0.1:99999", false},
+		{"http://-bridge:8015", false},
+		{"http://a..b:8015", false},
+	}
+	for _, tt := range tests {
+		if err := checkBaseURL(tt.url); (err == "") != tt.ok {
+			t.Errorf("checkBaseURL(%q) = %q, want ok=%v", tt.url, err, tt.ok)
+		}
+	}
+	_, _, err := Load(writeFile(t, minimal+"listen: \":8015\"\nallow_public_listen: true\n"))
+	if problems, _ := AsProblems(err); !strings.Contains(strings.Join(problems, "\n"), "base_url:") {
+		t.Fatalf("listen :8015 without base_url: %v, want a base_url problem", err)
+	}
+}

@@ -141,6 +141,11 @@ func checkBaseURL(raw string) string {
 	if raw != strings.ToLower(raw) {
 		return fmt.Sprintf("%q must be lowercase (the AdServer case-folds it and would no longer match)", raw)
 	}
+	if !validURLHost(u) {
+		// FILTER_VALIDATE_URL refuses it, and an invalid URL in info.json
+		// aborts the AdServer's whole ads:fetch-hosts run (§6).
+		return fmt.Sprintf("%q has no valid host name, IP address or port (set base_url to the address the AdServer uses)", raw)
+	}
 	if u.Path != "" || u.RawQuery != "" || u.Fragment != "" {
 		return fmt.Sprintf("%q must be a bare origin without path or query (the AdServer drops the path for payment details)", raw)
 	}
@@ -148,6 +153,36 @@ func checkBaseURL(raw string) string {
 		return fmt.Sprintf("%q is too long", raw)
 	}
 	return ""
+}
+
+// validURLHost applies PHP FILTER_VALIDATE_URL's host rule for http(s): an
+// IP address (IPv6 in brackets) or letters, digits and inner hyphens in
+// labels of at most 63 characters; and a numeric port up to 65535.
+func validURLHost(u *url.URL) bool {
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n > 65535 {
+			return false
+		}
+	}
+	host := u.Hostname()
+	if strings.HasPrefix(u.Host, "[") {
+		return strings.Contains(host, ":") && net.ParseIP(host) != nil
+	}
+	host = strings.TrimSuffix(host, ".")
+	if host == "" || len(host) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(host, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			if c := label[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func (c *Config) validateDSPs() []string {
