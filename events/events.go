@@ -198,7 +198,7 @@ func (m *Module) store(ctx context.Context, rec Record) (*store.Auction, error) 
 	}
 	ev := store.Event{ExtID: rec.ExtID, CaseID: rec.CaseID, Type: rec.Type, ImpressionID: rec.ImpressionID,
 		ZoneID: rec.ZoneID, PublisherID: rec.PublisherID, PriceMicros: a.PriceMicros, RateNanos: rec.RateNanos,
-		CreatedAt: rec.At}
+		CreatedAt: rec.At, EnqueuedAt: m.Now().UTC()}
 	if rec.Type == Click {
 		_, err = m.Store.RecordClick(ctx, ev)
 		return a, err

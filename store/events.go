@@ -20,6 +20,10 @@ type Event struct {
 	RateNanos    int64 // nano-USD per ADS used for Value
 	Value        int64 // ADS clicks this view is worth if it is the billed one
 	CreatedAt    time.Time
+	// EnqueuedAt is when a view's notice enters the outbox (zero: CreatedAt).
+	// It differs for views replayed from the spool: outbox.max_age counts
+	// from here, so a long outage does not expire notices never tried.
+	EnqueuedAt time.Time
 }
 
 // Recorded is what RecordView or RecordClick did.
@@ -49,7 +53,7 @@ const recordViewSQL = `WITH prior AS (
 	RETURNING id
 ), ob AS (
 	INSERT INTO outbox (ext_id, event_id, dsp, kind, url, created_at, next_attempt_at)
-	SELECT $1, ev.id, $10, 'burl', $11, $9, $9 FROM ev, prior
+	SELECT $1, ev.id, $10, 'burl', $11, $12, $12 FROM ev, prior
 	WHERE NOT prior.seen AND $11 <> ''
 	ON CONFLICT (ext_id, kind) DO NOTHING
 	RETURNING id
@@ -68,8 +72,12 @@ func (s *Store) RecordView(ctx context.Context, ev Event, dsp, burl string) (Rec
 	// One round trip, one implicit transaction: the lock, then the insert.
 	batch := &pgx.Batch{}
 	batch.Queue(`SELECT pg_advisory_xact_lock($1, hashtext($2))`, eventLockClass, ev.ExtID)
+	enqueued := ev.EnqueuedAt
+	if enqueued.IsZero() {
+		enqueued = ev.CreatedAt
+	}
 	batch.Queue(recordViewSQL, ev.ExtID, ev.CaseID, ev.ImpressionID, ev.ZoneID, ev.PublisherID,
-		ev.PriceMicros, ev.RateNanos, ev.Value, ev.CreatedAt, dsp, burl)
+		ev.PriceMicros, ev.RateNanos, ev.Value, ev.CreatedAt, dsp, burl, enqueued)
 	br := s.Pool.SendBatch(ctx, batch)
 	var out Recorded
 	_, err := br.Exec()

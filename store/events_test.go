@@ -123,3 +123,24 @@ func TestRecordClickIsIdempotent(t *testing.T) {
 		t.Fatalf("%d clicks stored, want 1", n)
 	}
 }
+
+// A view replayed from the spool long after it happened keeps its event
+// time (its payment period) but its notice's age starts when it is enqueued.
+func TestReplayedViewNoticeAgesFromEnqueue(t *testing.T) {
+	ctx := context.Background()
+	st := testdb.New(t)
+	insertWin(t, st, "w1")
+	ev := view("w1", 1)
+	ev.EnqueuedAt = ev.CreatedAt.Add(48 * time.Hour)
+	if _, err := st.RecordView(ctx, ev, "alpha", "http://127.0.0.1:1/b"); err != nil {
+		t.Fatal(err)
+	}
+	evs, _ := st.EventsOf(ctx, "w1")
+	ns, _ := st.NoticesOf(ctx, "w1")
+	if len(evs) != 1 || !evs[0].CreatedAt.Equal(ev.CreatedAt) {
+		t.Fatalf("event time = %+v, want %s", evs, ev.CreatedAt)
+	}
+	if len(ns) != 1 || !ns[0].CreatedAt.Equal(ev.EnqueuedAt) {
+		t.Fatalf("notice created_at = %+v, want %s", ns, ev.EnqueuedAt)
+	}
+}
