@@ -80,19 +80,19 @@ func (m *Module) ReplayOnce(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// permanent reports whether the database refused the data itself (a
-// constraint, a type), as opposed to being unreachable, overloaded or
-// shutting down, which retrying fixes.
+// permanent reports whether the database refused the data itself: a data
+// exception (class 22) or a violated constraint (class 23). Anything else
+// (unreachable, shutting down, out of resources, a table missing during a
+// bad deploy) is retried: those views were acknowledged with 204 and must
+// reach the database by themselves once it is sound again.
 func permanent(err error) bool {
 	var pg *pgconn.PgError
-	if !errors.As(err, &pg) {
+	if !errors.As(err, &pg) || len(pg.Code) < 2 {
 		return false
 	}
 	switch pg.Code[:2] {
-	case "08", "53", "57", "58", "40", "55":
-		// connection, resources, operator intervention (shutdown), system,
-		// rollback (serialization, deadlock), lock not available
-		return false
+	case "22", "23":
+		return true
 	}
-	return true
+	return false
 }
