@@ -184,7 +184,7 @@ func TestBadInventoryConfigFailsAtStart(t *testing.T) {
 		mutate(&c)
 		if _, err := inventory.NewCatalog(&c); err == nil {
 			t.Errorf("%s: accepted", name)
-		} else if len(c.Validate()) == 0 && name != "landing_url" {
+		} else if len(c.Validate()) == 0 {
 			t.Errorf("%s: config.Validate does not report it (bridge config check would pass)", name)
 		}
 	}

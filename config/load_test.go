@@ -257,6 +257,7 @@ dsps:
 inventory:
   campaigns:
     - id: NOTHEX
+      landing_url: "not a url"
       creatives:
         - {id: 9f3b2a10c4d54e6f8a7b6c5d4e3f2a1b, type: html, mime: text/html, size: big}
         - {id: 9f3b2a10c4d54e6f8a7b6c5d4e3f2a1b, type: image, mime: video/mp4, size: 300x250}
@@ -269,7 +270,7 @@ inventory:
 	wants := []string{
 		"listen:", "adshares.address:", "money.ads_usd:", "auction.tmax:", "log.level:",
 		"dsps[0] (Bad Name): name", "dsps[0] (Bad Name): endpoint", "dsps[1] (ok): currency EUR needs money.rates.EUR",
-		"campaigns[0]: id", "creatives[0]: type", "creatives[0]: size", "creatives[1]: mime", "duplicate creative id",
+		"campaigns[0]: id", "campaigns[0]: landing_url", "creatives[0]: type", "creatives[0]: size", "creatives[1]: mime", "duplicate creative id",
 	}
 	joined := strings.Join(problems, "\n")
 	for _, w := range wants {

@@ -241,6 +241,10 @@ func (c *Config) validateMoney() []string {
 	return p
 }
 
+// InventoryProblems lists what is wrong with the inventory configuration:
+// everything the AdServer would choke on in /inventory (§7).
+func (c *Config) InventoryProblems() []string { return c.validateInventory() }
+
 func (c *Config) validateInventory() []string {
 	var p []string
 	if c.Inventory.Classifier == "" {
@@ -256,6 +260,9 @@ func (c *Config) validateInventory() []string {
 			p = append(p, fmt.Sprintf("%s: duplicate campaign id %s", at, cp.ID))
 		}
 		campaigns[cp.ID] = true
+		if err := checkInventoryURL(cp.LandingURL); err != "" {
+			p = append(p, fmt.Sprintf("%s: landing_url %s", at, err))
+		}
 		if cp.Budget <= 0 {
 			p = append(p, fmt.Sprintf("%s: budget must be a positive number of clicks", at))
 		}
@@ -300,6 +307,22 @@ func (c *Config) validateInventory() []string {
 		}
 	}
 	return p
+}
+
+// checkInventoryURL applies the AdServer's inventory URL rule (§4.7): an
+// absolute http(s) URL of at most 1024 characters.
+func checkInventoryURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Sprintf("%q is not an absolute http(s) URL", raw)
+	}
+	if len(raw) > 1024 {
+		return fmt.Sprintf("%q is longer than 1024 characters", raw)
+	}
+	if strings.ContainsAny(raw, " \t\r\n\"<>\\^`{|}") {
+		return fmt.Sprintf("%q contains characters a URL may not", raw)
+	}
+	return ""
 }
 
 func contains(list []string, s string) bool {

@@ -5,7 +5,6 @@ package inventory
 
 import (
 	"fmt"
-	"net/url"
 	"strings"
 	"time"
 
@@ -41,35 +40,15 @@ func (c *Catalog) Len() int { return len(c.byID) }
 // AdServer would choke on, so a bad config stops the bridge at start rather
 // than aborting the AdServer's whole import later.
 func NewCatalog(cfg *config.Config) (*Catalog, error) {
+	if problems := cfg.InventoryProblems(); len(problems) > 0 {
+		return nil, fmt.Errorf("inventory: %s", strings.Join(problems, "; "))
+	}
 	c := &Catalog{byID: map[string]*Creative{}}
-	var problems []string
 	for _, cp := range cfg.Inventory.Campaigns {
-		if err := checkURL(cp.LandingURL); err != nil {
-			problems = append(problems, fmt.Sprintf("campaign %s: landing_url: %v", cp.ID, err))
-		}
 		for _, cr := range cp.Creatives {
-			w, h, ok := config.ParseSize(cr.Size)
-			mimes, known := config.Mimes[cr.Type]
-			switch {
-			case !known:
-				problems = append(problems, fmt.Sprintf("creative %s: type %q is not image or video", cr.ID, cr.Type))
-			case !contains(mimes, cr.Mime):
-				problems = append(problems, fmt.Sprintf("creative %s: mime %q does not fit type %s", cr.ID, cr.Mime, cr.Type))
-			case !ok:
-				problems = append(problems, fmt.Sprintf("creative %s: size %q is not WxH", cr.ID, cr.Size))
-			case c.byID[cr.ID] != nil:
-				problems = append(problems, fmt.Sprintf("creative %s: duplicate id", cr.ID))
-			}
+			w, h, _ := config.ParseSize(cr.Size)
 			c.byID[cr.ID] = &Creative{ID: cr.ID, CampaignID: cp.ID, Type: cr.Type, Mime: cr.Mime, Size: cr.Size, W: w, H: h}
 		}
-	}
-	for _, u := range []string{ViewURL(cfg), ClickURL(cfg), PlaceholderURL(cfg, strings.Repeat("0", 32))} {
-		if err := checkURL(u); err != nil {
-			problems = append(problems, fmt.Sprintf("base_url gives a bad inventory URL: %v", err))
-		}
-	}
-	if len(problems) > 0 {
-		return nil, fmt.Errorf("inventory: %s", strings.Join(problems, "; "))
 	}
 	return c, nil
 }
@@ -85,31 +64,6 @@ func ClickURL(cfg *config.Config) string { return cfg.BaseURL + "/click" }
 // so it points at a transparent image the bridge serves.
 func PlaceholderURL(cfg *config.Config, creativeID string) string {
 	return cfg.BaseURL + "/placeholder/" + creativeID
-}
-
-// checkURL applies the AdServer's inventory URL rule (§4.7): a valid
-// absolute http(s) URL of at most 1024 characters.
-func checkURL(raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("%q is not an absolute http(s) URL", raw)
-	}
-	if len(raw) > 1024 {
-		return fmt.Errorf("%q is longer than 1024 characters", raw)
-	}
-	if strings.ContainsAny(raw, " \t\r\n\"<>\\^`{|}") {
-		return fmt.Errorf("%q contains characters a URL may not", raw)
-	}
-	return nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // Times are the remembered dates of the inventory: the bridge's first start
