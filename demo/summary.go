@@ -6,11 +6,11 @@ import (
 	"io"
 	"slices"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/adshares/dsp-bridge/ads"
 	"github.com/adshares/dsp-bridge/adserversim"
+	"github.com/adshares/dsp-bridge/internal/table"
 )
 
 // Summary is everything a demo run did and what it added up to. The demo
@@ -255,16 +255,15 @@ func (s *Summary) WriteTable(w io.Writer) {
 		s.LatencyP50.Round(time.Millisecond), s.LatencyMax.Round(time.Millisecond))
 	fmt.Fprintf(w, "Browser/AdServer: %d served, %d viewed, %d not viewed, %d clicks\n\n", s.Served, s.Views, s.NotViewed, s.Clicks)
 
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "DSP\tREQUESTS\tFAILED\tBIDS\tWINS\tVIEWS\tBURL OK\tBURL CALLS\tBREAKER\tSPEND USD\tOWES ADS\tOWES CLICKS\t")
+	dsps := table.New("DSP", "REQUESTS", "FAILED", "BIDS", "WINS", "VIEWS", "BURL OK", "BURL CALLS", "BREAKER", "SPEND USD", "OWES ADS", "OWES CLICKS")
 	var t DSPSummary
 	for _, d := range s.DSPs {
 		br := d.Breaker
 		if d.BreakerOpens > 0 {
 			br = fmt.Sprintf("%s (opened %dx)", d.Breaker, d.BreakerOpens)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%d\t\n", d.Name, d.Requests, d.Failed, d.Bids, d.Wins, d.Views,
-			d.Bills, d.BillHits, br, ads.FormatSpendUSD(d.SpendMicros), ads.FormatADS(d.OwedClicks), d.OwedClicks)
+		dsps.Add(d.Name, table.Int(d.Requests), table.Int(d.Failed), table.Int(d.Bids), table.Int(d.Wins), table.Int(d.Views),
+			table.Int(d.Bills), table.Int(d.BillHits), br, ads.FormatSpendUSD(d.SpendMicros), ads.FormatADS(d.OwedClicks), table.Int(d.OwedClicks))
 		t.Requests += d.Requests
 		t.Failed += d.Failed
 		t.Bids += d.Bids
@@ -275,23 +274,22 @@ func (s *Summary) WriteTable(w io.Writer) {
 		t.SpendMicros += d.SpendMicros
 		t.OwedClicks += d.OwedClicks
 	}
-	fmt.Fprintf(tw, "TOTAL\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\t%s\t%s\t%d\t\n", t.Requests, t.Failed, t.Bids, t.Wins, t.Views,
-		t.Bills, t.BillHits, ads.FormatSpendUSD(t.SpendMicros), ads.FormatADS(t.OwedClicks), t.OwedClicks)
-	tw.Flush()
+	dsps.Footer = []string{"TOTAL", table.Int(t.Requests), table.Int(t.Failed), table.Int(t.Bids), table.Int(t.Wins), table.Int(t.Views),
+		table.Int(t.Bills), table.Int(t.BillHits), "", ads.FormatSpendUSD(t.SpendMicros), ads.FormatADS(t.OwedClicks), table.Int(t.OwedClicks)}
+	dsps.Write(w, "table")
 
 	fmt.Fprintf(w, "\nPayment reports paid by the AdServer (%d listed, %d with billed views):\n", s.ReportsListed, len(s.Reports))
-	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "REPORT\tSTATUS\tDETAILS\tVALUE ADS\tVALUE CLICKS\tDETAILS SUM\tCREDITED\t")
+	reports := table.New("REPORT", "STATUS", "DETAILS", "VALUE ADS", "VALUE CLICKS", "DETAILS SUM", "CREDITED")
 	var r ReportSummary
 	for _, rep := range s.Reports {
-		fmt.Fprintf(tw, "%s\tdone\t%d\t%s\t%d\t%d\t%d\t\n", rep.ID, rep.Details, ads.FormatADS(rep.Value), rep.Value, rep.DetailsSum, rep.Credited)
+		reports.Add(rep.ID, "done", table.Int(rep.Details), ads.FormatADS(rep.Value), table.Int(rep.Value), table.Int(rep.DetailsSum), table.Int(rep.Credited))
 		r.Details += rep.Details
 		r.Value += rep.Value
 		r.DetailsSum += rep.DetailsSum
 		r.Credited += rep.Credited
 	}
-	fmt.Fprintf(tw, "TOTAL\t\t%d\t%s\t%d\t%d\t%d\t\n", r.Details, ads.FormatADS(r.Value), r.Value, r.DetailsSum, r.Credited)
-	tw.Flush()
+	reports.Footer = []string{"TOTAL", "", table.Int(r.Details), ads.FormatADS(r.Value), table.Int(r.Value), table.Int(r.DetailsSum), table.Int(r.Credited)}
+	reports.Write(w, "table")
 	fmt.Fprintf(w, "\nRecomputed from the DSPs' bids: Σ over %d views of floor(CPM / 1000 / %s USD per ADS × 1e11) = %d clicks (%s ADS)\n",
 		s.Views, ads.FormatUSDNanos(s.RateNanos), s.ExpectedValue, ads.FormatADS(s.ExpectedValue))
 	if p := s.Check(); len(p) == 0 {

@@ -3,7 +3,6 @@ package outbox
 import (
 	"fmt"
 	"io"
-	"strconv"
 	"time"
 
 	"github.com/adshares/dsp-bridge/ads"
@@ -45,13 +44,11 @@ func WriteStatus(w io.Writer, stats []store.OutboxStats, format string, now time
 			if s.OldestPending != nil {
 				oldest = now.Sub(*s.OldestPending).Truncate(time.Second).String()
 			}
-			t.Add(s.DSP, itoa(s.Pending), itoa(s.Retrying), itoa(s.Delivered), itoa(s.Undelivered),
-				ads.FormatUSDNanos(s.AtRiskNanoUSD), itoa(s.AtRiskClicks), oldest)
+			t.Add(s.DSP, table.Int(s.Pending), table.Int(s.Retrying), table.Int(s.Delivered), table.Int(s.Undelivered),
+				ads.FormatUSDNanos(s.AtRiskNanoUSD), table.Int(s.AtRiskClicks), oldest)
 		}
 		return t.Write(w, "table")
 	default:
 		return fmt.Errorf("unknown format %q (want table or json)", format)
 	}
 }
-
-func itoa[T ~int | ~int64](n T) string { return strconv.FormatInt(int64(n), 10) }

@@ -27,6 +27,8 @@ type paymentsEnv struct {
 	fs     *flag.FlagSet
 	path   *string
 	format *string
+	from   *string // --from and --to, with withRange
+	to     *string
 	cfg    *config.Config
 	st     *store.Store
 }
@@ -95,32 +97,36 @@ func parseWhen(s string) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("%q is not a time (use 2024-05-01, 2024-05-01T10:00:00+00:00 or unix seconds)", s)
 }
 
-// rangeFlags adds --from and --to, and returns a function that resolves them.
-func rangeFlags(fs *flag.FlagSet, defaultSpan func() time.Duration) func() (time.Time, time.Time, error) {
-	from := fs.String("from", "", "start `time`, inclusive (default: to minus payments.window)")
-	to := fs.String("to", "", "end `time`, exclusive (default: now)")
-	return func() (time.Time, time.Time, error) {
-		end := time.Now()
-		if *to != "" {
-			t, err := parseWhen(*to)
-			if err != nil {
-				return time.Time{}, time.Time{}, &exitError{code: 2, err: fmt.Errorf("--to: %w", err)}
-			}
-			end = t
+// withRange adds --from and --to to the command's flags.
+func (e *paymentsEnv) withRange() *paymentsEnv {
+	e.from = e.fs.String("from", "", "start `time`, inclusive (default: to minus payments.window)")
+	e.to = e.fs.String("to", "", "end `time`, exclusive (default: now)")
+	return e
+}
+
+// window resolves --from and --to (after open): by default the last
+// payments.window.
+func (e *paymentsEnv) window() (time.Time, time.Time, error) {
+	end := time.Now()
+	if *e.to != "" {
+		t, err := parseWhen(*e.to)
+		if err != nil {
+			return time.Time{}, time.Time{}, &exitError{code: 2, err: fmt.Errorf("--to: %w", err)}
 		}
-		start := end.Add(-defaultSpan())
-		if *from != "" {
-			t, err := parseWhen(*from)
-			if err != nil {
-				return time.Time{}, time.Time{}, &exitError{code: 2, err: fmt.Errorf("--from: %w", err)}
-			}
-			start = t
-		}
-		if !start.Before(end) {
-			return time.Time{}, time.Time{}, &exitError{code: 2, err: errors.New("--from must be before --to")}
-		}
-		return start, end, nil
+		end = t
 	}
+	start := end.Add(-e.cfg.Payments.Window)
+	if *e.from != "" {
+		t, err := parseWhen(*e.from)
+		if err != nil {
+			return time.Time{}, time.Time{}, &exitError{code: 2, err: fmt.Errorf("--from: %w", err)}
+		}
+		start = t
+	}
+	if !start.Before(end) {
+		return time.Time{}, time.Time{}, &exitError{code: 2, err: errors.New("--from must be before --to")}
+	}
+	return start, end, nil
 }
 
 // reportOut is a report as the operator commands print it.
@@ -166,15 +172,12 @@ func intOrDash(n *int64) string {
 }
 
 func paymentsListCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	e := newPaymentsEnv("payments list", stderr)
-	var cfgWindow time.Duration = 720 * time.Hour
-	window := rangeFlags(e.fs, func() time.Duration { return cfgWindow })
+	e := newPaymentsEnv("payments list", stderr).withRange()
 	defer e.close()
 	if _, err := e.open(ctx, args, stderr); err != nil {
 		return err
 	}
-	cfgWindow = e.cfg.Payments.Window
-	from, to, err := window()
+	from, to, err := e.window()
 	if err != nil {
 		return err
 	}
@@ -361,15 +364,12 @@ func detailTable(rows []detailOut) *table.Table {
 }
 
 func paymentsDSPsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	e := newPaymentsEnv("payments dsps", stderr)
-	var cfgWindow time.Duration = 720 * time.Hour
-	window := rangeFlags(e.fs, func() time.Duration { return cfgWindow })
+	e := newPaymentsEnv("payments dsps", stderr).withRange()
 	defer e.close()
 	if _, err := e.open(ctx, args, stderr); err != nil {
 		return err
 	}
-	cfgWindow = e.cfg.Payments.Window
-	from, to, err := window()
+	from, to, err := e.window()
 	if err != nil {
 		return err
 	}

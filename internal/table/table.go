@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 )
@@ -55,3 +56,6 @@ func WriteJSON(w io.Writer, v any) error {
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
 }
+
+// Int formats an integer cell.
+func Int[T ~int | ~int32 | ~int64](n T) string { return strconv.FormatInt(int64(n), 10) }
