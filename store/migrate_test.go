@@ -20,8 +20,8 @@ func TestMigrationsAreNumberedInOrder(t *testing.T) {
 		t.Fatal("no embedded migrations")
 	}
 	for i, m := range ms {
-		if i > 0 && m.Version <= ms[i-1].Version {
-			t.Errorf("migration %d has version %d after %d: versions must increase", i, m.Version, ms[i-1].Version)
+		if m.Version != i+1 {
+			t.Errorf("migration %d has version %d: versions must be contiguous from 1", i, m.Version)
 		}
 	}
 }
