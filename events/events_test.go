@@ -19,6 +19,7 @@ import (
 
 	"github.com/adshares/dsp-bridge/config"
 	"github.com/adshares/dsp-bridge/events"
+	"github.com/adshares/dsp-bridge/internal/testclock"
 	"github.com/adshares/dsp-bridge/internal/testdb"
 	"github.com/adshares/dsp-bridge/outbox"
 	"github.com/adshares/dsp-bridge/store"
@@ -71,30 +72,18 @@ func (d *dsp) count(q string) int {
 	return d.hits[q]
 }
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 type env struct {
 	st     *store.Store
 	mod    *events.Module
 	srv    *httptest.Server
 	worker *outbox.Worker
-	clock  *clock
+	clock  *testclock.Clock
 	dsp    *dsp
 }
 
 func newEnv(t testing.TB, st *store.Store, spool *events.Spool) *env {
 	t.Helper()
-	e := &env{st: st, clock: &clock{t: time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)}, dsp: newDSP(t)}
+	e := &env{st: st, clock: testclock.New(time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)), dsp: newDSP(t)}
 	e.mod = events.New(st, quiet, rate, spool)
 	e.mod.Now = e.clock.Now
 	r := chi.NewRouter()

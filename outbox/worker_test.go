@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/adshares/dsp-bridge/config"
+	"github.com/adshares/dsp-bridge/internal/testclock"
 	"github.com/adshares/dsp-bridge/internal/testdb"
 	"github.com/adshares/dsp-bridge/outbox"
 	"github.com/adshares/dsp-bridge/store"
@@ -24,18 +25,6 @@ import (
 func TestMain(m *testing.M) { testdb.Main(m) }
 
 var quiet = slog.New(slog.NewJSONHandler(io.Discard, nil))
-
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 var t0 = time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
 
@@ -78,7 +67,7 @@ func (e *endpoint) stats() (calls int, ok map[string]int) {
 	return e.calls, cp
 }
 
-func newWorker(st *store.Store, c *clock) *outbox.Worker {
+func newWorker(st *store.Store, c *testclock.Clock) *outbox.Worker {
 	w := outbox.New(st, config.Outbox{Workers: 2, PerDSP: 8, Timeout: 2 * time.Second, MaxAge: time.Hour,
 		BackoffBase: time.Second, BackoffMax: time.Minute, Poll: 10 * time.Millisecond}, quiet)
 	if c != nil {
@@ -114,7 +103,7 @@ func notice(t *testing.T, st *store.Store, extID string) store.NoticeRow {
 func TestRetriesOn503ThenDeliversOnce(t *testing.T) {
 	ctx := context.Background()
 	st := testdb.New(t)
-	c := &clock{t: t0}
+	c := testclock.New(t0)
 	dsp := newEndpoint(t, 503, 503)
 	enqueue(t, st, "r1", "sim", dsp.URL+"/burl/r1", t0)
 	w := newWorker(st, c)
@@ -154,7 +143,7 @@ func TestRetriesOn503ThenDeliversOnce(t *testing.T) {
 func TestClientErrorIsNotRetried(t *testing.T) {
 	ctx := context.Background()
 	st := testdb.New(t)
-	c := &clock{t: t0}
+	c := testclock.New(t0)
 	dsp := newEndpoint(t, 404, 404, 404)
 	enqueue(t, st, "f1", "sim", dsp.URL+"/burl/f1", t0)
 	w := newWorker(st, c)
@@ -172,7 +161,7 @@ func TestClientErrorIsNotRetried(t *testing.T) {
 func TestOldNoticeBecomesUndelivered(t *testing.T) {
 	ctx := context.Background()
 	st := testdb.New(t)
-	c := &clock{t: t0}
+	c := testclock.New(t0)
 	fails := make([]int, 200)
 	for i := range fails {
 		fails[i] = 500

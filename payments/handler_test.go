@@ -15,12 +15,13 @@ import (
 
 	"github.com/adshares/dsp-bridge/ads"
 	"github.com/adshares/dsp-bridge/config"
+	"github.com/adshares/dsp-bridge/internal/testclock"
 	"github.com/adshares/dsp-bridge/internal/testdb"
 	"github.com/adshares/dsp-bridge/store"
 )
 
 // serve starts the payments module on a real loopback server.
-func serve(t *testing.T, st *store.Store, auth *Verifier, c *clock) *httptest.Server {
+func serve(t *testing.T, st *store.Store, auth *Verifier, c *testclock.Clock) *httptest.Server {
 	t.Helper()
 	m := NewModule(st, config.Payments{Period: time.Hour, SettleAfter: 10 * time.Minute, Window: 720 * time.Hour}, auth, quietLog())
 	m.Now = c.Now
@@ -59,7 +60,7 @@ const vecSig = "d5055296c1c5f97a1e23fd3cae30ff28ffd8920436adfae9a437df638bef96d3
 func TestPaymentReportsList(t *testing.T) {
 	st := testdb.New(t)
 	ctx := context.Background()
-	c := &clock{t: t0.Add(3*time.Hour + 5*time.Minute)}
+	c := testclock.New(t0.Add(3*time.Hour + 5*time.Minute))
 	addViews(t, st, view{"a", 2_500_000, 50_000_000, t0.Add(time.Minute)})
 	if _, err := newSettler(st, time.Hour, 10*time.Minute, c).Tick(ctx); err != nil {
 		t.Fatal(err)
@@ -130,7 +131,7 @@ func TestPaymentDetailsPaging(t *testing.T) {
 	ctx := context.Background()
 	const rows = 12345
 	bulkViews(t, st, rows, t0.Add(10*time.Minute))
-	c := &clock{t: t0.Add(2 * time.Hour)}
+	c := testclock.New(t0.Add(2 * time.Hour))
 	if _, err := newSettler(st, time.Hour, 10*time.Minute, c).Tick(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +210,7 @@ func TestPaymentDetailsPaging(t *testing.T) {
 func TestPaymentDetailsErrors(t *testing.T) {
 	st := testdb.New(t)
 	ctx := context.Background()
-	c := &clock{t: t0.Add(70 * time.Minute)}
+	c := testclock.New(t0.Add(70 * time.Minute))
 	addViews(t, st, view{"a", 2_500_000, 50_000_000, t0.Add(time.Minute)})
 	if _, err := newSettler(st, time.Hour, 10*time.Minute, c).Tick(ctx); err != nil {
 		t.Fatal(err)
@@ -260,7 +261,7 @@ func TestPaymentDetailsSignatures(t *testing.T) {
 	ctx := context.Background()
 	// Report 1678953600 settled, as in the §5 vector.
 	addViews(t, st, view{"a", 2_500_000, 50_000_000, t0.Add(time.Minute)})
-	c := &clock{t: t0.Add(70 * time.Minute)}
+	c := testclock.New(t0.Add(70 * time.Minute))
 	if _, err := newSettler(st, time.Hour, 10*time.Minute, c).Tick(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/adshares/dsp-bridge/ads"
 	"github.com/adshares/dsp-bridge/config"
+	"github.com/adshares/dsp-bridge/internal/testclock"
 	"github.com/adshares/dsp-bridge/internal/testdb"
 	"github.com/adshares/dsp-bridge/store"
 )
@@ -20,18 +20,9 @@ func TestMain(m *testing.M) { testdb.Main(m) }
 // t0 is the start of an hourly period (the id the AdServer's tests use).
 var t0 = time.Unix(1678953600, 0).UTC()
 
-// clock is an injected, settable clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
-
 func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-func newSettler(st *store.Store, period, settleAfter time.Duration, c *clock) *Settler {
+func newSettler(st *store.Store, period, settleAfter time.Duration, c *testclock.Clock) *Settler {
 	s := NewSettler(st, config.Payments{Period: period, SettleAfter: settleAfter, Window: 720 * time.Hour}, quietLog())
 	s.Now = c.Now
 	return s

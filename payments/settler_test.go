@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/adshares/dsp-bridge/ads"
+	"github.com/adshares/dsp-bridge/internal/testclock"
 	"github.com/adshares/dsp-bridge/internal/testdb"
 	"github.com/adshares/dsp-bridge/store"
 )
@@ -17,7 +18,7 @@ import (
 func TestReportLifecycle(t *testing.T) {
 	st := testdb.New(t)
 	ctx := context.Background()
-	c := &clock{t: t0.Add(5 * time.Minute)}
+	c := testclock.New(t0.Add(5 * time.Minute))
 	s := newSettler(st, time.Hour, 10*time.Minute, c)
 	p0, p1, p2 := t0.Unix(), t0.Unix()+3600, t0.Unix()+7200
 
@@ -108,7 +109,7 @@ func TestFirstReportStartsAtFirstStartOrOldestView(t *testing.T) {
 		"2023-03-15T22:20:30+00:00"); err != nil {
 		t.Fatal(err)
 	}
-	c := &clock{t: t0.Add(time.Minute)}
+	c := testclock.New(t0.Add(time.Minute))
 	s := newSettler(st, time.Hour, 0, c)
 	if _, err := s.Tick(ctx); err != nil {
 		t.Fatal(err)
@@ -181,7 +182,7 @@ func TestConcurrentSettlersSettleEachPeriodOnce(t *testing.T) {
 	}
 	addViews(t, a, views...)
 
-	c := &clock{t: t0.Add(60 * time.Second)}
+	c := testclock.New(t0.Add(60 * time.Second))
 	sa, sb := newSettler(a, time.Second, 2*time.Second, c), newSettler(b, time.Second, 2*time.Second, c)
 	var mu sync.Mutex
 	seen := map[int64]int{}
@@ -269,7 +270,7 @@ func TestMoneyProperty(t *testing.T) {
 			}
 		}
 		addViews(t, st, billed...)
-		c := &clock{t: t0.Add(2 * time.Hour)}
+		c := testclock.New(t0.Add(2 * time.Hour))
 		if _, err := newSettler(st, time.Hour, 0, c).Tick(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -306,7 +307,7 @@ func TestMoneyProperty(t *testing.T) {
 func TestReportValueNeverOverflows(t *testing.T) {
 	st := testdb.New(t)
 	ctx := context.Background()
-	c := &clock{t: t0.Add(time.Minute)}
+	c := testclock.New(t0.Add(time.Minute))
 	s := newSettler(st, time.Hour, 10*time.Minute, c)
 	// 50 USD CPM at 1 nano-USD per ADS: 5e18 clicks each; two exceed int64.
 	big := addViews(t, st,
