@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -518,5 +520,32 @@ func TestAnnouncedOversizedAnswerIsNotRead(t *testing.T) {
 	r := e.obs.last(t).DSPs[0]
 	if r.Outcome != OutcomeError || r.Reason != ReasonInvalidResponse || !strings.Contains(r.Err, "larger than") {
 		t.Fatalf("announced oversized answer: %+v", r)
+	}
+}
+
+// A DSP answering errors keeps its keep-alive connection: the short error
+// page is read, not left to kill the connection.
+func TestErrorAnswersReuseTheConnection(t *testing.T) {
+	var conns atomic.Int32
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		http.Error(w, strings.Repeat("temporarily unavailable ", 40), http.StatusServiceUnavailable)
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	e := newEnv(t, auctionConfig(testDSP("failing", srv.URL)))
+	for range 3 {
+		e.bid(simpleBid(creativePNG))
+		if r := e.obs.last(t).DSPs[0]; r.Outcome != OutcomeError || r.Status != http.StatusServiceUnavailable {
+			t.Fatalf("dsp result %+v, want an error with status 503", r)
+		}
+	}
+	if n := conns.Load(); n != 1 {
+		t.Fatalf("3 error answers used %d connections, want 1 (reused)", n)
 	}
 }

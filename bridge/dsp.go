@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -180,7 +181,7 @@ func (c *dspClient) call(ctx context.Context, req *openrtb2.BidRequest) answer {
 		}
 		return fail(OutcomeError, ReasonUnreachable, err)
 	}
-	defer resp.Body.Close() // unread rest: the connection is dropped, not drained
+	defer resp.Body.Close() // an unread rest drops the connection instead of reusing it
 	a.result.Status = resp.StatusCode
 	if resp.StatusCode == http.StatusNoContent {
 		a.result.Outcome, a.result.Reason = OutcomeNoBid, ReasonNoBid
@@ -188,6 +189,9 @@ func (c *dspClient) call(ctx context.Context, req *openrtb2.BidRequest) answer {
 		return a
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		// Read a short error page so the connection is reused for the next
+		// auction; a long one is cut off (and its connection dropped).
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
 		return fail(OutcomeError, ReasonError, fmt.Errorf("status %d", resp.StatusCode))
 	}
 	if resp.ContentLength > MaxDSPAnswer {
@@ -195,7 +199,7 @@ func (c *dspClient) call(ctx context.Context, req *openrtb2.BidRequest) answer {
 		return fail(OutcomeError, ReasonInvalidResponse, fmt.Errorf("answer of %d bytes is larger than %d", resp.ContentLength, MaxDSPAnswer))
 	}
 	var body io.Reader = io.LimitReader(resp.Body, MaxDSPAnswer+1)
-	if resp.Header.Get("Content-Encoding") == "gzip" {
+	if ce := resp.Header.Get("Content-Encoding"); strings.EqualFold(ce, "gzip") || strings.EqualFold(ce, "x-gzip") {
 		zr, err := gzip.NewReader(body)
 		if err == io.EOF {
 			// An empty body is a no-bid, whatever Content-Encoding says
