@@ -130,7 +130,7 @@ func (m *Metrics) WatchStore(st *store.Store, window time.Duration, log *slog.Lo
 	m.Registry.MustRegister(&storeCollector{
 		m: m, st: st, log: log, window: window, now: time.Now,
 		notices: desc("outbox_notices",
-			"Notices in the outbox by DSP and status: pending (incl. retrying), retrying (pending after a failed attempt), delivered, undelivered.",
+			"Open notices in the outbox by DSP and status: pending (incl. retrying), retrying (pending after a failed attempt), undelivered. Deliveries are counted by outbox_deliveries_total.",
 			"dsp", "status"),
 		atRisk: desc("outbox_at_risk_nano_usd",
 			"What the views whose burl was never delivered cost the DSP, in nano-USD (billed, not acknowledged).", "dsp"),
@@ -150,12 +150,20 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.m.collectorTimeout)
 	defer cancel()
 	now := c.now()
-	if stats, err := c.st.OutboxStatsByDSP(ctx); err != nil {
+	if stats, err := c.st.OpenOutboxByDSP(ctx); err != nil {
 		c.failed("outbox", err)
 	} else {
+		// Configured DSPs without open notices read 0, not "no series".
+		seen := map[string]bool{}
+		for _, name := range c.m.dspNames() {
+			stats = append(stats, store.OutboxStats{DSP: name})
+		}
 		for _, s := range stats {
-			for status, v := range map[string]int64{"pending": s.Pending, "retrying": s.Retrying,
-				"delivered": s.Delivered, "undelivered": s.Undelivered} {
+			if seen[s.DSP] {
+				continue
+			}
+			seen[s.DSP] = true
+			for status, v := range map[string]int64{"pending": s.Pending, "retrying": s.Retrying, "undelivered": s.Undelivered} {
 				ch <- prometheus.MustNewConstMetric(c.notices, prometheus.GaugeValue, float64(v), s.DSP, status)
 			}
 			ch <- prometheus.MustNewConstMetric(c.atRisk, prometheus.GaugeValue, float64(s.AtRiskNanoUSD), s.DSP)

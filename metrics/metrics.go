@@ -6,6 +6,7 @@
 package metrics
 
 import (
+	"sort"
 	"sync"
 	"time"
 
@@ -143,6 +144,18 @@ func (m *Metrics) SetDSPs(names []string) {
 			m.dspOutcomes.WithLabelValues(n, string(o))
 		}
 	}
+}
+
+// dspNames are the DSPs configured so far (sorted).
+func (m *Metrics) dspNames() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	names := make([]string, 0, len(m.dsps))
+	for n := range m.dsps {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
 }
 
 // ObserveDSP counts one DSP's part in an auction.
