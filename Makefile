@@ -9,7 +9,7 @@ GO ?= go
 # (`bridge demo`; DEMO_ARGS="--keep" leaves it running). The binary runs
 # directly, not under `go run`, so Ctrl-C reaches it and it stops cleanly.
 run: build
-	@scripts/ensure-postgres.sh
+	@[ -n "$${BRIDGE_DATABASE_URL:-}" ] || scripts/ensure-postgres.sh
 	bin/bridge demo $(DEMO_ARGS)
 
 # Every test, with the race detector, against a real (throwaway) PostgreSQL.

@@ -52,6 +52,10 @@ type Options struct {
 	Listen string
 	// PublicURL is the base of the nurl/burl in bids (default http://<listen address>).
 	PublicURL string
+	// BillingURL, if set, is the base of the burl instead: the burl is called
+	// by the bridge, the nurl by a browser, and in containers they may need
+	// different addresses.
+	BillingURL string
 	// Price is the CPM bid, a decimal in Currency (default "1.00").
 	Price string
 	// Currency of bids (default USD); CurAsArray sends "cur" as ["XXX"].
@@ -150,6 +154,10 @@ func withDefaults(o Options, url string) Options {
 		o.PublicURL = url
 	}
 	o.PublicURL = strings.TrimRight(o.PublicURL, "/")
+	if o.BillingURL == "" {
+		o.BillingURL = o.PublicURL
+	}
+	o.BillingURL = strings.TrimRight(o.BillingURL, "/")
 	if o.Price == "" {
 		o.Price = "1.00"
 	}
@@ -412,7 +420,7 @@ func Bids(req *openrtb2.BidRequest, o Options, call int) []byte {
 			b.NURL = o.PublicURL + "/win?" + q
 		}
 		if !o.NoBURL {
-			b.BURL = o.PublicURL + "/bill?" + q
+			b.BURL = o.BillingURL + "/bill?" + q
 		}
 		bids = append(bids, b)
 	}

@@ -139,3 +139,21 @@ func TestFailEvery(t *testing.T) {
 		t.Fatal("unknown mode accepted")
 	}
 }
+
+func TestBillingURLSeparateFromPublicURL(t *testing.T) {
+	s := New(Options{PublicURL: "http://127.0.0.1:9001/", BillingURL: "http://dsp:9001"})
+	defer s.Close()
+	_, body := post(t, s)
+	var r struct {
+		SeatBid []struct {
+			Bid []struct{ NURL, BURL string } `json:"bid"`
+		} `json:"seatbid"`
+	}
+	if err := json.Unmarshal([]byte(body), &r); err != nil {
+		t.Fatal(err)
+	}
+	b := r.SeatBid[0].Bid[0]
+	if !strings.HasPrefix(b.NURL, "http://127.0.0.1:9001/win?") || !strings.HasPrefix(b.BURL, "http://dsp:9001/bill?") {
+		t.Fatalf("nurl %s burl %s: want the nurl on the public URL and the burl on the billing URL", b.NURL, b.BURL)
+	}
+}

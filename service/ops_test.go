@@ -206,7 +206,10 @@ func TestMetricsAfterScriptedAuctionsAndEvents(t *testing.T) {
 	var m map[string]float64
 	for {
 		m = scrape(t, svc.MetricsAddr())
-		if m[`bridge_outbox_deliveries_total{dsp="bidder",kind="burl",result="delivered"}`] == 3 || time.Now().After(deadline) {
+		// The outbox counts a delivery just before it marks the row
+		// delivered: wait for the database's gauge too.
+		if m[`bridge_outbox_deliveries_total{dsp="bidder",kind="burl",result="delivered"}`] == 3 &&
+			m[`bridge_outbox_notices{dsp="bidder",status="pending"}`] == 0 || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)

@@ -50,6 +50,8 @@ type Service struct {
 	metricsSrv *metrics.Server
 	demand     *bridge.Demand // its Auctioneer takes config reloads
 	reloadMu   sync.Mutex     // one Reload at a time
+	// workersDone is closed once every worker has returned (set by Run).
+	workersDone chan struct{}
 }
 
 // New connects to the database (starting a throwaway PostgreSQL when
@@ -169,19 +171,26 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	<-metricsDone
 	done := make(chan struct{})
+	s.workersDone = done
 	go func() { wg.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(s.Config.Server.ShutdownTimeout):
 		s.Log.Warn("workers did not stop within the shutdown timeout")
 	}
-	close(errc)
 	var errs []error
 	if serveErr != nil {
 		errs = append(errs, serveErr)
 	}
-	for err := range errc {
-		errs = append(errs, err)
+	// errc is never closed: a worker that outlived the shutdown timeout may
+	// still send its error later (into the buffer, which has room for all).
+	for collected := false; !collected; {
+		select {
+		case err := <-errc:
+			errs = append(errs, err)
+		default:
+			collected = true
+		}
 	}
 	s.Log.Info("bridge stopped")
 	return errors.Join(errs...)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -177,4 +178,32 @@ func TestSignatureRequiredOnInfoAndInventoryWhenKeyConfigured(t *testing.T) {
 	if resp.StatusCode == http.StatusUnauthorized {
 		t.Fatal("/bid must not require a signature")
 	}
+}
+
+// TestRunOutlivedByAWorker: a worker that ignores the shutdown timeout and
+// fails later must not crash the process (its error used to be sent on a
+// channel Run had already closed).
+func TestRunOutlivedByAWorker(t *testing.T) {
+	cfg := testConfig(t, testdb.URL(t))
+	cfg.Server.ShutdownTimeout = 50 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	svc, err := New(ctx, cfg, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	svc.workers = append(svc.workers, WorkerFunc(func(ctx context.Context) error {
+		<-ctx.Done()
+		<-release // stuck past the shutdown timeout
+		return errors.New("late failure")
+	}))
+	done := make(chan error, 1)
+	go func() { done <- svc.Run(ctx) }()
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run = %v, want nil (the late worker had not failed yet)", err)
+	}
+	close(release)
+	<-svc.workersDone // the late worker's error has been handed over by now
 }

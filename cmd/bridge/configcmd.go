@@ -13,7 +13,7 @@ func init() {
 
 func configCheckCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs, path := newFlags("config check", stderr)
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	cfg, err := loadConfig(*path, stderr)
@@ -27,7 +27,7 @@ func configCheckCmd(ctx context.Context, args []string, stdout, stderr io.Writer
 
 func versionCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs, _ := newFlags("version", stderr)
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, "bridge", version)

@@ -28,7 +28,7 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	seed := fs.Uint64("seed", 1, "random seed of the traffic and of the DSPs' prices")
 	keep := fs.Bool("keep", false, "leave everything running after the summary, until Ctrl-C")
 	dbURL := fs.String("database-url", os.Getenv("BRIDGE_DATABASE_URL"), "use this PostgreSQL instead of a throwaway one (default $BRIDGE_DATABASE_URL)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

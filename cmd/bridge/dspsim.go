@@ -20,6 +20,7 @@ func dspSimulateCmd(ctx context.Context, args []string, stdout, stderr io.Writer
 	fs.SetOutput(stderr)
 	listen := fs.String("listen", "127.0.0.1:9001", "`address` to listen on")
 	public := fs.String("public-url", "", "base `URL` of the nurl/burl in bids (default http://LISTEN)")
+	billing := fs.String("billing-url", "", "base `URL` of the burl only, if the bridge reaches the DSP at another address than browsers (default --public-url)")
 	price := fs.String("price", "1.00", "bid CPM, a decimal in --currency")
 	currency := fs.String("currency", "USD", "currency of bids")
 	latency := fs.Duration("latency", 0, "delay before every answer")
@@ -33,7 +34,7 @@ func dspSimulateCmd(ctx context.Context, args []string, stdout, stderr io.Writer
 	seed := fs.Int64("seed", 1, "random seed for --fail-fraction")
 	noBURL := fs.Bool("no-burl", false, "leave burl out of bids")
 	noNURL := fs.Bool("no-nurl", false, "leave nurl out of bids")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -51,7 +52,7 @@ func dspSimulateCmd(ctx context.Context, args []string, stdout, stderr io.Writer
 		pub = "http://" + *listen
 	}
 	s, err := dspsim.Start(dspsim.Options{
-		Listen: *listen, PublicURL: pub, Price: *price, Currency: strings.ToUpper(*currency), Latency: *latency,
+		Listen: *listen, PublicURL: pub, BillingURL: *billing, Price: *price, Currency: strings.ToUpper(*currency), Latency: *latency,
 		Mode: m, FailEvery: *failEvery, FailFraction: *failFraction, Seed: *seed, NoBURL: *noBURL, NoNURL: *noNURL,
 	})
 	if err != nil {

@@ -15,7 +15,7 @@ func init() {
 
 func migrateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs, path := newFlags("migrate", stderr)
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	cfg, err := loadConfig(*path, stderr)

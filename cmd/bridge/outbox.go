@@ -17,7 +17,7 @@ func init() {
 func outboxStatusCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs, path := newFlags("outbox status", stderr)
 	format := fs.String("format", "table", "output `format`: table or json")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *format != "table" && *format != "json" {

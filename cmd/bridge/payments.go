@@ -44,7 +44,7 @@ func newPaymentsEnv(name string, stderr io.Writer) *paymentsEnv {
 func (e *paymentsEnv) open(ctx context.Context, args []string, stderr io.Writer) ([]string, error) {
 	var pos []string
 	for {
-		if err := e.fs.Parse(args); err != nil {
+		if err := parseFlags(e.fs, args); err != nil {
 			return nil, err
 		}
 		if e.fs.NArg() == 0 {

@@ -27,7 +27,7 @@ const closeShare = 0.8
 func dspProbeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs, path := newFlags("dsp probe", stderr)
 	n := fs.Int("requests", 10, "test `requests` per DSP (OpenRTB test=1; sent one round at a time to all DSPs)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"os/signal"
@@ -16,7 +17,7 @@ func init() {
 
 func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs, path := newFlags("serve", stderr)
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	cfg, err := loadConfig(*path, stderr)
@@ -31,6 +32,12 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	log := service.NewLogger(cfg.Log.Level)
 	svc, err := service.New(ctx, cfg, log)
 	if err != nil {
+		if ctx.Err() != nil {
+			// SIGINT/SIGTERM during start-up (say, while initdb runs): a
+			// stop as asked, like one after start, not a start failure.
+			fmt.Fprintln(stderr, "bridge: stopped during start-up")
+			return nil
+		}
 		return err
 	}
 	go svc.ReloadOnSignal(ctx, *path, hup)

@@ -134,3 +134,22 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestServeStoppedDuringStartup: a signal while the throwaway PostgreSQL is
+// still being created stops `serve` cleanly (exit 0, no initdb dump), as a
+// signal after start does.
+func TestServeStoppedDuringStartup(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bridge.yaml")
+	if err := os.WriteFile(path, []byte(serveConfig(freeAddr(t), "", "")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // the signal arrived before the start finished
+	var stderr strings.Builder
+	if code := run(ctx, []string{"serve", "--config", path}, io.Discard, &stderr); code != 0 {
+		t.Fatalf("serve stopped during start-up exited %d, want 0; stderr:\n%s", code, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "stopped during start-up") || strings.Contains(stderr.String(), "initdb") {
+		t.Fatalf("stderr = %q", stderr.String())
+	}
+}
