@@ -85,6 +85,14 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), s.cfg.Server.ShutdownTimeout)
 	defer cancel()
 	err := s.http.Shutdown(shutdownCtx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		// Requests still running past the timeout are cut off: closing their
+		// connections cancels their contexts, which releases the database
+		// connections they hold so the pool can close.
+		s.log.Warn("requests still running after the shutdown timeout; closing their connections")
+		s.http.Close()
+		err = nil
+	}
 	if serveErr := <-errc; serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) && err == nil {
 		err = serveErr
 	}

@@ -22,7 +22,7 @@ func testConfig() *config.Config {
 }
 
 // testModule has endpoints that misbehave on purpose.
-type testModule struct{ slowStarted chan struct{} }
+type testModule struct{ slowStarted, stuckStarted, stuckCancelled chan struct{} }
 
 func (m testModule) Mount(r chi.Router) {
 	r.Get("/panic", func(w http.ResponseWriter, r *http.Request) { panic("boom") })
@@ -30,6 +30,11 @@ func (m testModule) Mount(r chi.Router) {
 		close(m.slowStarted)
 		time.Sleep(300 * time.Millisecond)
 		io.WriteString(w, "finished")
+	})
+	r.Get("/stuck", func(w http.ResponseWriter, r *http.Request) {
+		close(m.stuckStarted)
+		<-r.Context().Done() // like a query waiting on a hung database
+		close(m.stuckCancelled)
 	})
 	r.Post("/echo", func(w http.ResponseWriter, r *http.Request) {
 		if _, err := io.ReadAll(r.Body); err != nil {
@@ -41,7 +46,7 @@ func (m testModule) Mount(r chi.Router) {
 }
 
 func newTestServer(checks ...ReadinessCheck) (*Server, testModule) {
-	m := testModule{slowStarted: make(chan struct{})}
+	m := testModule{slowStarted: make(chan struct{}), stuckStarted: make(chan struct{}), stuckCancelled: make(chan struct{})}
 	return NewServer(testConfig(), slog.New(slog.NewJSONHandler(io.Discard, nil)), checks, m), m
 }
 
@@ -158,5 +163,28 @@ func TestGracefulShutdownFinishesInFlight(t *testing.T) {
 	}
 	if _, err := net.DialTimeout("tcp", l.Addr().String(), time.Second); err == nil {
 		t.Fatal("server still accepts connections after shutdown")
+	}
+}
+
+func TestShutdownCutsOffRequestsPastTheTimeout(t *testing.T) {
+	s, m := newTestServer()
+	s.cfg.Server.ShutdownTimeout = 100 * time.Millisecond
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(ctx, l) }()
+	go http.Get("http://" + l.Addr().String() + "/stuck")
+	<-m.stuckStarted
+	cancel()
+	if err := <-served; err != nil {
+		t.Fatalf("Serve returned %v", err)
+	}
+	select {
+	case <-m.stuckCancelled:
+	case <-time.After(5 * time.Second):
+		t.Fatal("a request still running after the shutdown timeout was never cancelled")
 	}
 }
