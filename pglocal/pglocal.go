@@ -32,6 +32,10 @@ To run the bridge you can:
   - point the bridge at an existing database: BRIDGE_DATABASE_URL=postgres://user:pass@host:5432/db, or
   - run everything in containers: docker compose up`)
 
+// errExitedEarly means postgres stopped before accepting logins (for
+// example because its port was taken).
+var errExitedEarly = errors.New("pglocal: postgres exited during start-up")
+
 // Options tune a throwaway cluster.
 type Options struct {
 	// Fast turns off fsync and synchronous commit: fine for tests, where a
@@ -85,15 +89,22 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	if c.port, err = freePort(); err != nil {
-		os.RemoveAll(dir)
-		return nil, err
+	// The free port is released before postgres binds it; if another
+	// process takes it in between, postgres exits and we try another one.
+	for attempt := 1; ; attempt++ {
+		if c.port, err = freePort(); err != nil {
+			os.RemoveAll(dir)
+			return nil, err
+		}
+		err = c.StartServer(ctx)
+		if err == nil {
+			return c, nil
+		}
+		if !errors.Is(err, errExitedEarly) || attempt == 3 {
+			os.RemoveAll(dir)
+			return nil, err
+		}
 	}
-	if err := c.StartServer(ctx); err != nil {
-		os.RemoveAll(dir)
-		return nil, err
-	}
-	return c, nil
 }
 
 // FindBinaries returns the directory holding initdb and postgres.
@@ -210,7 +221,7 @@ func (c *Cluster) StartServer(ctx context.Context) error {
 		select {
 		case <-done:
 			c.cmd = nil
-			return fmt.Errorf("pglocal: postgres exited during start-up (port %d)", c.port)
+			return fmt.Errorf("%w (port %d)", errExitedEarly, c.port)
 		case <-ctx.Done():
 			c.stopLocked(syscall.SIGQUIT)
 			return ctx.Err()

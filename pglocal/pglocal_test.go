@@ -2,6 +2,8 @@ package pglocal
 
 import (
 	"context"
+	"errors"
+	"net"
 	"os"
 	"testing"
 	"time"
@@ -55,5 +57,25 @@ func TestStartStopRestartRemove(t *testing.T) {
 	c.Stop()
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
 		t.Fatalf("cluster dir %s left behind", dir)
+	}
+}
+
+// A cluster whose port is taken when it restarts reports that postgres
+// exited, rather than hanging; a new cluster moves to another port.
+func TestTakenPort(t *testing.T) {
+	ctx := context.Background()
+	c, err := Start(ctx, Options{Fast: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop()
+	c.StopServer()
+	l, err := net.Listen("tcp", c.Addr())
+	if err != nil {
+		t.Skipf("could not take the port: %v", err)
+	}
+	defer l.Close()
+	if err := c.StartServer(ctx); !errors.Is(err, errExitedEarly) {
+		t.Fatalf("StartServer on a taken port = %v, want errExitedEarly", err)
 	}
 }
