@@ -2,9 +2,11 @@ package events
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -63,6 +65,11 @@ const (
 func OpenSpool(dir string) (*Spool, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("events: spool dir: %w", err)
+	}
+	// Make the directory's own entry durable, so that a power loss right
+	// after the first start cannot take the spool (and what it holds) away.
+	if err := syncDir(filepath.Dir(filepath.Clean(dir))); err != nil {
+		return nil, err
 	}
 	lock, err := os.OpenFile(filepath.Join(dir, "LOCK"), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
@@ -288,11 +295,21 @@ func (s *Spool) replaySegment(path string, fn func(Record) error) (int, error) {
 		return 0, fmt.Errorf("events: spool read: %w", err)
 	}
 	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	r := bufio.NewReaderSize(f, 64<<10)
 	n := 0
-	for sc.Scan() {
-		line := sc.Bytes()
+	for {
+		line, tooLong, rerr := readLine(r, maxRecordLine)
+		if rerr == io.EOF && len(line) == 0 && !tooLong {
+			return n, nil
+		}
+		if rerr != nil && rerr != io.EOF {
+			return n, fmt.Errorf("events: spool read %s: %w", path, rerr)
+		}
+		if tooLong {
+			// No record is anywhere near this long: garbage left by a crash
+			// or a bad disk. Skipping it keeps the records after it flowing.
+			continue
+		}
 		var rec Record
 		if err := json.Unmarshal(line, &rec); err != nil {
 			// A torn last line from a crash mid-write: that append never
@@ -310,10 +327,33 @@ func (s *Spool) replaySegment(path string, fn func(Record) error) (int, error) {
 		}
 		n++
 	}
-	if err := sc.Err(); err != nil {
-		return n, fmt.Errorf("events: spool read %s: %w", path, err)
+}
+
+// maxRecordLine bounds one spooled line; a record is a few hundred bytes.
+const maxRecordLine = 1 << 20
+
+// readLine reads one line without its newline. A line longer than max is
+// read to its end but not kept (tooLong). At the end of the file it returns
+// the last, unterminated line (if any) with io.EOF.
+func readLine(r *bufio.Reader, max int) (line []byte, tooLong bool, err error) {
+	for {
+		chunk, err := r.ReadSlice('\n')
+		if !tooLong {
+			if len(line)+len(chunk) > max+1 {
+				tooLong, line = true, nil
+			} else {
+				line = append(line, chunk...)
+			}
+		}
+		switch {
+		case err == bufio.ErrBufferFull:
+			continue
+		case err != nil:
+			return line, tooLong, err
+		default:
+			return bytes.TrimSuffix(line, []byte("\n")), tooLong, nil
+		}
 	}
-	return n, nil
 }
 
 // reject keeps a record that cannot be stored, with the reason, for the

@@ -1,6 +1,7 @@
 package events
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"os"
@@ -192,4 +193,47 @@ func TestSpoolFailedFlushIsNeverReportedDurable(t *testing.T) {
 			t.Fatal("record 1 reported durable after its segment failed to flush")
 		}
 	})
+}
+
+// Garbage far longer than any record (a bad disk, a crash) is skipped; the
+// records after it are still replayed.
+func TestSpoolSkipsOverlongLines(t *testing.T) {
+	dir := t.TempDir()
+	s, err := OpenSpool(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.Append(rec(1))
+	s.mu.Lock()
+	s.f.Write([]byte(strings.Repeat("x", 3<<20) + "\n"))
+	s.mu.Unlock()
+	s.Append(rec(2))
+	var got []string
+	n, err := s.Replay(func(r Record) error { got = append(got, r.ExtID); return nil })
+	if err != nil || n != 2 || fmt.Sprint(got) != "[e1 e2]" {
+		t.Fatalf("replayed %d %v, %v; want e1 and e2 around the garbage", n, got, err)
+	}
+	if st, _ := s.State(); st.Segments != 0 {
+		t.Fatalf("segment kept after replay: %+v", st)
+	}
+}
+
+func TestReadLine(t *testing.T) {
+	in := "short\n" + strings.Repeat("y", 300) + "\nlast"
+	r := bufio.NewReaderSize(strings.NewReader(in), 16)
+	var lines []string
+	var long []bool
+	for {
+		line, tooLong, err := readLine(r, 100)
+		if len(line) > 0 || tooLong {
+			lines, long = append(lines, string(line)), append(long, tooLong)
+		}
+		if err != nil {
+			break
+		}
+	}
+	if fmt.Sprint(lines) != "[short  last]" || fmt.Sprint(long) != "[false true false]" {
+		t.Fatalf("lines %q long %v", lines, long)
+	}
 }
