@@ -104,9 +104,12 @@ func (e *paymentsEnv) withRange() *paymentsEnv {
 	return e
 }
 
-// window resolves --from and --to (after open): by default the last
-// payments.window.
-func (e *paymentsEnv) window() (time.Time, time.Time, error) {
+// openWindow opens like open (no positional arguments) and resolves --from
+// and --to: by default the last payments.window.
+func (e *paymentsEnv) openWindow(ctx context.Context, args []string, stderr io.Writer) (time.Time, time.Time, error) {
+	if _, err := e.open(ctx, args, stderr); err != nil {
+		return time.Time{}, time.Time{}, err
+	}
 	end := time.Now()
 	if *e.to != "" {
 		t, err := parseWhen(*e.to)
@@ -174,10 +177,7 @@ func intOrDash(n *int64) string {
 func paymentsListCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	e := newPaymentsEnv("payments list", stderr).withRange()
 	defer e.close()
-	if _, err := e.open(ctx, args, stderr); err != nil {
-		return err
-	}
-	from, to, err := e.window()
+	from, to, err := e.openWindow(ctx, args, stderr)
 	if err != nil {
 		return err
 	}
@@ -366,10 +366,7 @@ func detailTable(rows []detailOut) *table.Table {
 func paymentsDSPsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	e := newPaymentsEnv("payments dsps", stderr).withRange()
 	defer e.close()
-	if _, err := e.open(ctx, args, stderr); err != nil {
-		return err
-	}
-	from, to, err := e.window()
+	from, to, err := e.openWindow(ctx, args, stderr)
 	if err != nil {
 		return err
 	}
