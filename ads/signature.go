@@ -29,9 +29,6 @@ type Authorization struct {
 	Signature []byte    // 64-byte Ed25519 signature
 }
 
-// formatATOM writes t in UTC with +00:00, as PHP's `c` format does.
-func formatATOM(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05") + "+00:00" }
-
 // SignAuthorization builds the header value the AdServer's GuzzleDemandClient
 // sends: the Ed25519 signature (key from the 32-byte seed) of the raw nonce
 // followed by the decimal unix seconds of created.
@@ -39,7 +36,7 @@ func SignAuthorization(seed []byte, account string, nonce []byte, created time.T
 	key := ed25519.NewKeyFromSeed(seed)
 	sig := ed25519.Sign(key, authMessage(nonce, created))
 	return fmt.Sprintf(`ADS account="%s", nonce="%s", created="%s", signature="%s"`,
-		account, base64.StdEncoding.EncodeToString(nonce), formatATOM(created), hex.EncodeToString(sig))
+		account, base64.StdEncoding.EncodeToString(nonce), FormatATOM(created), hex.EncodeToString(sig))
 }
 
 func authMessage(nonce []byte, created time.Time) []byte {

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/adshares/dsp-bridge/ads"
-	"github.com/adshares/dsp-bridge/config"
 )
 
 // Timeouts the AdServer uses: GuzzleDemandClient for info, inventory and
@@ -247,4 +246,4 @@ func (c *Client) serverOrigin() (string, error) {
 }
 
 // atom formats a time the way the AdServer writes dates (PHP "c").
-func atom(t time.Time) string { return config.FormatATOM(t) }
+func atom(t time.Time) string { return ads.FormatATOM(t) }

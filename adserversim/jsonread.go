@@ -17,7 +17,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/adshares/dsp-bridge/config"
+	"github.com/adshares/dsp-bridge/ads"
 )
 
 // ValidationError says which AdServer rule an answer of the bridge broke.
@@ -141,7 +141,7 @@ func checkATOM(v any) string {
 	if !atomRe.MatchString(s) {
 		return fmt.Sprintf("%q is not DATE_ATOM Y-m-d\\TH:i:s+00:00 (no Z, no fractions)", s)
 	}
-	if _, err := config.ParseATOM(s); err != nil {
+	if _, err := ads.ParseATOM(s); err != nil {
 		return fmt.Sprintf("%q is not a real date", s)
 	}
 	return ""

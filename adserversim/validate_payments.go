@@ -4,7 +4,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/adshares/dsp-bridge/config"
+	"github.com/adshares/dsp-bridge/ads"
 )
 
 // Report is one entry of /payment-reports.
@@ -91,7 +91,7 @@ func parsePaymentReports(status int, body []byte) ([]Report, error) {
 		if !c.ok() {
 			break
 		}
-		r.CreatedAt, _ = config.ParseATOM(m["created_at"].(string))
+		r.CreatedAt, _ = ads.ParseATOM(m["created_at"].(string))
 		out = append(out, r)
 	}
 	if !c.ok() {

@@ -53,7 +53,7 @@ func (h *Inventory) serve(w http.ResponseWriter, r *http.Request) {
 		// Payments keep reports "processing" until this is recorded, so a
 		// failure here only delays them; the AdServer still gets its answer.
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		if err := inventory.RecordFirstFetch(ctx, h.st, h.now()); err != nil {
+		if err := h.st.RecordInventoryFetch(ctx, h.now()); err != nil {
 			h.log.Warn("could not record the first inventory fetch", "error", err)
 		} else {
 			h.recorded.Store(true)

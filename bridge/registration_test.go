@@ -11,12 +11,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/adshares/dsp-bridge/ads"
 	"github.com/adshares/dsp-bridge/adserversim"
 	"github.com/adshares/dsp-bridge/bridge"
 	"github.com/adshares/dsp-bridge/config"
 	"github.com/adshares/dsp-bridge/dspsim"
 	"github.com/adshares/dsp-bridge/internal/testdb"
 	"github.com/adshares/dsp-bridge/inventory"
+	"github.com/adshares/dsp-bridge/store"
 )
 
 // registrationConfig loads a config the way `bridge serve` does, so
@@ -80,7 +82,7 @@ func TestAnswersPassTheAdServersRules(t *testing.T) {
 	}
 
 	var fetched string
-	if err := st.Pool.QueryRow(context.Background(), `SELECT count(*)::text FROM settings WHERE key = $1`, inventory.FirstFetchKey).Scan(&fetched); err != nil || fetched != "0" {
+	if err := st.Pool.QueryRow(context.Background(), `SELECT count(*)::text FROM settings WHERE key = $1`, store.SettingInventoryFirstFetchedAt).Scan(&fetched); err != nil || fetched != "0" {
 		t.Fatalf("first fetch recorded before any fetch: %s %v", fetched, err)
 	}
 	status, inv := get(t, ts.URL+"/inventory")
@@ -100,12 +102,12 @@ func TestAnswersPassTheAdServersRules(t *testing.T) {
 		}
 	}
 	var first, start string
-	st.Pool.QueryRow(context.Background(), `SELECT value FROM settings WHERE key = $1`, inventory.FirstFetchKey).Scan(&first)
-	st.Pool.QueryRow(context.Background(), `SELECT value FROM settings WHERE key = $1`, inventory.FirstStartKey).Scan(&start)
-	if _, err := config.ParseATOM(first); err != nil {
+	st.Pool.QueryRow(context.Background(), `SELECT value FROM settings WHERE key = $1`, store.SettingInventoryFirstFetchedAt).Scan(&first)
+	st.Pool.QueryRow(context.Background(), `SELECT value FROM settings WHERE key = $1`, store.SettingFirstStart).Scan(&start)
+	if _, err := ads.ParseATOM(first); err != nil {
 		t.Fatalf("first fetch not recorded: %q", first)
 	}
-	if _, err := config.ParseATOM(start); err != nil || !strings.Contains(string(inv), `"date_start":"`+start+`"`) {
+	if _, err := ads.ParseATOM(start); err != nil || !strings.Contains(string(inv), `"date_start":"`+start+`"`) {
 		t.Fatalf("first start %q is not the default date_start", start)
 	}
 	// The inventory's placeholder serve_url answers an image.

@@ -348,16 +348,6 @@ func TestParseDecimal(t *testing.T) {
 	}
 }
 
-func TestATOM(t *testing.T) {
-	ts := time.Date(2023, 3, 17, 16, 4, 33, 500, time.UTC)
-	if s := FormatATOM(ts); s != "2023-03-17T16:04:33+00:00" {
-		t.Fatalf("FormatATOM = %s", s)
-	}
-	if _, err := ParseATOM("2023-03-17T16:04:33Z"); err == nil {
-		t.Fatal("Z must not parse as ATOM")
-	}
-}
-
 // headerValue looks a header up case-insensitively: viper lower-cases map
 // keys read from YAML, and HTTP header names are case-insensitive anyway.
 func headerValue(h map[string]string, name string) string {

@@ -272,12 +272,12 @@ func (c *Config) validateInventory() []string {
 		var start, end time.Time
 		var err error
 		if cp.DateStart != "" {
-			if start, err = ParseATOM(cp.DateStart); err != nil {
+			if start, err = ads.ParseATOM(cp.DateStart); err != nil {
 				p = append(p, fmt.Sprintf("%s: date_start %q is not YYYY-MM-DDTHH:MM:SS+00:00", at, cp.DateStart))
 			}
 		}
 		if cp.DateEnd != "" {
-			if end, err = ParseATOM(cp.DateEnd); err != nil {
+			if end, err = ads.ParseATOM(cp.DateEnd); err != nil {
 				p = append(p, fmt.Sprintf("%s: date_end %q is not YYYY-MM-DDTHH:MM:SS+00:00", at, cp.DateEnd))
 			} else if !start.IsZero() && !end.After(start) {
 				p = append(p, fmt.Sprintf("%s: date_end must be after date_start", at))
@@ -354,15 +354,6 @@ func ParseSize(s string) (w, h int64, ok bool) {
 	h, _ = strconv.ParseInt(m[2], 10, 64)
 	return w, h, true
 }
-
-// ATOM is PHP's DATE_ATOM layout as the AdServer parses it: +00:00, never Z.
-const ATOM = "2006-01-02T15:04:05-07:00"
-
-// ParseATOM parses an ATOM timestamp.
-func ParseATOM(s string) (time.Time, error) { return time.Parse(ATOM, s) }
-
-// FormatATOM formats t in UTC as 2023-03-17T16:04:33+00:00.
-func FormatATOM(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05") + "+00:00" }
 
 // ParseDecimal parses a non-negative decimal string into an integer scaled by
 // 10^scale, exactly ("0.05", 9 → 50000000). More decimals than scale is an error.

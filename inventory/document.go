@@ -3,6 +3,7 @@ package inventory
 import (
 	"encoding/json"
 
+	"github.com/adshares/dsp-bridge/ads"
 	"github.com/adshares/dsp-bridge/config"
 )
 
@@ -60,17 +61,17 @@ func Document(cfg *config.Config, t Times) []Campaign {
 		}
 		start := cp.DateStart
 		if start == "" {
-			start = config.FormatATOM(t.FirstStart)
+			start = ads.FormatATOM(t.FirstStart)
 		}
 		var end *string
 		if cp.DateEnd != "" {
 			e := cp.DateEnd
 			end = &e
 		}
-		signed := config.FormatATOM(ct.Updated)
+		signed := ads.FormatATOM(ct.Updated)
 		c := Campaign{
 			ID: cp.ID, LandingURL: cp.LandingURL, DateStart: start, DateEnd: end,
-			CreatedAt: config.FormatATOM(ct.Created), UpdatedAt: signed,
+			CreatedAt: ads.FormatATOM(ct.Created), UpdatedAt: signed,
 			Medium: "web", MaxCPC: 0, MaxCPM: cp.MaxCPM, Budget: cp.Budget,
 			Creatives:         make([]CreativeDoc, 0, len(cp.Creatives)),
 			TargetingRequires: json.RawMessage(`{}`), TargetingExcludes: json.RawMessage(`{}`),

@@ -12,43 +12,30 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/adshares/dsp-bridge/ads"
 	"github.com/adshares/dsp-bridge/config"
 	"github.com/adshares/dsp-bridge/store"
 )
 
-// Settings keys other capabilities read (payments uses both).
-const (
-	// FirstStartKey holds the bridge's first start (ATOM), the default date_start.
-	FirstStartKey = "first_start"
-	// FirstFetchKey holds when the AdServer first fetched /inventory (ATOM).
-	FirstFetchKey = "inventory_first_fetched_at"
-	campaignKey   = "campaign:" // + id → "<hash> <created ATOM> <updated ATOM>"
-)
+// campaignKey + id is the settings key of a campaign's times, written only
+// here: "<hash> <created ATOM> <updated ATOM>".
+const campaignKey = "campaign:"
 
-// LoadTimes records the first start (once, ever) and each campaign's
+// LoadTimes records the first start (once, ever, through the store) and each campaign's
 // creation and last change, and returns them. A campaign counts as changed
 // when its config (or the classification, or base_url) changed, so the
 // AdServer sees a new updated_at/signed_at exactly when something changed.
 func LoadTimes(ctx context.Context, st *store.Store, cfg *config.Config, now time.Time) (Times, error) {
-	t := Times{Campaigns: map[string]CampaignTimes{}}
-	err := pgx.BeginFunc(ctx, st.Pool, func(tx pgx.Tx) error {
+	first, err := st.EnsureFirstStart(ctx, now)
+	if err != nil {
+		return Times{}, fmt.Errorf("inventory: load times: %w", err)
+	}
+	t := Times{FirstStart: first, Campaigns: map[string]CampaignTimes{}}
+	err = pgx.BeginFunc(ctx, st.Pool, func(tx pgx.Tx) error {
 		// Serialise concurrent starts of several bridges on one database.
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('dsp-bridge inventory'))`); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING`,
-			FirstStartKey, config.FormatATOM(now)); err != nil {
-			return err
-		}
-		var first string
-		if err := tx.QueryRow(ctx, `SELECT value FROM settings WHERE key = $1`, FirstStartKey).Scan(&first); err != nil {
-			return err
-		}
-		fs, err := config.ParseATOM(first)
-		if err != nil {
-			return fmt.Errorf("settings %s = %q: %w", FirstStartKey, first, err)
-		}
-		t.FirstStart = fs
 		for _, cp := range cfg.Inventory.Campaigns {
 			ct, err := campaignTimes(ctx, tx, cfg, cp, now)
 			if err != nil {
@@ -73,8 +60,8 @@ func campaignTimes(ctx context.Context, tx pgx.Tx, cfg *config.Config, cp config
 	}
 	ct := CampaignTimes{Created: now, Updated: now}
 	if f := strings.Fields(val); len(f) == 3 {
-		created, err1 := config.ParseATOM(f[1])
-		updated, err2 := config.ParseATOM(f[2])
+		created, err1 := ads.ParseATOM(f[1])
+		updated, err2 := ads.ParseATOM(f[2])
 		if err1 == nil && err2 == nil {
 			if f[0] == hash {
 				return CampaignTimes{Created: created, Updated: updated}, nil
@@ -84,7 +71,7 @@ func campaignTimes(ctx context.Context, tx pgx.Tx, cfg *config.Config, cp config
 	}
 	_, err = tx.Exec(ctx, `INSERT INTO settings (key, value) VALUES ($1, $2)
 		ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()`,
-		campaignKey+cp.ID, hash+" "+config.FormatATOM(ct.Created)+" "+config.FormatATOM(ct.Updated))
+		campaignKey+cp.ID, hash+" "+ads.FormatATOM(ct.Created)+" "+ads.FormatATOM(ct.Updated))
 	return ct, err
 }
 
@@ -93,15 +80,4 @@ func campaignHash(cfg *config.Config, cp config.Campaign) string {
 	b, _ := json.Marshal([]any{cp, cfg.Inventory.Classifier, cfg.Inventory.Keywords, cfg.BaseURL})
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:8])
-}
-
-// RecordFirstFetch remembers the first time the AdServer fetched the
-// inventory; later calls change nothing.
-func RecordFirstFetch(ctx context.Context, st *store.Store, now time.Time) error {
-	_, err := st.Pool.Exec(ctx, `INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING`,
-		FirstFetchKey, config.FormatATOM(now))
-	if err != nil {
-		return fmt.Errorf("inventory: record first fetch: %w", err)
-	}
-	return nil
 }

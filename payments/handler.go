@@ -12,6 +12,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/adshares/dsp-bridge/ads"
 	"github.com/adshares/dsp-bridge/config"
 	"github.com/adshares/dsp-bridge/httpapi"
 	"github.com/adshares/dsp-bridge/store"
@@ -82,8 +83,8 @@ func (m *Module) reports(w http.ResponseWriter, r *http.Request) {
 	for _, rep := range list {
 		j := reportJSON{
 			ID:        strconv.FormatInt(rep.ID, 10),
-			CreatedAt: config.FormatATOM(rep.CreatedAt),
-			UpdatedAt: config.FormatATOM(rep.UpdatedAt),
+			CreatedAt: ads.FormatATOM(rep.CreatedAt),
+			UpdatedAt: ads.FormatATOM(rep.UpdatedAt),
 			Status:    store.StatusProcessing,
 		}
 		if rep.Status == store.StatusDone && registered {

@@ -110,7 +110,7 @@ func TestPaymentReportsList(t *testing.T) {
 		}
 		ids[r.ID] = true
 		for _, ts := range []string{r.CreatedAt, r.UpdatedAt} {
-			if _, err := config.ParseATOM(ts); err != nil || !strings.HasSuffix(ts, "+00:00") {
+			if _, err := ads.ParseATOM(ts); err != nil || !strings.HasSuffix(ts, "+00:00") {
 				t.Fatalf("timestamp %q", ts)
 			}
 		}

@@ -129,12 +129,6 @@ func (s *Store) MarkUndelivered(ctx context.Context, n Notice, attempted bool, s
 		n.ID, n.Claim, inc, status, reason)
 }
 
-// ReleaseNotice hands a claimed notice back untouched, due at once.
-func (s *Store) ReleaseNotice(ctx context.Context, n Notice, now time.Time) error {
-	return s.markNotice(ctx, `UPDATE outbox SET next_attempt_at = $3, claim = ''
-		WHERE id = $1 AND claim = $2 AND status = 'pending'`, n.ID, n.Claim, now)
-}
-
 func (s *Store) markNotice(ctx context.Context, sql string, args ...any) error {
 	tag, err := s.Pool.Exec(ctx, sql, args...)
 	if err != nil {

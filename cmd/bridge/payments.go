@@ -147,9 +147,9 @@ type reportOut struct {
 }
 
 func newReportOut(r store.Report, registered bool) reportOut {
-	o := reportOut{ID: strconv.FormatInt(r.ID, 10), PeriodStart: config.FormatATOM(r.PeriodStart),
-		PeriodEnd: config.FormatATOM(r.PeriodEnd), Status: r.Status, Published: store.StatusProcessing,
-		Views: r.Views, ValueClicks: r.Value, CreatedAt: config.FormatATOM(r.CreatedAt), UpdatedAt: config.FormatATOM(r.UpdatedAt)}
+	o := reportOut{ID: strconv.FormatInt(r.ID, 10), PeriodStart: ads.FormatATOM(r.PeriodStart),
+		PeriodEnd: ads.FormatATOM(r.PeriodEnd), Status: r.Status, Published: store.StatusProcessing,
+		Views: r.Views, ValueClicks: r.Value, CreatedAt: ads.FormatATOM(r.CreatedAt), UpdatedAt: ads.FormatATOM(r.UpdatedAt)}
 	if r.Value != nil {
 		s := ads.FormatADS(*r.Value)
 		o.ValueADS = &s
@@ -293,7 +293,7 @@ func paymentsShowCmd(ctx context.Context, args []string, stdout, stderr io.Write
 		rows = make([]detailOut, 0, len(views))
 		for _, v := range views {
 			rows = append(rows, detailOut{EventID: v.EventID, CaseID: v.CaseID, ExtID: v.ExtID, DSP: v.DSP,
-				CreatedAt: config.FormatATOM(v.CreatedAt), PriceUSDCPM: ads.FormatUSDMicros(v.PriceMicros),
+				CreatedAt: ads.FormatATOM(v.CreatedAt), PriceUSDCPM: ads.FormatUSDMicros(v.PriceMicros),
 				RateUSD: ads.FormatUSDNanos(v.RateNanos), ValueClicks: v.Value})
 		}
 	}
@@ -385,10 +385,10 @@ func paymentsDSPsCmd(ctx context.Context, args []string, stdout, stderr io.Write
 			To    string   `json:"to"`
 			DSPs  []dspOut `json:"dsps"`
 			Total dspOut   `json:"total"`
-		}{config.FormatATOM(from), config.FormatATOM(to), dsps, total})
+		}{ads.FormatATOM(from), ads.FormatATOM(to), dsps, total})
 	}
 	if *e.format == "table" {
-		fmt.Fprintf(stdout, "Billed views recorded from %s to %s\n\n", config.FormatATOM(from), config.FormatATOM(to))
+		fmt.Fprintf(stdout, "Billed views recorded from %s to %s\n\n", ads.FormatATOM(from), ads.FormatATOM(to))
 		return dspTable(dsps, &total, true).Write(stdout, "table")
 	}
 	return dspTable(dsps, nil, true).Write(stdout, "csv")
