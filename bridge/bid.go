@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -11,19 +12,20 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/adshares/dsp-bridge/auction"
 	"github.com/adshares/dsp-bridge/httpapi"
 	"github.com/adshares/dsp-bridge/inventory"
 )
 
 // BidHandler serves POST /bid and its alias POST /serve (ADSERVER-BRIDGE §8).
 type BidHandler struct {
-	auction *Auctioneer
+	auction *auction.Auctioneer
 	catalog *inventory.Catalog
 	log     *slog.Logger
 }
 
 // NewBidHandler binds the auction to the creative catalog.
-func NewBidHandler(a *Auctioneer, catalog *inventory.Catalog, log *slog.Logger) *BidHandler {
+func NewBidHandler(a *auction.Auctioneer, catalog *inventory.Catalog, log *slog.Logger) *BidHandler {
 	return &BidHandler{auction: a, catalog: catalog, log: log}
 }
 
@@ -56,26 +58,14 @@ func (h *BidHandler) serve(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, httpapi.Wrap(httpapi.BadRequest, err, err.Error()))
 		return
 	}
-	slots := make([]Slot, 0, len(call.Slots))
-	for _, s := range call.Slots {
-		cr, ok := h.catalog.Lookup(s.CreativeID)
-		if !ok {
-			// The AdServer may still hold an inventory from before a config
-			// change: skip the slot, auction the others.
-			h.log.Warn("bid request for an unknown creative; slot skipped", "request_id", RequestID(r.Context()),
-				"slot", s.RequestID, "creative_id", s.CreativeID)
-			continue
-		}
-		slots = append(slots, Slot{Request: s, Creative: cr})
-	}
-	res := h.auction.Run(r.Context(), call, slots)
+	res := h.auction.Run(r.Context(), h.auctionRequest(r.Context(), call))
 	out := make([]bidAnswer, 0, len(res.Wins))
 	extIDs := make([]string, 0, len(res.Wins)) // logged, so that one grep follows a win to its events and notices
 	for _, win := range res.Wins {
 		out = append(out, bidAnswer{RequestID: win.RequestID, ExtID: win.ExtID, ServeURL: win.ServeURL})
 		extIDs = append(extIDs, win.ExtID)
 	}
-	h.log.Info("auction", "request_id", RequestID(r.Context()), "auction_id", res.ID, "outcome", string(res.Outcome),
+	h.log.InfoContext(r.Context(), "auction", "auction_id", res.ID, "outcome", string(res.Outcome),
 		"slots", res.Slots, "wins", len(res.Wins), "ext_ids", extIDs, "rejected", len(res.Rejections),
 		"duration_ms", float64(res.Duration.Microseconds())/1000)
 	// Encoded here rather than with httpapi.WriteJSON to keep the & of
@@ -91,4 +81,23 @@ func (h *BidHandler) serve(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
 	w.WriteHeader(http.StatusOK)
 	w.Write(buf.Bytes())
+}
+
+// auctionRequest turns the parsed body into what the auction sells: each
+// slot with the inventory creative it names.
+func (h *BidHandler) auctionRequest(ctx context.Context, call *BidCall) *auction.Request {
+	req := &auction.Request{Site: call.Site, Device: call.Device, User: call.User,
+		Slots: make([]auction.Slot, 0, len(call.Slots))}
+	for _, s := range call.Slots {
+		cr, ok := h.catalog.Lookup(s.CreativeID)
+		if !ok {
+			// The AdServer may still hold an inventory from before a config
+			// change: skip the slot, auction the others.
+			h.log.WarnContext(ctx, "bid request for an unknown creative; slot skipped",
+				"slot", s.RequestID, "creative_id", s.CreativeID)
+			continue
+		}
+		req.Slots = append(req.Slots, auction.Slot{ID: s.RequestID, Creative: cr, CreativeID: cr.ID, Mimes: s.Mimes, TopFrame: s.TopFrame})
+	}
+	return req
 }

@@ -6,33 +6,21 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/adshares/dsp-bridge/auction"
+	"github.com/adshares/dsp-bridge/internal/laxjson"
 )
 
 // maxSlots bounds the slots of one /bid call: a page has a handful.
 const maxSlots = 100
 
-// BidCall is one parsed POST /bid body (ADSERVER-BRIDGE §8).
+// BidCall is one parsed POST /bid body (ADSERVER-BRIDGE §8): the context,
+// already in the auction's terms, and the slots as the AdServer named them.
 type BidCall struct {
-	Site   SiteContext
-	Device DeviceContext
-	User   UserContext
+	Site   auction.Site
+	Device auction.Device
+	User   auction.User
 	Slots  []SlotRequest
-}
-
-// SiteContext is context.site.
-type SiteContext struct {
-	Domain, Page, Referrer string
-}
-
-// DeviceContext is context.device.
-type DeviceContext struct {
-	IP, UserAgent, Referer string
-}
-
-// UserContext is context.user; Keywords stays opaque JSON (DECISIONS §3).
-type UserContext struct {
-	UID      string
-	Keywords json.RawMessage
 }
 
 // SlotRequest is one entry of requests.
@@ -44,37 +32,37 @@ type SlotRequest struct {
 }
 
 type wireCall struct {
-	Context  phpObject[wireContext] `json:"context"`
-	Requests json.RawMessage        `json:"requests"`
+	Context  laxjson.Object[wireContext] `json:"context"`
+	Requests json.RawMessage             `json:"requests"`
 }
 
 type wireContext struct {
-	Site   phpObject[wireSite]   `json:"site"`
-	Device phpObject[wireDevice] `json:"device"`
-	User   phpObject[wireUser]   `json:"user"`
+	Site   laxjson.Object[wireSite]   `json:"site"`
+	Device laxjson.Object[wireDevice] `json:"device"`
+	User   laxjson.Object[wireUser]   `json:"user"`
 }
 
 type wireSite struct {
-	Domain   phpString `json:"domain"`
-	Page     phpString `json:"page"`
-	Referrer phpString `json:"referrer"`
+	Domain   laxjson.String `json:"domain"`
+	Page     laxjson.String `json:"page"`
+	Referrer laxjson.String `json:"referrer"`
 }
 
 type wireDevice struct {
-	IP      phpString                        `json:"ip"`
-	Headers phpObject[map[string]phpStrings] `json:"headers"`
+	IP      laxjson.String                             `json:"ip"`
+	Headers laxjson.Object[map[string]laxjson.Strings] `json:"headers"`
 }
 
 type wireUser struct {
-	UID      phpString       `json:"uid"`
+	UID      laxjson.String  `json:"uid"`
 	Keywords json.RawMessage `json:"keywords"`
 }
 
 type wireSlot struct {
 	RequestID  json.RawMessage `json:"request_id"`
-	CreativeID phpString       `json:"creative_id"`
-	Mimes      phpStrings      `json:"mimes"`
-	TopFrame   phpBool         `json:"topframe"`
+	CreativeID laxjson.String  `json:"creative_id"`
+	Mimes      laxjson.Strings `json:"mimes"`
+	TopFrame   laxjson.Bool    `json:"topframe"`
 }
 
 // errBadCall marks a body the AdServer should not have sent; the handler
@@ -90,42 +78,41 @@ func badCall(format string, args ...any) error {
 func ParseBidCall(body []byte) (*BidCall, error) {
 	var w wireCall
 	if err := json.Unmarshal(body, &w); err != nil {
-		return nil, badCall("%s", jsonProblem(err))
+		return nil, badCall("%s", laxjson.Problem(err))
 	}
 	if len(bytes.TrimSpace(w.Requests)) == 0 || string(bytes.TrimSpace(w.Requests)) == "null" {
 		return nil, badCall("requests is missing")
 	}
 	ctx := w.Context.V
 	c := &BidCall{
-		Site: SiteContext{Domain: string(ctx.Site.V.Domain), Page: string(ctx.Site.V.Page), Referrer: string(ctx.Site.V.Referrer)},
-		User: UserContext{UID: string(ctx.User.V.UID)},
+		Site: auction.Site{Domain: string(ctx.Site.V.Domain), Page: string(ctx.Site.V.Page), Referrer: string(ctx.Site.V.Referrer)},
+		User: auction.User{ID: string(ctx.User.V.UID)},
 	}
 	c.Device.IP = strings.TrimSpace(string(ctx.Device.V.IP))
 	for name, vals := range ctx.Device.V.Headers.V {
 		if len(vals) == 0 {
 			continue
 		}
-		switch strings.ToLower(name) {
-		case "user-agent":
+		// headers.referer is the page again (site.page says it): unused.
+		if strings.EqualFold(name, "user-agent") {
 			c.Device.UserAgent = vals[0]
-		case "referer":
-			c.Device.Referer = vals[0]
 		}
 	}
-	if kw := bytes.TrimSpace(ctx.User.V.Keywords); len(kw) > 0 && !isEmptyPHP(kw) {
+	if kw := bytes.TrimSpace(ctx.User.V.Keywords); len(kw) > 0 && !laxjson.IsEmpty(kw) {
 		if kw[0] != '{' {
-			return nil, badCall("context.user.keywords: want an object, got %s", kindOf(kw))
+			return nil, badCall("context.user.keywords: want an object, got %s", laxjson.Kind(kw))
 		}
 		var buf bytes.Buffer
 		if err := json.Compact(&buf, kw); err == nil {
 			c.User.Keywords = buf.Bytes()
 		}
+		applyKeywords(c.User.Keywords, &c.Device)
 	}
 	seen := map[string]bool{}
-	err := eachValue(w.Requests, func(raw json.RawMessage) error {
+	err := laxjson.EachValue(w.Requests, func(raw json.RawMessage) error {
 		var s wireSlot
 		if err := json.Unmarshal(raw, &s); err != nil {
-			return badCall("requests[%d]: %s", len(c.Slots), jsonProblem(err))
+			return badCall("requests[%d]: %s", len(c.Slots), laxjson.Problem(err))
 		}
 		var id string
 		if rid := bytes.TrimSpace(s.RequestID); len(rid) == 0 || string(rid) == "null" {
@@ -133,7 +120,7 @@ func ParseBidCall(body []byte) (*BidCall, error) {
 		} else if rid[0] != '"' || json.Unmarshal(rid, &id) != nil {
 			// The answer must echo it as the same string, so a number is
 			// refused rather than guessed.
-			return badCall("requests[%d]: request_id must be a string, got %s", len(c.Slots), kindOf(rid))
+			return badCall("requests[%d]: request_id must be a string, got %s", len(c.Slots), laxjson.Kind(rid))
 		}
 		if id == "" {
 			return badCall("requests[%d]: request_id is empty", len(c.Slots))
@@ -155,26 +142,9 @@ func ParseBidCall(body []byte) (*BidCall, error) {
 	})
 	if err != nil {
 		if !errors.Is(err, errBadCall) {
-			err = badCall("requests: %s", jsonProblem(err))
+			err = badCall("requests: %s", laxjson.Problem(err))
 		}
 		return nil, err
 	}
 	return c, nil
-}
-
-// jsonProblem turns a decoding error into a short reason for the caller.
-func jsonProblem(err error) string {
-	var syn *json.SyntaxError
-	var typ *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &syn):
-		return fmt.Sprintf("malformed JSON at byte %d: %v", syn.Offset, syn)
-	case errors.As(err, &typ):
-		if typ.Field != "" {
-			// "plain." is the embedded alias of a lenient UnmarshalJSON.
-			return fmt.Sprintf("%s: want %s, got %s", strings.ReplaceAll(typ.Field, "plain.", ""), typ.Type, typ.Value)
-		}
-		return fmt.Sprintf("want %s, got %s", typ.Type, typ.Value)
-	}
-	return err.Error()
 }

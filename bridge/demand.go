@@ -8,6 +8,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/adshares/dsp-bridge/auction"
 	"github.com/adshares/dsp-bridge/config"
 	"github.com/adshares/dsp-bridge/inventory"
 	"github.com/adshares/dsp-bridge/store"
@@ -22,15 +23,15 @@ type Demand struct {
 	Info      *Info
 	Inventory *Inventory
 	Bid       *BidHandler
-	Auction   *Auctioneer
-	batcher   *Batcher
+	Auction   *auction.Auctioneer
+	batcher   *auction.Batcher
 	auth      func(http.Handler) http.Handler
 }
 
 // DemandOptions are the optional parts of NewDemand.
 type DemandOptions struct {
 	// Observer receives auction outcomes (metrics); nil means none.
-	Observer Observer
+	Observer auction.Observer
 	// Auth guards /info.json and /inventory (the AdServer signs those
 	// calls); nil means no check.
 	Auth func(http.Handler) http.Handler
@@ -53,15 +54,15 @@ func NewDemand(ctx context.Context, cfg *config.Config, st *store.Store, log *sl
 	}
 	// A few writers with batches of up to 64 auctions keep commits per
 	// second low under load without delaying a lone auction.
-	batcher := NewBatcher(st, log, 4, 64)
-	auction, err := NewAuctioneer(cfg, batcher, opts.Observer, log)
+	batcher := auction.NewBatcher(st, log, 4, 64)
+	auctioneer, err := auction.NewAuctioneer(cfg, batcher, opts.Observer, log)
 	if err != nil {
 		batcher.Close()
 		return nil, err
 	}
 	return &Demand{
-		Info: NewInfo(cfg, Version), Inventory: inv, Bid: NewBidHandler(auction, catalog, log),
-		Auction: auction, batcher: batcher, auth: opts.Auth,
+		Info: NewInfo(cfg, Version), Inventory: inv, Bid: NewBidHandler(auctioneer, catalog, log),
+		Auction: auctioneer, batcher: batcher, auth: opts.Auth,
 	}, nil
 }
 

@@ -1,7 +1,6 @@
 package bridge
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
@@ -10,22 +9,14 @@ import (
 	"time"
 
 	"github.com/adshares/dsp-bridge/httpapi"
+	"github.com/adshares/dsp-bridge/internal/logctx"
 )
-
-type ctxKey int
-
-const requestIDKey ctxKey = 0
 
 // RequestIDHeader carries the request id to and from the caller.
 const RequestIDHeader = "X-Request-Id"
 
-// RequestID returns the id of the request being served, or "".
-func RequestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey).(string)
-	return id
-}
-
-// requestID gives every request an id (the caller's, if it sent a sane one).
+// requestID gives every request an id (the caller's, if it sent a sane one),
+// carried in its context: every line logged with that context carries it.
 func requestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get(RequestIDHeader)
@@ -35,7 +26,7 @@ func requestID(next http.Handler) http.Handler {
 			id = hex.EncodeToString(b[:])
 		}
 		w.Header().Set(RequestIDHeader, id)
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey, id)))
+		next.ServeHTTP(w, r.WithContext(logctx.WithRequestID(r.Context(), id)))
 	})
 }
 
@@ -85,7 +76,6 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 			level = slog.LevelError
 		}
 		s.log.Log(r.Context(), level, "request",
-			"request_id", RequestID(r.Context()),
 			"method", r.Method,
 			"path", r.URL.Path,
 			"status", rec.status,
@@ -107,7 +97,7 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 			if v == http.ErrAbortHandler {
 				panic(v)
 			}
-			s.log.Error("panic in handler", "request_id", RequestID(r.Context()), "path", r.URL.Path,
+			s.log.ErrorContext(r.Context(), "panic in handler", "path", r.URL.Path,
 				"panic", v, "stack", string(debug.Stack()))
 			httpapi.WriteError(w, httpapi.Errorf(httpapi.Internal, "panic"))
 		}()

@@ -1,5 +1,7 @@
-// Package bridge is the AdServer-facing HTTP server and the auction that
-// fans /bid out to the configured OpenRTB DSPs.
+// Package bridge is the AdServer-facing HTTP server: middleware, health,
+// /info.json, /inventory and /bid, whose PHP-shaped body it turns into an
+// auction.Request. The auction itself (DSPs, bids, winners) is package
+// auction; events and payments mount their own routes here as Modules.
 package bridge
 
 import (

@@ -24,6 +24,7 @@ import (
 
 	"github.com/adshares/dsp-bridge/adserversim"
 	"github.com/adshares/dsp-bridge/config"
+	"github.com/adshares/dsp-bridge/internal/logctx"
 	"github.com/adshares/dsp-bridge/pglocal"
 	"github.com/adshares/dsp-bridge/service"
 )
@@ -162,7 +163,7 @@ func Start(ctx context.Context, opts Options) (env *Env, err error) {
 		return nil, fmt.Errorf("demo config %s: %w", e.ConfigPath, err)
 	}
 	e.Config = cfg
-	log := slog.New(watchHandler{slog.NewJSONHandler(e.logFile, &slog.HandlerOptions{Level: slog.LevelInfo}), e.breakers})
+	log := slog.New(logctx.Handler(watchHandler{slog.NewJSONHandler(e.logFile, &slog.HandlerOptions{Level: slog.LevelInfo}), e.breakers}))
 	if e.Service, err = service.New(ctx, cfg, log); err != nil {
 		return nil, err
 	}

@@ -255,7 +255,9 @@ func TestDatabaseDownWithoutSpoolAnswers503Fast(t *testing.T) {
 	if code != 503 || body["error"] == nil {
 		t.Fatalf("view with the database down = %d %v, want 503 JSON", code, body)
 	}
-	if el := time.Since(start); el > 3*time.Second {
+	// Fast means "at once rather than after the AdServer's 30 s timeout";
+	// the bound is loose so a loaded machine cannot fail it.
+	if el := time.Since(start); el > 15*time.Second {
 		t.Fatalf("503 took %s", el)
 	}
 	if code, _ := e.get(t, "/click", "w1", cid(1)); code != 503 {

@@ -8,7 +8,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/adshares/dsp-bridge/bridge"
+	"github.com/adshares/dsp-bridge/auction"
 	"github.com/adshares/dsp-bridge/store"
 )
 
@@ -19,7 +19,7 @@ func desc(name, help string, labels ...string) *prometheus.Desc {
 // breakerCollector reads every configured DSP's breaker at scrape time, so
 // the gauge follows reloads and never goes stale.
 type breakerCollector struct {
-	states func() []bridge.DSPState
+	states func() []auction.DSPState
 	state  *prometheus.Desc
 	fails  *prometheus.Desc
 	flight *prometheus.Desc
@@ -29,8 +29,8 @@ type breakerCollector struct {
 var breakerValue = map[string]float64{"closed": 0, "disabled": 0, "half-open": 1, "open": 2}
 
 // WatchDSPs adds the breaker state, consecutive failures and calls in
-// flight of the DSPs that states lists (bridge.Auctioneer.DSPStates).
-func (m *Metrics) WatchDSPs(states func() []bridge.DSPState) {
+// flight of the DSPs that states lists (auction.Auctioneer.DSPStates).
+func (m *Metrics) WatchDSPs(states func() []auction.DSPState) {
 	m.Registry.MustRegister(&breakerCollector{
 		states: states,
 		state: desc("dsp_breaker_state",

@@ -1,5 +1,5 @@
 // Package metrics exposes the bridge's Prometheus metrics on their own
-// registry (no global state): the auction through bridge.Observer, HTTP
+// registry (no global state): the auction through auction.Observer, HTTP
 // requests through a middleware, events and notices through their hooks,
 // and breakers, the database pool, the outbox and payment reports through
 // collectors read at scrape time.
@@ -10,10 +10,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/adshares/dsp-bridge/auction"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-
-	"github.com/adshares/dsp-bridge/bridge"
 )
 
 // Namespace prefixes every metric name.
@@ -33,7 +32,7 @@ var DSPBuckets = []float64{
 }
 
 // Metrics holds the bridge's metrics and registry. It implements
-// bridge.Observer and bridge.BreakerObserver.
+// auction.Observer and auction.BreakerObserver.
 type Metrics struct {
 	// Registry holds every metric here; serve it with Handler.
 	Registry *prometheus.Registry
@@ -139,8 +138,8 @@ func (m *Metrics) SetDSPs(names []string) {
 		m.dspRequests.WithLabelValues(n)
 		m.dspBids.WithLabelValues(n)
 		m.dspLatency.WithLabelValues(n)
-		for _, o := range []bridge.Outcome{bridge.OutcomeBid, bridge.OutcomeNoBid, bridge.OutcomeRejected,
-			bridge.OutcomeTimeout, bridge.OutcomeError, bridge.OutcomeBreakerOpen, bridge.OutcomeOverloaded} {
+		for _, o := range []auction.Outcome{auction.OutcomeBid, auction.OutcomeNoBid, auction.OutcomeRejected,
+			auction.OutcomeTimeout, auction.OutcomeError, auction.OutcomeBreakerOpen, auction.OutcomeOverloaded} {
 			m.dspOutcomes.WithLabelValues(n, string(o))
 		}
 	}
@@ -159,9 +158,9 @@ func (m *Metrics) dspNames() []string {
 }
 
 // ObserveDSP counts one DSP's part in an auction.
-func (m *Metrics) ObserveDSP(r bridge.DSPResult) {
+func (m *Metrics) ObserveDSP(r auction.DSPResult) {
 	m.dspOutcomes.WithLabelValues(r.DSP, string(r.Outcome)).Inc()
-	called := r.Outcome != bridge.OutcomeBreakerOpen && r.Outcome != bridge.OutcomeOverloaded
+	called := r.Outcome != auction.OutcomeBreakerOpen && r.Outcome != auction.OutcomeOverloaded
 	if called {
 		m.dspRequests.WithLabelValues(r.DSP).Inc()
 		m.dspLatency.WithLabelValues(r.DSP).Observe(r.Latency.Seconds())
@@ -169,18 +168,18 @@ func (m *Metrics) ObserveDSP(r bridge.DSPResult) {
 	if r.Bids > 0 {
 		m.dspBids.WithLabelValues(r.DSP).Add(float64(r.Bids))
 	}
-	if r.Outcome != bridge.OutcomeBid {
+	if r.Outcome != auction.OutcomeBid {
 		m.dspNonBids.WithLabelValues(r.DSP, r.Reason.String()).Inc()
 	}
 }
 
 // ObserveRejection counts one rejected bid.
-func (m *Metrics) ObserveRejection(r bridge.Rejection) {
+func (m *Metrics) ObserveRejection(r auction.Rejection) {
 	m.dspRejected.WithLabelValues(r.DSP, r.Reason.String()).Inc()
 }
 
 // ObserveAuction counts one auction, its wins and its time.
-func (m *Metrics) ObserveAuction(r *bridge.AuctionResult) {
+func (m *Metrics) ObserveAuction(r *auction.AuctionResult) {
 	m.auctions.WithLabelValues(string(r.Outcome)).Inc()
 	m.auctionDuration.Observe(r.Duration.Seconds())
 	m.overhead.Observe(r.Overhead.Seconds())
@@ -215,6 +214,6 @@ func (m *Metrics) ObserveReload(err error) {
 }
 
 var (
-	_ bridge.Observer        = (*Metrics)(nil)
-	_ bridge.BreakerObserver = (*Metrics)(nil)
+	_ auction.Observer        = (*Metrics)(nil)
+	_ auction.BreakerObserver = (*Metrics)(nil)
 )

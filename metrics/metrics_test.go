@@ -9,9 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/adshares/dsp-bridge/auction"
 	"github.com/go-chi/chi/v5"
-
-	"github.com/adshares/dsp-bridge/bridge"
 )
 
 func body(t *testing.T, h http.Handler, path string) (int, string) {
@@ -24,11 +23,11 @@ func body(t *testing.T, h http.Handler, path string) (int, string) {
 func TestObserverAndMiddlewareCounts(t *testing.T) {
 	m := New()
 	m.SetDSPs([]string{"a", "b"})
-	m.ObserveDSP(bridge.DSPResult{DSP: "a", Outcome: bridge.OutcomeBid, Bids: 2, Latency: 3 * time.Millisecond})
-	m.ObserveDSP(bridge.DSPResult{DSP: "b", Outcome: bridge.OutcomeBreakerOpen, Reason: bridge.ReasonBreakerOpen})
-	m.ObserveRejection(bridge.Rejection{DSP: "a", Reason: bridge.ReasonBelowFloor})
-	m.ObserveAuction(&bridge.AuctionResult{Outcome: bridge.AuctionWon, Overhead: 150 * time.Microsecond,
-		Wins: []bridge.Win{{DSP: "a"}}})
+	m.ObserveDSP(auction.DSPResult{DSP: "a", Outcome: auction.OutcomeBid, Bids: 2, Latency: 3 * time.Millisecond})
+	m.ObserveDSP(auction.DSPResult{DSP: "b", Outcome: auction.OutcomeBreakerOpen, Reason: auction.ReasonBreakerOpen})
+	m.ObserveRejection(auction.Rejection{DSP: "a", Reason: auction.ReasonBelowFloor})
+	m.ObserveAuction(&auction.AuctionResult{Outcome: auction.AuctionWon, Overhead: 150 * time.Microsecond,
+		Wins: []auction.Win{{DSP: "a"}}})
 
 	r := chi.NewRouter()
 	r.Post("/bid", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("[]")) })

@@ -16,6 +16,7 @@ import (
 
 	"github.com/adshares/dsp-bridge/bridge"
 	"github.com/adshares/dsp-bridge/config"
+	"github.com/adshares/dsp-bridge/internal/logctx"
 	"github.com/adshares/dsp-bridge/metrics"
 	"github.com/adshares/dsp-bridge/pglocal"
 	"github.com/adshares/dsp-bridge/store"
@@ -242,5 +243,5 @@ func (s *Service) databaseCheck(ctx context.Context) (string, any, bool) {
 func NewLogger(level string) *slog.Logger {
 	var l slog.Level
 	l.UnmarshalText([]byte(level))
-	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+	return slog.New(logctx.Handler(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l})))
 }

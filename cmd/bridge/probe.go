@@ -11,7 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/adshares/dsp-bridge/bridge"
+	"github.com/adshares/dsp-bridge/auction"
 	"github.com/adshares/dsp-bridge/config"
 	"github.com/adshares/dsp-bridge/inventory"
 	"github.com/adshares/dsp-bridge/store"
@@ -43,16 +43,16 @@ func dspProbeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if len(cfg.DSPs) == 0 {
 		return &exitError{code: 2, err: errors.New("dsp probe: no dsps configured")}
 	}
-	a, err := bridge.NewAuctioneer(cfg, noSaver{}, nil, slog.New(slog.DiscardHandler))
+	a, err := auction.NewAuctioneer(cfg, noSaver{}, nil, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return err
 	}
 	defer a.Close()
 	slot := probeSlot(cfg)
-	call := &bridge.BidCall{
-		Site:   bridge.SiteContext{Domain: "probe.example", Page: "https://probe.example/"},
-		Device: bridge.DeviceContext{IP: "192.0.2.1", UserAgent: "adshares-dsp-bridge-probe/" + version},
-		Slots:  []bridge.SlotRequest{slot.Request},
+	req := &auction.Request{
+		Site:   auction.Site{Domain: "probe.example", Page: "https://probe.example/"},
+		Device: auction.Device{IP: "192.0.2.1", UserAgent: "adshares-dsp-bridge-probe/" + version},
+		Slots:  []auction.Slot{slot},
 	}
 	dsps := a.DSPTimeouts()
 	// Wait well past every limit, so a slow DSP shows how slow it is.
@@ -63,12 +63,12 @@ func dspProbeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	wait = 2*wait + time.Second
 	fmt.Fprintf(stdout, "probing %d DSP(s) with %d test request(s) each (%s %s); auction.tmax %s gives DSPs at most %s\n\n",
 		len(dsps), *n, slot.Creative.Type, slot.Creative.Size, cfg.Auction.TMax, a.Budget())
-	results := make([][]bridge.DSPResult, len(dsps))
+	results := make([][]auction.DSPResult, len(dsps))
 	for range *n {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		for i, r := range a.Probe(ctx, call, slot, wait) {
+		for i, r := range a.Probe(ctx, req, wait) {
 			results[i] = append(results[i], r)
 		}
 	}
@@ -88,21 +88,21 @@ func dspProbeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) e
 }
 
 // probeSlot offers the first configured creative, or a 300x250 image.
-func probeSlot(cfg *config.Config) bridge.Slot {
+func probeSlot(cfg *config.Config) auction.Slot {
 	cr := &inventory.Creative{Type: "image", Mime: "image/png", Size: "300x250", W: 300, H: 250}
 	for _, c := range cfg.Inventory.Campaigns {
 		for _, k := range c.Creatives {
 			if w, h, ok := config.ParseSize(k.Size); ok {
 				cr = &inventory.Creative{ID: k.ID, CampaignID: c.ID, Type: k.Type, Mime: k.Mime, Size: k.Size, W: w, H: h}
-				return bridge.Slot{Request: bridge.SlotRequest{RequestID: "probe-1", Mimes: []string{k.Mime}}, Creative: cr}
+				return auction.Slot{ID: "probe-1", Mimes: []string{k.Mime}, Creative: cr}
 			}
 		}
 	}
-	return bridge.Slot{Request: bridge.SlotRequest{RequestID: "probe-1", Mimes: []string{cr.Mime}}, Creative: cr}
+	return auction.Slot{ID: "probe-1", Mimes: []string{cr.Mime}, Creative: cr}
 }
 
 type probeRow struct {
-	dsp                      bridge.DSPTimeout
+	dsp                      auction.DSPTimeout
 	ok, timeouts, errs, bids int
 	p50, p99, max            latency
 	limit                    time.Duration
@@ -127,15 +127,15 @@ func (l latency) String() string {
 // answered and timed-out calls (a DSP's client gives up at its timeout, so
 // a timeout counts as at least that slow) and the verdict against the time
 // the DSP really gets: its timeout, or the auction's budget if that is less.
-func summarize(d bridge.DSPTimeout, rs []bridge.DSPResult, budget time.Duration) probeRow {
+func summarize(d auction.DSPTimeout, rs []auction.DSPResult, budget time.Duration) probeRow {
 	row := probeRow{dsp: d, limit: min(d.Timeout, budget)}
 	var lat []latency
 	for _, r := range rs {
 		switch r.Outcome {
-		case bridge.OutcomeTimeout:
+		case auction.OutcomeTimeout:
 			row.timeouts++
 			lat = append(lat, latency{max(r.Latency, d.Timeout), true})
-		case bridge.OutcomeError:
+		case auction.OutcomeError:
 			row.errs++
 			if row.firstErr == "" {
 				row.firstErr = r.Err

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/adshares/dsp-bridge/bridge"
+	"github.com/adshares/dsp-bridge/auction"
 	"github.com/adshares/dsp-bridge/dspsim"
 )
 
@@ -69,23 +69,23 @@ dsps:
 }
 
 func TestProbeVerdicts(t *testing.T) {
-	d := bridge.DSPTimeout{Name: "d", Timeout: 100 * time.Millisecond}
-	ok := func(ms int) bridge.DSPResult {
-		return bridge.DSPResult{Outcome: bridge.OutcomeNoBid, Latency: time.Duration(ms) * time.Millisecond}
+	d := auction.DSPTimeout{Name: "d", Timeout: 100 * time.Millisecond}
+	ok := func(ms int) auction.DSPResult {
+		return auction.DSPResult{Outcome: auction.OutcomeNoBid, Latency: time.Duration(ms) * time.Millisecond}
 	}
 	cases := []struct {
 		name   string
-		rs     []bridge.DSPResult
+		rs     []auction.DSPResult
 		budget time.Duration
 		want   string
 	}{
-		{"fast", []bridge.DSPResult{ok(10), ok(20), ok(30)}, time.Second, "ok"},
-		{"close to its timeout", []bridge.DSPResult{ok(10), ok(85)}, time.Second, "close"},
-		{"over its timeout", []bridge.DSPResult{ok(10), ok(101)}, time.Second, "too slow"},
-		{"over the auction budget", []bridge.DSPResult{ok(10), ok(60)}, 50 * time.Millisecond, "too slow"},
-		{"a timeout", []bridge.DSPResult{ok(10), {Outcome: bridge.OutcomeTimeout, Latency: 100 * time.Millisecond}}, time.Second, "too slow"},
-		{"some errors", []bridge.DSPResult{ok(10), ok(10), {Outcome: bridge.OutcomeError, Err: "status 500"}}, time.Second, "close"},
-		{"only errors", []bridge.DSPResult{{Outcome: bridge.OutcomeError, Err: "refused"}}, time.Second, "failing"},
+		{"fast", []auction.DSPResult{ok(10), ok(20), ok(30)}, time.Second, "ok"},
+		{"close to its timeout", []auction.DSPResult{ok(10), ok(85)}, time.Second, "close"},
+		{"over its timeout", []auction.DSPResult{ok(10), ok(101)}, time.Second, "too slow"},
+		{"over the auction budget", []auction.DSPResult{ok(10), ok(60)}, 50 * time.Millisecond, "too slow"},
+		{"a timeout", []auction.DSPResult{ok(10), {Outcome: auction.OutcomeTimeout, Latency: 100 * time.Millisecond}}, time.Second, "too slow"},
+		{"some errors", []auction.DSPResult{ok(10), ok(10), {Outcome: auction.OutcomeError, Err: "status 500"}}, time.Second, "close"},
+		{"only errors", []auction.DSPResult{{Outcome: auction.OutcomeError, Err: "refused"}}, time.Second, "failing"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,4 +1,9 @@
-package bridge
+// Package auction is the OpenRTB side of the bridge: it offers the slots of
+// one Request to every configured DSP at once (each behind its own pool,
+// breaker and call limit), validates their answers, picks the highest valid
+// bid per slot within one hard deadline and stores the wins before
+// returning them. It knows nothing of the AdServer's wire format.
+package auction
 
 import (
 	"context"
@@ -57,9 +62,9 @@ func (a *Auctioneer) Close() {
 
 // Run auctions the slots. It returns by tmax (plus the scheduler's jitter)
 // whatever the DSPs do; wins in the result are already stored.
-func (a *Auctioneer) Run(ctx context.Context, call *BidCall, slots []Slot) *AuctionResult {
+func (a *Auctioneer) Run(ctx context.Context, req *Request) *AuctionResult {
 	start := time.Now()
-	res := &AuctionResult{Slots: len(slots)}
+	res := &AuctionResult{Slots: len(req.Slots)}
 	defer func() {
 		res.Duration = time.Since(start)
 		var longest time.Duration
@@ -79,7 +84,7 @@ func (a *Auctioneer) Run(ctx context.Context, call *BidCall, slots []Slot) *Auct
 	}
 	// One set for the whole auction, whatever a reload does meanwhile.
 	set := a.set.Load()
-	if len(slots) == 0 || len(set.dsps) == 0 {
+	if len(req.Slots) == 0 || len(set.dsps) == 0 {
 		res.Outcome = AuctionNoBid
 		return res
 	}
@@ -87,7 +92,7 @@ func (a *Auctioneer) Run(ctx context.Context, call *BidCall, slots []Slot) *Auct
 	dspCtx, cancel := context.WithDeadline(ctx, deadline.Add(-set.reserve))
 	defer cancel()
 	res.ID = a.newAuctionID()
-	base := buildRequest(res.ID, call, slots)
+	base := buildRequest(res.ID, req)
 
 	answers := make(chan answer, len(set.dsps))
 	pending := map[*dspClient]time.Time{}
@@ -119,16 +124,16 @@ func (a *Auctioneer) Run(ctx context.Context, call *BidCall, slots []Slot) *Auct
 	}
 
 	var cands []candidate
-	imps := make(map[string]bool, len(slots))
-	for _, s := range slots {
-		imps[s.Request.RequestID] = true
+	imps := make(map[string]bool, len(req.Slots))
+	for _, s := range req.Slots {
+		imps[s.ID] = true
 	}
 collect:
 	for len(pending) > 0 {
 		select {
 		case ans := <-answers:
 			delete(pending, ans.dsp)
-			c, rejs := a.judge(res.ID, &ans, imps, securePage(call), set.floorMicros)
+			c, rejs := a.judge(ctx, res.ID, &ans, imps, req.securePage(), set.floorMicros)
 			a.logPayloads(res.ID, &ans)
 			cands = append(cands, c...)
 			res.Rejections = append(res.Rejections, rejs...)
@@ -145,13 +150,13 @@ collect:
 			a.observer.ObserveDSP(r)
 		}
 	}
-	a.finish(ctx, deadline, res, base.ID, slots, cands)
+	a.finish(ctx, deadline, res, base.ID, req.Slots, cands)
 	return res
 }
 
 // judge validates one answer, logs and reports rejections, and sets the
 // answer's outcome.
-func (a *Auctioneer) judge(auctionID string, ans *answer, imps map[string]bool, secure bool, floorMicros int64) ([]candidate, []Rejection) {
+func (a *Auctioneer) judge(ctx context.Context, auctionID string, ans *answer, imps map[string]bool, secure bool, floorMicros int64) ([]candidate, []Rejection) {
 	if ans.response == nil {
 		return nil, nil
 	}
@@ -164,7 +169,7 @@ func (a *Auctioneer) judge(auctionID string, ans *answer, imps map[string]bool, 
 	}
 	cands, rejs := validate(ans, imps, secure, floorMicros)
 	for _, r := range rejs {
-		a.log.Info("bid rejected", "auction_id", auctionID, "dsp", r.DSP, "seat", r.Seat, "bid_id", r.BidID, "imp_id", r.ImpID,
+		a.log.InfoContext(ctx, "bid rejected", "auction_id", auctionID, "dsp", r.DSP, "seat", r.Seat, "bid_id", r.BidID, "imp_id", r.ImpID,
 			"reason", r.Reason.String(), "code", int(r.Reason), "detail", r.Detail)
 		a.observer.ObserveRejection(r)
 	}
@@ -188,13 +193,13 @@ func (a *Auctioneer) finish(ctx context.Context, deadline time.Time, res *Auctio
 	var rows []store.Auction
 	var wins []Win
 	for _, s := range slots { // slot order, so the answer follows the request
-		c := best[s.Request.RequestID]
+		c := best[s.ID]
 		if c == nil {
 			continue
 		}
 		b := c.bid
 		row := store.Auction{
-			ExtID: a.newExtID(), AuctionID: auctionID, RequestID: s.Request.RequestID, CreativeID: s.Creative.ID,
+			ExtID: a.newExtID(), AuctionID: auctionID, RequestID: s.ID, CreativeID: s.Creative.ID,
 			DSP: c.dsp.cfg.Name, Seat: c.seat, BidID: c.bidID, AdID: b.AdID, PriceMicros: c.priceMicros,
 			BidCurrency: c.currency, BidPrice: string(b.Price),
 			NURL: canonicalMacros(b.NURL), BURL: canonicalMacros(b.BURL),
@@ -217,7 +222,7 @@ func (a *Auctioneer) finish(ctx context.Context, deadline time.Time, res *Auctio
 	defer cancel()
 	if err := a.saver.Save(saveCtx, rows); err != nil {
 		// Never promise a win that cannot be billed.
-		a.log.Error("wins not stored; answering no bid", "auction_id", auctionID, "error", err)
+		a.log.ErrorContext(ctx, "wins not stored; answering no bid", "auction_id", auctionID, "error", err)
 		res.Outcome = AuctionStoreError
 		return
 	}

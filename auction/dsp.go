@@ -1,4 +1,4 @@
-package bridge
+package auction
 
 import (
 	"bytes"
@@ -93,31 +93,6 @@ func (c *dspClient) acquire() (done func(success bool), reason Reason, ok bool) 
 		return nil, ReasonBreakerOpen, false
 	}
 	return func(success bool) { bdone(success); release() }, 0, true
-}
-
-// request is the DSP's own copy of the BidRequest: its currency, the time
-// it really has, the floor in its currency, and its dialect.
-func (c *dspClient) request(base *openrtb2.BidRequest, tmax time.Duration, floorMicros int64) *openrtb2.BidRequest {
-	r := *base
-	r.Cur = []string{c.cfg.Currency}
-	r.TMax = tmax.Milliseconds()
-	floor := floorInCurrency(floorMicros, c.rateNanos)
-	r.Imp = make([]openrtb2.Imp, len(base.Imp))
-	for i, imp := range base.Imp {
-		if imp.Banner != nil && c.cfg.Dialect == "2.5" && len(imp.Banner.Format) > 0 {
-			// 2.5-era DSPs often read only banner.w/h.
-			b := *imp.Banner
-			w, h := b.Format[0].W, b.Format[0].H
-			b.W, b.H = &w, &h
-			imp.Banner = &b
-		}
-		if floor > 0 {
-			imp.BidFloor = float64(floor) / 1e6
-			imp.BidFloorCur = c.cfg.Currency
-		}
-		r.Imp[i] = imp
-	}
-	return &r
 }
 
 // answer is what one call produced.

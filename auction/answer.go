@@ -1,26 +1,28 @@
-package bridge
+package auction
 
 import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+
+	"github.com/adshares/dsp-bridge/internal/laxjson"
 )
 
 // bidResponse is the part of an OpenRTB BidResponse the bridge reads. It is
 // our own type rather than openrtb2.BidResponse because real DSPs send `cur`
 // as a string or an array and prices as numbers or strings (2.5 quirks).
 type bidResponse struct {
-	ID      phpString `json:"id"` // lax DSPs send ids as numbers
-	SeatBid []seatBid `json:"seatbid"`
-	BidID   phpString `json:"bidid"`
-	Cur     flexCur   `json:"cur"`
-	NBR     int       `json:"nbr"`
+	ID      laxjson.String `json:"id"` // lax DSPs send ids as numbers
+	SeatBid []seatBid      `json:"seatbid"`
+	BidID   laxjson.String `json:"bidid"`
+	Cur     flexCur        `json:"cur"`
+	NBR     int            `json:"nbr"`
 }
 
 type seatBid struct {
-	Bid   []bid     `json:"bid"`
-	Seat  phpString `json:"seat"`
-	Group int       `json:"group"`
+	Bid   []bid          `json:"bid"`
+	Seat  laxjson.String `json:"seat"`
+	Group int            `json:"group"`
 }
 
 type bid struct {
@@ -44,12 +46,12 @@ func (b *bid) UnmarshalJSON(data []byte) error {
 	type plain bid
 	w := struct {
 		*plain
-		ID      phpString  `json:"id"`
-		ImpID   phpString  `json:"impid"`
-		AdID    phpString  `json:"adid"`
-		CrID    phpString  `json:"crid"`
-		ADomain phpStrings `json:"adomain"`
-		Price   phpString  `json:"price"` // checked by priceMicros, per bid
+		ID      laxjson.String  `json:"id"`
+		ImpID   laxjson.String  `json:"impid"`
+		AdID    laxjson.String  `json:"adid"`
+		CrID    laxjson.String  `json:"crid"`
+		ADomain laxjson.Strings `json:"adomain"`
+		Price   laxjson.String  `json:"price"` // checked by priceMicros, per bid
 	}{plain: (*plain)(b)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
@@ -94,7 +96,7 @@ func parseBidResponse(body []byte) (*bidResponse, error) {
 	}
 	var r bidResponse
 	if err := json.Unmarshal(body, &r); err != nil {
-		return nil, fmt.Errorf("malformed answer: %s", jsonProblem(err))
+		return nil, fmt.Errorf("malformed answer: %s", laxjson.Problem(err))
 	}
 	n := 0
 	for _, sb := range r.SeatBid {

@@ -1,4 +1,4 @@
-package bridge
+package auction
 
 import (
 	"bytes"
@@ -13,16 +13,19 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+
+	"github.com/adshares/dsp-bridge/internal/testjson"
 )
 
 // fixture is one JSON test case in the style of Prebid Server's adapter
-// tests: a /bid body, the exact OpenRTB request every DSP must receive, the
-// DSPs' answers, and the exact /bid answer and stored wins.
+// tests: an auction request, the exact OpenRTB request every DSP must
+// receive, the DSPs' answers, and the exact wins (as /bid answers them) and
+// stored rows. bridge/testdata pins how AdServer bodies become such requests.
 type fixture struct {
 	Description    string            `json:"description"`
 	BidFloor       string            `json:"bidfloor"`
 	DSPs           []fixtureDSP      `json:"dsps"`
-	Request        json.RawMessage   `json:"request"` // sent byte for byte (PHP's \/ included)
+	Request        Request           `json:"request"`
 	ExpectedAnswer json.RawMessage   `json:"expectedAnswer"`
 	ExpectedWins   []fixtureWin      `json:"expectedWins"`
 	ExpectedReject map[string]string `json:"expectedRejections"` // bid id → reason
@@ -119,15 +122,28 @@ func runFixture(t *testing.T, file string) {
 		cfg.DSPs = append(cfg.DSPs, d)
 	}
 	e := newEnv(t, cfg)
-	e.demand.Auction.newAuctionID = func() string { return "auction-1" }
+	e.a.newAuctionID = func() string { return "auction-1" }
 	n := 0
-	e.demand.Auction.newExtID = func() string { n++; return "ext-" + strconv.Itoa(n) }
-
-	status, answer, _ := e.post("/bid", string(f.Request))
-	if status != 200 {
-		t.Fatalf("/bid status %d: %s", status, answer)
+	e.a.newExtID = func() string { n++; return "ext-" + strconv.Itoa(n) }
+	for i := range f.Request.Slots {
+		s := &f.Request.Slots[i]
+		if s.Creative, _ = e.catalog.Lookup(s.CreativeID); s.Creative == nil {
+			t.Fatalf("slot %s: no creative %s", s.ID, s.CreativeID)
+		}
 	}
-	assertJSONEqual(t, "/bid answer", answer, f.ExpectedAnswer)
+
+	res := e.run(&f.Request)
+	type servedWin struct {
+		RequestID string `json:"request_id"`
+		ExtID     string `json:"ext_id"`
+		ServeURL  string `json:"serve_url"`
+	}
+	answers := []servedWin{}
+	for _, w := range res.Wins {
+		answers = append(answers, servedWin{w.RequestID, w.ExtID, w.ServeURL})
+	}
+	answer, _ := json.Marshal(answers)
+	testjson.Equal(t, "wins", answer, f.ExpectedAnswer)
 
 	for i, fd := range f.DSPs {
 		g := received[i]
@@ -144,7 +160,7 @@ func runFixture(t *testing.T, file string) {
 			t.Errorf("dsp %s was not called", fd.Name)
 			continue
 		}
-		assertJSONEqual(t, "request to "+fd.Name, body, fd.ExpectedRequest)
+		testjson.Equal(t, "request to "+fd.Name, body, fd.ExpectedRequest)
 		for k, v := range fd.ExpectedHeaders {
 			if header.Get(k) != v {
 				t.Errorf("dsp %s: header %s = %q, want %q", fd.Name, k, header.Get(k), v)
@@ -152,8 +168,6 @@ func runFixture(t *testing.T, file string) {
 		}
 	}
 
-	var answers []bidAnswer
-	json.Unmarshal(answer, &answers)
 	if len(answers) != len(f.ExpectedWins) {
 		t.Fatalf("%d answers, %d expected wins", len(answers), len(f.ExpectedWins))
 	}
@@ -172,7 +186,6 @@ func runFixture(t *testing.T, file string) {
 			t.Errorf("stored auction id %q", a.AuctionID)
 		}
 	}
-	res := e.obs.last(t)
 	gotRej := map[string]string{}
 	for _, r := range res.Rejections {
 		gotRej[r.BidID] = r.Reason.String()
@@ -187,20 +200,4 @@ func runFixture(t *testing.T, file string) {
 func isNull(r json.RawMessage) bool {
 	r = bytes.TrimSpace(r)
 	return len(r) == 0 || string(r) == "null"
-}
-
-func assertJSONEqual(t *testing.T, what string, got, want []byte) {
-	t.Helper()
-	var g, w any
-	if err := json.Unmarshal(got, &g); err != nil {
-		t.Fatalf("%s: not JSON: %v: %s", what, err, got)
-	}
-	if err := json.Unmarshal(want, &w); err != nil {
-		t.Fatalf("%s: fixture not JSON: %v", what, err)
-	}
-	if !reflect.DeepEqual(g, w) {
-		gi, _ := json.MarshalIndent(g, "", "  ")
-		wi, _ := json.MarshalIndent(w, "", "  ")
-		t.Errorf("%s differs:\n got: %s\nwant: %s", what, gi, wi)
-	}
 }

@@ -1,4 +1,4 @@
-package bridge
+package auction
 
 import (
 	"encoding/json"
@@ -116,64 +116,6 @@ func TestExtIDs(t *testing.T) {
 		}
 		seen[id] = true
 	}
-}
-
-func TestParseBidCallShapes(t *testing.T) {
-	cases := []struct {
-		name, body string
-		ids        []string
-		topframe   []*bool
-	}{
-		{"object", `{"requests":{"2":{"request_id":"2","creative_id":"c"},"0":{"request_id":"0","creative_id":"c","topframe":true}}}`, []string{"2", "0"}, []*bool{nil, boolp(true)}},
-		{"array", `{"requests":[{"request_id":"0","creative_id":"c","topframe":"0"}]}`, []string{"0"}, []*bool{boolp(false)}},
-		{"empty array", `{"requests":[]}`, nil, nil},
-		{"empty object", `{"requests":{}}`, nil, nil},
-		{"duplicate ids keep the first", `{"requests":[{"request_id":"1","creative_id":"a"},{"request_id":"1","creative_id":"b"}]}`, []string{"1"}, []*bool{nil}},
-		{"escaped slashes and unicode", `{"context":{"site":{"page":"https:\/\/a.example\/\u017c"}},"requests":[{"request_id":"0","creative_id":"c"}]}`, []string{"0"}, []*bool{nil}},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			call, err := ParseBidCall([]byte(c.body))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(call.Slots) != len(c.ids) {
-				t.Fatalf("slots %+v", call.Slots)
-			}
-			for i, s := range call.Slots {
-				if s.RequestID != c.ids[i] || (s.TopFrame == nil) != (c.topframe[i] == nil) || (s.TopFrame != nil && *s.TopFrame != *c.topframe[i]) {
-					t.Fatalf("slot %d = %+v", i, s)
-				}
-			}
-		})
-	}
-	call, _ := ParseBidCall([]byte(`{"context":{"site":{"page":"https:\/\/a.example\/\u017c"},"device":{"headers":{"User-Agent":[null]}}},"requests":[]}`))
-	if call.Site.Page != "https://a.example/ż" || call.Device.UserAgent != "" {
-		t.Fatalf("context %+v", call)
-	}
-}
-
-// FuzzParseBidCall: whatever the body, parsing returns a call or a
-// bad-call error, never panics, and a parsed call is usable.
-func FuzzParseBidCall(f *testing.F) {
-	f.Add([]byte(`{"context":{"site":[],"device":{"ip":"::1","headers":{"user-agent":["x"]}},"user":{"uid":"","keywords":{"user":{"country":"pl"}}}},"requests":{"1":{"request_id":"1","creative_id":"c","mimes":"image\/png","topframe":"1"}}}`))
-	f.Add([]byte(`{"requests":[{"request_id":"0","creative_id":"c"}]}`))
-	f.Add([]byte(`{"context":[],"requests":[]}`))
-	f.Add([]byte(`[]`))
-	f.Fuzz(func(t *testing.T, body []byte) {
-		call, err := ParseBidCall(body)
-		if err != nil {
-			return
-		}
-		seen := map[string]bool{}
-		for _, s := range call.Slots {
-			if s.RequestID == "" || seen[s.RequestID] {
-				t.Fatalf("slot ids %+v", call.Slots)
-			}
-			seen[s.RequestID] = true
-		}
-		parseKeywords(call.User.Keywords)
-	})
 }
 
 // FuzzParseBidResponse: DSP answers never panic the parser.

@@ -1,4 +1,4 @@
-package bridge
+package auction
 
 import (
 	"context"
@@ -6,16 +6,16 @@ import (
 	"time"
 )
 
-// Probe sends one OpenRTB test request (test=1) for slot to every
+// Probe sends one OpenRTB test request (test=1) for req to every
 // configured DSP at once, through each DSP's own client (endpoint,
 // headers, gzip, dialect, currency, floor) but outside its breaker and call
 // limit and outside any auction: nothing is stored, bids are only counted.
 // Each call may take up to wait, so a DSP slower than its timeout still
 // shows how slow it is; the request's tmax is what an auction would give
 // it. Results are in config order.
-func (a *Auctioneer) Probe(ctx context.Context, call *BidCall, slot Slot, wait time.Duration) []DSPResult {
+func (a *Auctioneer) Probe(ctx context.Context, req *Request, wait time.Duration) []DSPResult {
 	set := a.set.Load()
-	base := buildRequest(newAuctionID(), call, []Slot{slot})
+	base := buildRequest(newAuctionID(), req)
 	base.Test = 1
 	out := make([]DSPResult, len(set.dsps))
 	var wg sync.WaitGroup

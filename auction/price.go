@@ -1,4 +1,4 @@
-package bridge
+package auction
 
 import (
 	"encoding/json"
