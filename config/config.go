@@ -117,6 +117,10 @@ type DSP struct {
 	ClickURLField string `mapstructure:"click_url_field"`
 	// Breaker overrides auction.breaker for this DSP.
 	Breaker Breaker `mapstructure:"breaker"`
+	// AllowNetworks lists CIDR prefixes this DSP's URLs (nurl, burl, ...)
+	// may reach although the outbound policy refuses them (loopback,
+	// private, link-local, ...): for a DSP on a private link.
+	AllowNetworks []string `mapstructure:"allow_networks"`
 }
 
 // Money configures currency conversion. Rates are decimal strings so that no
@@ -145,6 +149,9 @@ type Outbox struct {
 	BackoffBase time.Duration `mapstructure:"backoff_base"`
 	BackoffMax  time.Duration `mapstructure:"backoff_max"`
 	Poll        time.Duration `mapstructure:"poll"`
+	// Proxy, if set, is the HTTP(S) or SOCKS5 proxy every notice goes
+	// through; proxy environment variables are never read.
+	Proxy string `mapstructure:"proxy"`
 }
 
 // Events configures view and click recording.

@@ -47,6 +47,7 @@ var defaults = map[string]any{
 	"outbox.backoff_base":                "1s",
 	"outbox.backoff_max":                 "5m",
 	"outbox.poll":                        "500ms",
+	"outbox.proxy":                       "", // none: notices go direct
 	"inventory.classifier":               "0001000000081a67",
 	"inventory.keywords":                 map[string][]string{"category": {"unknown"}, "quality": {"high"}},
 	"metrics.listen":                     "127.0.0.1:9015",
@@ -300,13 +301,16 @@ func AsProblems(err error) ([]string, bool) {
 }
 
 // Redacted returns the effective configuration as a plain tree for printing,
-// with secrets (database password, DSP header values) replaced.
+// with secrets (database and proxy passwords, DSP header values) replaced.
 func (c *Config) Redacted() map[string]any {
 	var tree map[string]any
 	b, _ := json.Marshal(toTree(reflect.ValueOf(*c)))
 	json.Unmarshal(b, &tree)
 	if db, ok := tree["database"].(map[string]any); ok {
 		db["url"] = redactURL(c.Database.URL)
+	}
+	if ob, ok := tree["outbox"].(map[string]any); ok {
+		ob["proxy"] = redactURL(c.Outbox.Proxy)
 	}
 	if dsps, ok := tree["dsps"].([]any); ok {
 		for _, d := range dsps {

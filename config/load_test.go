@@ -30,7 +30,7 @@ type sample struct {
 	want any
 }
 
-var dspJSON = `[{"name":"alpha","endpoint":"http://127.0.0.1:9/bid","timeout":"300ms","headers":{"X-Api-Key":"k1"},"currency":"usd","dialect":"2.5"}]`
+var dspJSON = `[{"name":"alpha","endpoint":"http://127.0.0.1:9/bid","timeout":"300ms","headers":{"X-Api-Key":"k1"},"currency":"usd","dialect":"2.5","allow_networks":["127.0.0.0/8","10.1.0.0/16"]}]`
 var campaignJSON = `[{"id":"5f0c6a1e2b3d4c5e8f9a0b1c2d3e4f50","budget":7,"creatives":[{"id":"9f3b2a10c4d54e6f8a7b6c5d4e3f2a1b","type":"image","mime":"image/png","size":"300x250"}]}]`
 
 // samples must name every key of Config: TestEveryKeyFromFileAndEnv fails
@@ -64,8 +64,9 @@ var samples = map[string]sample{
 			return len(c.DSPs)
 		}
 		d := c.DSPs[0]
-		return d.Name + " " + d.Endpoint + " " + d.Timeout.String() + " " + headerValue(d.Headers, "X-Api-Key") + " " + d.Currency + " " + d.Dialect
-	}, "alpha http://127.0.0.1:9/bid 300ms k1 USD 2.5"},
+		return d.Name + " " + d.Endpoint + " " + d.Timeout.String() + " " + headerValue(d.Headers, "X-Api-Key") + " " + d.Currency + " " + d.Dialect +
+			" " + strings.Join(d.AllowNetworks, ",")
+	}, "alpha http://127.0.0.1:9/bid 300ms k1 USD 2.5 127.0.0.0/8,10.1.0.0/16"},
 	"money.ads_usd":         {`0.25`, "0.25", func(c *Config) any { return c.Money.AdsUSDNanos() }, int64(250_000_000)},
 	"money.rates":           {`{"EUR": "1.1"}`, `{"EUR": "1.1"}`, func(c *Config) any { return c.Money.Rates["EUR"] }, "1.1"},
 	"payments.period":       {`30s`, "30s", func(c *Config) any { return c.Payments.Period }, 30 * time.Second},
@@ -78,6 +79,7 @@ var samples = map[string]sample{
 	"outbox.backoff_base":   {`2s`, "2s", func(c *Config) any { return c.Outbox.BackoffBase }, 2 * time.Second},
 	"outbox.backoff_max":    {`1m`, "1m", func(c *Config) any { return c.Outbox.BackoffMax }, time.Minute},
 	"outbox.poll":           {`100ms`, "100ms", func(c *Config) any { return c.Outbox.Poll }, 100 * time.Millisecond},
+	"outbox.proxy":          {`"http://127.0.0.1:3128"`, "http://127.0.0.1:3128", func(c *Config) any { return c.Outbox.Proxy }, "http://127.0.0.1:3128"},
 	"events.spool_dir":      {`/tmp/spool`, "/tmp/spool", func(c *Config) any { return c.Events.SpoolDir }, "/tmp/spool"},
 	"inventory.classifier":  {`abc`, "abc", func(c *Config) any { return c.Inventory.Classifier }, "abc"},
 	"inventory.keywords":    {`{"quality": ["low"]}`, `{"quality": ["low"]}`, func(c *Config) any { return strings.Join(c.Inventory.Keywords["quality"], ",") }, "low"},
@@ -276,6 +278,62 @@ inventory:
 	for _, w := range wants {
 		if !strings.Contains(joined, w) {
 			t.Errorf("problems lack %q:\n%s", w, joined)
+		}
+	}
+}
+
+// Every bad allow_networks entry of every DSP, and a bad proxy, are
+// reported at once.
+func TestOutboundSettingsProblems(t *testing.T) {
+	body := minimal + `outbox:
+  proxy: "ftp://user:secret@proxy.example:3128"
+dsps:
+  - name: a
+    endpoint: http://127.0.0.1:1/
+    allow_networks: ["10.1.0.0/16", "10.1.2.3/16", "nonsense"]
+  - name: b
+    endpoint: http://127.0.0.1:2/
+    allow_networks: ["127.0.0.1"]
+`
+	_, _, err := Load(writeFile(t, body))
+	problems, ok := AsProblems(err)
+	if !ok {
+		t.Fatalf("err = %v, want *Problems", err)
+	}
+	joined := strings.Join(problems, "\n")
+	for _, w := range []string{
+		`dsps[0] (a): allow_networks[1]: "10.1.2.3/16" has bits set past its length; did you mean 10.1.0.0/16?`,
+		`dsps[0] (a): allow_networks[2]: "nonsense" is not a CIDR prefix`,
+		`dsps[1] (b): allow_networks[0]: "127.0.0.1" is an address`,
+		`outbox.proxy:`,
+	} {
+		if !strings.Contains(joined, w) {
+			t.Errorf("problems lack %q:\n%s", w, joined)
+		}
+	}
+	if strings.Contains(joined, "secret") || strings.Contains(joined, "allow_networks[0]: \"10.1.0.0/16\"") {
+		t.Errorf("problems show the proxy password or a good entry:\n%s", joined)
+	}
+
+	good := minimal + "outbox:\n  proxy: http://u:hunter2@127.0.0.1:3128\ndsps:\n  - {name: a, endpoint: \"http://127.0.0.1:1/\", allow_networks: [\"127.0.0.0/8\", \"fd00::/8\"]}\n"
+	cfg, _, err := Load(writeFile(t, good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.DSPs[0].AllowNetworks; len(got) != 2 || got[1] != "fd00::/8" {
+		t.Fatalf("allow_networks = %v", got)
+	}
+	if s := toString(cfg.Redacted()); strings.Contains(s, "hunter2") {
+		t.Fatalf("redacted config shows the proxy password: %s", s)
+	}
+	for _, bad := range []string{"127.0.0.1:3128", "http://", "http://proxy.example:3128/path", "http://proxy.example:0"} {
+		if _, err := ParseProxy(bad); err == nil {
+			t.Errorf("ParseProxy(%q) accepted", bad)
+		}
+	}
+	for _, ok := range []string{"http://proxy.example:3128", "https://proxy.example", "socks5://127.0.0.1:1080", "socks5h://p:1080/"} {
+		if _, err := ParseProxy(ok); err != nil {
+			t.Errorf("ParseProxy(%q) = %v", ok, err)
 		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/adshares/dsp-bridge/ads"
+	"github.com/adshares/dsp-bridge/outbound"
 )
 
 var (
@@ -96,6 +97,11 @@ func (c *Config) Validate() []string {
 	}
 	if c.Outbox.Timeout <= 0 || c.Outbox.MaxAge <= 0 || c.Outbox.BackoffBase <= 0 || c.Outbox.BackoffMax < c.Outbox.BackoffBase || c.Outbox.Poll <= 0 {
 		add("outbox: timeout, max_age, backoff_base, poll must be positive and backoff_max >= backoff_base")
+	}
+	if c.Outbox.Proxy != "" {
+		if _, err := ParseProxy(c.Outbox.Proxy); err != nil {
+			add("outbox.proxy: %v", err)
+		}
 	}
 	if c.Metrics.Listen != "" {
 		if err := checkListen(c.Metrics.Listen, c.AllowPublicListen); err != "" {
@@ -219,6 +225,11 @@ func (c *Config) validateDSPs() []string {
 		if d.Breaker.IsEnabled() && (d.Breaker.Failures < 1 || d.Breaker.OpenFor <= 0 || d.Breaker.HalfOpenRequests < 1) {
 			p = append(p, fmt.Sprintf("%s: breaker needs failures >= 1, open_for > 0 and half_open_requests >= 1", at))
 		}
+		for j, n := range d.AllowNetworks {
+			if _, err := outbound.ParseNetwork(n); err != nil {
+				p = append(p, fmt.Sprintf("%s: allow_networks[%d]: %v", at, j, err))
+			}
+		}
 	}
 	return p
 }
@@ -307,6 +318,29 @@ func (c *Config) validateInventory() []string {
 		}
 	}
 	return p
+}
+
+// ParseProxy parses outbox.proxy: an http, https, socks5 or socks5h URL
+// with a host and nothing after it but a slash.
+func ParseProxy(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%q is not a URL", redactURL(raw))
+	}
+	switch u.Scheme {
+	case "http", "https", "socks5", "socks5h":
+	default:
+		return nil, fmt.Errorf("%q: the scheme must be http, https, socks5 or socks5h", redactURL(raw))
+	}
+	if u.Hostname() == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("%q must be scheme://host:port, without a path or query", redactURL(raw))
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return nil, fmt.Errorf("%q has a bad port", redactURL(raw))
+		}
+	}
+	return u, nil
 }
 
 // checkInventoryURL applies the AdServer's inventory URL rule (§4.7): an

@@ -4,6 +4,7 @@ package configs
 
 import (
 	"context"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"github.com/compose-spec/compose-go/v2/cli"
 
 	"github.com/adshares/dsp-bridge/config"
+	"github.com/adshares/dsp-bridge/outbound"
 )
 
 func TestExampleConfigIsValidAndDocumentsEveryKey(t *testing.T) {
@@ -96,7 +98,20 @@ func TestComposeFile(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%s does not pass config check: %v", cfgPath, err)
 	}
-	// Every DSP the mounted config names must be a service of the project.
+	// Every DSP the mounted config names must be a service of the project,
+	// and its notices must be allowed to reach the project's network (a
+	// private range the outbound URL policy refuses otherwise).
+	var subnets []netip.Prefix
+	if n, ok := project.Networks["default"]; ok {
+		for _, c := range n.Ipam.Config {
+			if p, err := netip.ParsePrefix(c.Subnet); err == nil {
+				subnets = append(subnets, p)
+			}
+		}
+	}
+	if len(subnets) == 0 {
+		t.Fatal("the compose file pins no subnet for its default network")
+	}
 	for _, d := range cfg.DSPs {
 		u, err := url.Parse(d.Endpoint)
 		if err != nil {
@@ -104,6 +119,19 @@ func TestComposeFile(t *testing.T) {
 		}
 		if _, ok := project.Services[u.Hostname()]; !ok {
 			t.Errorf("dsp %s points at %s, which is not a compose service", d.Name, u.Host)
+		}
+		allow, err := outbound.ParseNetworks(d.AllowNetworks)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range subnets {
+			covered := false
+			for _, a := range allow {
+				covered = covered || (a.Bits() <= s.Bits() && a.Contains(s.Addr()))
+			}
+			if !covered {
+				t.Errorf("dsp %s: allow_networks %v does not cover the compose network %s", d.Name, d.AllowNetworks, s)
+			}
 		}
 	}
 }

@@ -259,7 +259,10 @@ dsps:
 		if timeout <= 0 {
 			timeout = 800 * time.Millisecond
 		}
-		fmt.Fprintf(&b, "  - {name: %s, endpoint: %q, timeout: %s}\n", d.Profile.Name, d.Server.Endpoint(), fmtDuration(timeout))
+		// The simulated DSPs live on loopback, which the outbound URL
+		// policy refuses for their nurl/burl unless allowed.
+		fmt.Fprintf(&b, "  - {name: %s, endpoint: %q, timeout: %s, allow_networks: [127.0.0.0/8]}\n",
+			d.Profile.Name, d.Server.Endpoint(), fmtDuration(timeout))
 	}
 	return b.String()
 }

@@ -64,7 +64,8 @@ func TestCrashAfterViewKeepsViewAndDeliversBURL(t *testing.T) {
 		"BRIDGE_LISTEN="+addr,
 		"BRIDGE_ADSHARES_ADDRESS=0001-00000003-AB0C",
 		"BRIDGE_MONEY_ADS_USD=0.05",
-		`BRIDGE_DSPS=[{"name":"sim","endpoint":"`+dsp.URL+`/bid"}]`,
+		// The DSP is on loopback, which the outbound URL policy refuses unless allowed.
+		`BRIDGE_DSPS=[{"name":"sim","endpoint":"`+dsp.URL+`/bid","allow_networks":["127.0.0.0/8"]}]`,
 		"BRIDGE_METRICS_LISTEN=",
 		"BRIDGE_OUTBOX_TIMEOUT=500ms",
 		"BRIDGE_OUTBOX_POLL=50ms",

@@ -90,8 +90,17 @@ func newEnv(t testing.TB, st *store.Store, spool *events.Spool) *env {
 	e.mod.Mount(r)
 	e.srv = httptest.NewServer(r)
 	t.Cleanup(e.srv.Close)
-	e.worker = outbox.New(st, config.Outbox{Workers: 1, PerDSP: 4, Timeout: 2 * time.Second, MaxAge: time.Hour,
+	w, err := outbox.New(st, config.Outbox{Workers: 1, PerDSP: 4, Timeout: 2 * time.Second, MaxAge: time.Hour,
 		BackoffBase: time.Second, BackoffMax: time.Minute, Poll: 20 * time.Millisecond}, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The test DSP lives on loopback, which the outbound policy refuses
+	// unless allowed.
+	if err := w.SetDSPs([]config.DSP{{Name: "sim", AllowNetworks: []string{"127.0.0.0/8"}}}); err != nil {
+		t.Fatal(err)
+	}
+	e.worker = w
 	e.worker.Now = e.clock.Now
 	return e
 }

@@ -89,7 +89,7 @@ func New() *Metrics {
 	m.events = f.counter("events_total",
 		"View and click notifications by result: recorded, spooled, unknown, invalid, unavailable.", "type", "result")
 	m.deliveries = f.counter("outbox_deliveries_total",
-		"Notice delivery attempts by this process: delivered, retry, refused, expired.", "dsp", "kind", "result")
+		"Notice delivery attempts by this process: delivered, retry, refused (4xx), blocked (outbound URL policy), expired.", "dsp", "kind", "result")
 	m.reloads = f.counter("config_reloads_total", "Configuration reloads (SIGHUP) by result: ok, error.", "result")
 	m.reloadTime = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: Namespace, Name: "config_last_reload_success_timestamp_seconds",
 		Help: "Unix time of the last successful configuration load (start or reload)."})

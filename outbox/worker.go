@@ -1,8 +1,9 @@
 // Package outbox delivers the nurl/burl notices written to the outbox table
 // alongside their events: claimed with SELECT ... FOR UPDATE SKIP LOCKED
-// under a lease, bounded per DSP, retried with exponential backoff and
-// jitter on network errors and 5xx, given up on 4xx or past the maximum age,
-// and marked delivered only after a 2xx.
+// under a lease, bounded per DSP, fetched through the outbound URL policy
+// with the DSP's own allow_networks, retried with exponential backoff and
+// jitter on network errors and 5xx, given up on 4xx, on a URL the policy
+// refuses or past the maximum age, and marked delivered only after a 2xx.
 package outbox
 
 import (
@@ -11,15 +12,14 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	mrand "math/rand/v2"
-	"net"
 	"net/http"
 	"sync"
 	"time"
 
 	"github.com/adshares/dsp-bridge/config"
+	"github.com/adshares/dsp-bridge/outbound"
 	"github.com/adshares/dsp-bridge/store"
 )
 
@@ -27,9 +27,8 @@ import (
 // several bridge instances) may share a database: a notice is claimed by one
 // at a time.
 type Worker struct {
-	Store  *store.Store
-	Log    *slog.Logger
-	Client *http.Client
+	Store *store.Store
+	Log   *slog.Logger
 	// Now is the clock for due times, backoff and max age (tests inject one).
 	Now func() time.Time
 	// Jitter picks the actual delay for a backoff step d (default: uniform
@@ -48,20 +47,27 @@ type Worker struct {
 	// to record the outcome.
 	Lease time.Duration
 	// Observe, if set, counts every delivery outcome per DSP and kind:
-	// delivered, retry, refused (4xx) or expired (past outbox.max_age).
+	// delivered, retry, refused (4xx), blocked (the outbound URL policy
+	// refused the URL) or expired (past outbox.max_age).
 	Observe func(dsp, kind, result string)
 
+	clients  *clients
 	wake     chan struct{}
 	mu       sync.Mutex
 	inflight map[string]int // per DSP: reserved or delivering
 	wg       sync.WaitGroup // deliveries in flight
 }
 
-// New builds a worker from the outbox.* settings.
-func New(st *store.Store, cfg config.Outbox, log *slog.Logger) *Worker {
+// New builds a worker from the outbox.* settings. Until SetDSPs gives it
+// the DSPs' allow_networks, every notice gets the strict outbound policy.
+func New(st *store.Store, cfg config.Outbox, log *slog.Logger) (*Worker, error) {
+	cl, err := newClients(cfg)
+	if err != nil {
+		return nil, err
+	}
 	return &Worker{
 		Store: st, Log: log,
-		Client:      NewClient(cfg.PerDSP),
+		clients:     cl,
 		Now:         time.Now,
 		PerDSP:      cfg.PerDSP,
 		Loops:       cfg.Workers,
@@ -71,24 +77,13 @@ func New(st *store.Store, cfg config.Outbox, log *slog.Logger) *Worker {
 		BackoffMax:  cfg.BackoffMax,
 		Poll:        cfg.Poll,
 		Lease:       2*cfg.Timeout + 5*time.Second,
-	}
+	}, nil
 }
 
-// NewClient is the HTTP client for notices: keep-alive connections sized to
-// the per-DSP bound, redirects followed (trackers redirect), no cookies.
-func NewClient(perDSP int) *http.Client {
-	tr := &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: 3 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConns:          1024,
-		MaxIdleConnsPerHost:   perDSP,
-		MaxConnsPerHost:       perDSP * 2,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   3 * time.Second,
-		ResponseHeaderTimeout: 0, // the per-call context bounds the whole call
-	}
-	return &http.Client{Transport: tr}
-}
+// SetDSPs applies the DSPs' allow_networks to their notices (at start and
+// on every config reload). Notices of a DSP not listed get the strict
+// policy. On error (an entry that is not a CIDR prefix) nothing changes.
+func (w *Worker) SetDSPs(dsps []config.DSP) error { return w.clients.set(dsps) }
 
 // Wake makes Run claim at once instead of at the next poll (a new notice).
 func (w *Worker) Wake() {
@@ -241,8 +236,19 @@ func (w *Worker) deliver(ctx context.Context, n store.Notice) {
 		})
 		return
 	}
-	status, err := w.call(ctx, n.URL)
+	status, err := w.call(ctx, n)
 	now = w.Now()
+	if r, ok := outbound.AsRefused(err); ok {
+		// The policy refuses this URL (or where it redirects): it always
+		// will, so it is never retried. A request was sent only if the
+		// refusal came at a redirect.
+		w.Log.Warn("outbox: notice blocked by the outbound URL policy", "dsp", n.DSP, "kind", n.Kind, "ext_id", n.ExtID, "reason", r.Error())
+		w.count(n, "blocked")
+		w.record(ctx, n, func(ctx context.Context) error {
+			return w.Store.MarkUndelivered(ctx, n, r.Redirect > 0, 0, r.Error())
+		})
+		return
+	}
 	switch {
 	case err == nil && status >= 200 && status < 300:
 		w.Log.Info("outbox: notice delivered", "dsp", n.DSP, "kind", n.Kind, "ext_id", n.ExtID, "status", status, "attempts", n.Attempts+1)
@@ -281,24 +287,20 @@ func (w *Worker) count(n store.Notice, result string) {
 	}
 }
 
-// call GETs url within Timeout and returns the final status (after
-// redirects). The body is drained (bounded) so the connection is reused.
-func (w *Worker) call(ctx context.Context, url string) (int, error) {
+// call GETs the notice's URL within Timeout through its DSP's outbound
+// client and returns the final status (after at most three redirects). The
+// body is read (bounded) so that the connection is reused; a refusal by
+// the policy is an *outbound.RefusedError.
+func (w *Worker) call(ctx context.Context, n store.Notice) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, w.Timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		// A URL that cannot even be requested will never work.
-		return http.StatusBadRequest, nil
+	resp, err := w.clients.get(n.DSP).Get(ctx, n.URL)
+	if resp != nil {
+		// The status is the DSP's answer; a body cut short after it (err
+		// set) does not change that.
+		return resp.Status, nil
 	}
-	req.Header.Set("User-Agent", "adshares-dsp-bridge")
-	resp, err := w.Client.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	resp.Body.Close()
-	return resp.StatusCode, nil
+	return 0, err
 }
 
 // record stores an outcome, retrying while the database is unreachable for

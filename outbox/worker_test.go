@@ -67,9 +67,26 @@ func (e *endpoint) stats() (calls int, ok map[string]int) {
 	return e.calls, cp
 }
 
-func newWorker(st *store.Store, c *testclock.Clock) *outbox.Worker {
-	w := outbox.New(st, config.Outbox{Workers: 2, PerDSP: 8, Timeout: 2 * time.Second, MaxAge: time.Hour,
-		BackoffBase: time.Second, BackoffMax: time.Minute, Poll: 10 * time.Millisecond}, quiet)
+var testOutbox = config.Outbox{Workers: 2, PerDSP: 8, Timeout: 2 * time.Second, MaxAge: time.Hour,
+	BackoffBase: time.Second, BackoffMax: time.Minute, Poll: 10 * time.Millisecond}
+
+// loopbackDSPs are the test DSPs whose endpoints live on loopback: the
+// outbound policy refuses them unless allow_networks says otherwise.
+var loopbackDSPs = []string{"sim", "one", "dsp0", "dsp1", "dsp2"}
+
+func newWorker(t *testing.T, st *store.Store, c *testclock.Clock) *outbox.Worker {
+	t.Helper()
+	w, err := outbox.New(st, testOutbox, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dsps []config.DSP
+	for _, name := range loopbackDSPs {
+		dsps = append(dsps, config.DSP{Name: name, AllowNetworks: []string{"127.0.0.0/8"}})
+	}
+	if err := w.SetDSPs(dsps); err != nil {
+		t.Fatal(err)
+	}
 	if c != nil {
 		w.Now = c.Now
 	}
@@ -106,7 +123,7 @@ func TestRetriesOn503ThenDeliversOnce(t *testing.T) {
 	c := testclock.New(t0)
 	dsp := newEndpoint(t, 503, 503)
 	enqueue(t, st, "r1", "sim", dsp.URL+"/burl/r1", t0)
-	w := newWorker(st, c)
+	w := newWorker(t, st, c)
 
 	w.Step(ctx) // 503
 	n := notice(t, st, "r1")
@@ -146,7 +163,7 @@ func TestClientErrorIsNotRetried(t *testing.T) {
 	c := testclock.New(t0)
 	dsp := newEndpoint(t, 404, 404, 404)
 	enqueue(t, st, "f1", "sim", dsp.URL+"/burl/f1", t0)
-	w := newWorker(st, c)
+	w := newWorker(t, st, c)
 	for range 3 {
 		w.Step(ctx)
 		c.Add(10 * time.Minute)
@@ -171,7 +188,7 @@ func TestOldNoticeBecomesUndelivered(t *testing.T) {
 	// bridge was down a long time) and one that keeps failing until it is.
 	enqueue(t, st, "old", "sim", dsp.URL+"/burl/old", t0.Add(-2*time.Hour))
 	enqueue(t, st, "flaky", "sim", dsp.URL+"/burl/flaky", t0)
-	w := newWorker(st, c)
+	w := newWorker(t, st, c)
 	for range 100 {
 		w.Step(ctx)
 		if notice(t, st, "flaky").Status != "pending" {
@@ -225,10 +242,13 @@ func TestTwoWorkersNeverDeliverTwice(t *testing.T) {
 	var byWorker [2]atomic.Int64
 	var wg sync.WaitGroup
 	for i, st := range []*store.Store{a, b} {
-		w := newWorker(st, nil)
+		w := newWorker(t, st, nil)
 		w.PerDSP = 4
-		srv := w.Client.Transport
-		w.Client = &http.Client{Transport: countingTransport{srv, &byWorker[i]}}
+		w.Observe = func(_, _, result string) {
+			if result == "delivered" {
+				byWorker[i].Add(1)
+			}
+		}
 		wg.Add(1)
 		go func() { defer wg.Done(); w.Run(ctx) }()
 	}
@@ -259,17 +279,10 @@ func TestTwoWorkersNeverDeliverTwice(t *testing.T) {
 	if sum != total {
 		t.Fatalf("%d deliveries, want %d", sum, total)
 	}
-	t.Logf("worker A made %d calls, worker B %d", byWorker[0].Load(), byWorker[1].Load())
-}
-
-type countingTransport struct {
-	rt http.RoundTripper
-	n  *atomic.Int64
-}
-
-func (c countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	c.n.Add(1)
-	return c.rt.RoundTrip(r)
+	if got := byWorker[0].Load() + byWorker[1].Load(); got != total {
+		t.Fatalf("workers counted %d deliveries, want %d", got, total)
+	}
+	t.Logf("worker A delivered %d notices, worker B %d", byWorker[0].Load(), byWorker[1].Load())
 }
 
 // The per-DSP bound holds: never more than PerDSP calls in flight to a DSP.
@@ -291,7 +304,7 @@ func TestPerDSPConcurrencyBound(t *testing.T) {
 	for i := range 40 {
 		enqueue(t, st, fmt.Sprintf("p%d", i), "one", srv.URL+fmt.Sprintf("/b%d", i), time.Now())
 	}
-	w := newWorker(st, nil)
+	w := newWorker(t, st, nil)
 	w.PerDSP = 3
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -323,7 +336,7 @@ func TestStopLetsInFlightDeliveryFinish(t *testing.T) {
 	}))
 	defer srv.Close()
 	enqueue(t, st, "s1", "sim", srv.URL+"/b", time.Now())
-	w := newWorker(st, nil)
+	w := newWorker(t, st, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { w.Run(ctx); close(done) }()

@@ -51,6 +51,11 @@ func writeOpsConfig(t *testing.T, path, dbURL string, dsps []opsDSP, extra strin
 		if d.more != "" {
 			more = ", " + d.more
 		}
+		// Loopback DSPs: the outbound URL policy refuses them unless
+		// allowed (a test that wants otherwise sets allow_networks in more).
+		if !strings.Contains(d.more, "allow_networks") {
+			more += ", allow_networks: [127.0.0.0/8]"
+		}
 		fmt.Fprintf(&b, "  - {name: %s, endpoint: %q, timeout: %s%s}\n", d.name, d.endpoint, d.timeout, more)
 	}
 	b.WriteString(extra)

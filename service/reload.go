@@ -15,7 +15,8 @@ var liveKeys = []string{"dsps", "auction.tmax", "auction.bidfloor", "auction.bre
 
 // Reload re-reads the config file at path (and the environment), validates
 // it and, if it is sound, swaps in the DSP list, DSP timeouts, breaker
-// settings, auction.tmax and auction.bidfloor. On any problem it keeps the
+// settings, auction.tmax and auction.bidfloor, and gives notice delivery
+// the DSPs' allow_networks. On any problem it keeps the
 // running configuration, logs every problem and returns them. Settings
 // that cannot change live (listen, database, ...) are logged as needing a
 // restart and otherwise ignored.
@@ -55,6 +56,12 @@ func (s *Service) reload(path string) error {
 	sum, err := s.demand.Auction.Reload(cfg)
 	if err != nil {
 		s.Log.Error("config reload rejected; keeping the running configuration", "problem", err.Error())
+		return err
+	}
+	// Validation has checked every allow_networks entry, so this cannot
+	// fail on a config that got here.
+	if err := s.notices.SetDSPs(cfg.DSPs); err != nil {
+		s.Log.Error("config reload: notice delivery keeps the old allow_networks", "problem", err.Error())
 		return err
 	}
 	names := dspNames(cfg)

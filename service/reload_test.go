@@ -3,16 +3,20 @@ package service
 import (
 	"context"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/adshares/dsp-bridge/dspsim"
 	"github.com/adshares/dsp-bridge/internal/testdb"
+	"github.com/adshares/dsp-bridge/store"
 )
 
 func TestReloadWithBrokenConfigKeepsTheOldOne(t *testing.T) {
@@ -164,5 +168,65 @@ func TestReadyzShowsBreakersAndOutbox(t *testing.T) {
 		t.Fatalf("breaker metrics: state %v transitions %v skipped %v",
 			m[`bridge_dsp_breaker_state{dsp="broken"}`], m[`bridge_dsp_breaker_transitions_total{dsp="broken",to="open"}`],
 			m[`bridge_dsp_responses_total{dsp="broken",outcome="breaker_open"}`])
+	}
+}
+
+// A reload gives notice delivery the DSPs' new allow_networks: a burl on
+// loopback is blocked (undelivered at once, counted as blocked, the DSP
+// never called) while the DSP has none, and delivered once a reload
+// allows loopback.
+func TestReloadAppliesAllowNetworksToNotices(t *testing.T) {
+	var bills atomic.Int64
+	dsp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { bills.Add(1) }))
+	defer dsp.Close()
+	sim := startSim(t, dspsim.Options{Mode: dspsim.ModeNoBid204})
+	path := filepath.Join(t.TempDir(), "bridge.yaml")
+	db := testdb.URL(t)
+	writeOpsConfig(t, path, db, []opsDSP{{"strict", sim.Endpoint(), "300ms", "allow_networks: []"}}, "")
+	svc, stop := startFile(t, path, io.Discard)
+	defer stop()
+
+	// A win stored as the auction stores it, so that this test does not
+	// depend on what the auction accepts; its burl names the loopback DSP.
+	view := func(extID string) store.NoticeRow {
+		t.Helper()
+		ctx := context.Background()
+		if err := svc.Store.InsertAuctions(ctx, []store.Auction{{ExtID: extID, AuctionID: "a-" + extID, RequestID: "0",
+			CreativeID: opsCreative, DSP: "strict", PriceMicros: 1_000_000, BidCurrency: "USD", BidPrice: "1",
+			BURL: dsp.URL + "/bill?ext=" + extID}}); err != nil {
+			t.Fatal(err)
+		}
+		if code := get(t, "http://"+svc.Addr()+"/view?extid="+extID+"&cid=8c4d43f6d4ee4ca89cb4907ac0a2e500"); code != 204 {
+			t.Fatalf("/view = %d", code)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			ns, err := svc.Store.NoticesOf(ctx, extID)
+			if err == nil && len(ns) == 1 && ns[0].Status != store.NoticePending {
+				return ns[0]
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("notice of %s still pending: %+v %v", extID, ns, err)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	const ext1, ext2 = "00000000000000000000000000000a01", "00000000000000000000000000000a02"
+	if n := view(ext1); n.Status != store.NoticeUndelivered || n.LastError != "refused: 127.0.0.1 is a loopback address" {
+		t.Fatalf("without allow_networks: %+v", n)
+	}
+	if bills.Load() != 0 {
+		t.Fatal("the refused burl reached the DSP")
+	}
+	if m := scrape(t, svc.MetricsAddr()); m[`bridge_outbox_deliveries_total{dsp="strict",kind="burl",result="blocked"}`] != 1 {
+		t.Fatalf("blocked deliveries = %v, want 1", m[`bridge_outbox_deliveries_total{dsp="strict",kind="burl",result="blocked"}`])
+	}
+
+	writeOpsConfig(t, path, db, []opsDSP{{"strict", sim.Endpoint(), "300ms", "allow_networks: [127.0.0.1/32]"}}, "")
+	if err := svc.Reload(path); err != nil {
+		t.Fatal(err)
+	}
+	if n := view(ext2); n.Status != store.NoticeDelivered || bills.Load() != 1 {
+		t.Fatalf("after allowing 127.0.0.1/32: %+v, bills %d", n, bills.Load())
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/adshares/dsp-bridge/config"
 	"github.com/adshares/dsp-bridge/internal/logctx"
 	"github.com/adshares/dsp-bridge/metrics"
+	"github.com/adshares/dsp-bridge/outbox"
 	"github.com/adshares/dsp-bridge/pglocal"
 	"github.com/adshares/dsp-bridge/store"
 )
@@ -50,6 +51,7 @@ type Service struct {
 
 	metricsSrv *metrics.Server
 	demand     *bridge.Demand // its Auctioneer takes config reloads
+	notices    *outbox.Worker // takes the DSPs' allow_networks on reloads
 	reloadMu   sync.Mutex     // one Reload at a time
 	// workersDone is closed once every worker has returned (set by Run).
 	workersDone chan struct{}
@@ -94,7 +96,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Service, e
 	s.server = bridge.NewServer(cfg, log, append([]bridge.ReadinessCheck{s.databaseCheck}, w.checks...), w.modules...)
 	s.workers = w.workers
 	s.closers = append(s.closers, w.closers...)
-	s.Metrics, s.demand = w.metrics, w.demand
+	s.Metrics, s.demand, s.notices = w.metrics, w.demand, w.notices
 	s.server.Instrument(s.Metrics.Middleware)
 	if cfg.Metrics.Listen != "" {
 		ms, err := metrics.Listen(cfg.Metrics.Listen, s.Metrics.Handler(log, cfg.Metrics.Pprof), log)

@@ -19,6 +19,7 @@ type wiring struct {
 	closers []func()
 	metrics *metrics.Metrics
 	demand  *bridge.Demand // its Auctioneer takes config reloads
+	notices *outbox.Worker // takes the DSPs' allow_networks on reloads
 }
 
 // wire builds every capability from the configuration. Each capability
@@ -47,7 +48,14 @@ func wire(ctx context.Context, s *Service) (*wiring, error) {
 	w.demand = demand
 
 	// Events and notices: /view, /click, the spool replayer, burl delivery.
-	notices := outbox.New(s.Store, s.Config.Outbox, s.Log)
+	notices, err := outbox.New(s.Store, s.Config.Outbox, s.Log)
+	if err != nil {
+		return w, err
+	}
+	if err := notices.SetDSPs(s.Config.DSPs); err != nil {
+		return w, err
+	}
+	w.notices = notices
 	ev, err := events.FromConfig(s.Store, s.Config, s.Log)
 	if err != nil {
 		return w, err

@@ -35,9 +35,9 @@ func TestProbeAgainstSimulatedDSPs(t *testing.T) {
 money: {ads_usd: "0.05"}
 auction: {tmax: 500ms}
 dsps:
-  - {name: fast, endpoint: %q, timeout: 300ms}
-  - {name: slow, endpoint: %q, timeout: 100ms}
-  - {name: broken, endpoint: %q, timeout: 300ms}
+  - {name: fast, endpoint: %q, timeout: 300ms, allow_networks: [127.0.0.0/8]}
+  - {name: slow, endpoint: %q, timeout: 100ms, allow_networks: [127.0.0.0/8]}
+  - {name: broken, endpoint: %q, timeout: 300ms, allow_networks: [127.0.0.0/8]}
 `, fast.Endpoint(), slow.Endpoint(), broken.Endpoint())), 0o600)
 	var out, errb bytes.Buffer
 	code := run(context.Background(), []string{"dsp", "probe", "--config", p, "--requests", "3"}, &out, &errb)

@@ -28,7 +28,8 @@ func serveConfig(listen, metrics, dbURL string, endpoints ...string) string {
 	fmt.Fprintf(&b, "        - {id: %s, type: image, mime: image/png, size: 300x250}\n", serveCreative)
 	b.WriteString("dsps:\n")
 	for i, e := range endpoints {
-		fmt.Fprintf(&b, "  - {name: dsp%d, endpoint: %q, timeout: 300ms}\n", i, e)
+		// Loopback DSPs: the outbound URL policy refuses them unless allowed.
+		fmt.Fprintf(&b, "  - {name: dsp%d, endpoint: %q, timeout: 300ms, allow_networks: [127.0.0.0/8]}\n", i, e)
 	}
 	return b.String()
 }
