@@ -195,3 +195,18 @@ func TestParseNetworks(t *testing.T) {
 		}
 	}
 }
+
+// localhost is refused like 127.0.0.1, and allowed where 127.0.0.1 is.
+func TestLocalhostFollowsTheLoopbackAllowList(t *testing.T) {
+	if err := NewPolicy(nil, 0).CheckURL("http://localhost:8080/w"); err == nil {
+		t.Fatal("strict policy let localhost through")
+	}
+	loop := []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+	if err := NewPolicy(loop, 0).CheckURL("http://localhost:8080/w"); err != nil {
+		t.Fatalf("allow 127.0.0.0/8 refused localhost: %v", err)
+	}
+	private := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+	if err := NewPolicy(private, 0).CheckURL("http://localhost:8080/w"); err == nil {
+		t.Fatal("an allow list without loopback let localhost through")
+	}
+}

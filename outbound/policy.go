@@ -97,6 +97,11 @@ func (p *Policy) checkURL(raw string) (*url.URL, *RefusedError) {
 		return u, nil
 	}
 	if r := checkHostName(host); r != nil {
+		// localhost is loopback: an allow list that opens 127.0.0.1
+		// opens the name too (the dialer still checks what it resolves to).
+		if r.Kind == KindLoopback && p.checkAddr(netip.AddrFrom4([4]byte{127, 0, 0, 1})) == nil {
+			return u, nil
+		}
 		return nil, r
 	}
 	return u, nil
