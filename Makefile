@@ -1,5 +1,6 @@
 # The README's commands. Everything the targets need is installed by
-# scripts/ensure-postgres.sh (PostgreSQL) and the Go module proxy.
+# scripts/ensure-postgres.sh (PostgreSQL), scripts/ensure-chromium.sh (headless
+# Chromium for the real-browser tests) and the Go module proxy.
 GO ?= go
 
 .PHONY: run test lint build bench
@@ -12,9 +13,11 @@ run: build
 	@[ -n "$${BRIDGE_DATABASE_URL:-}" ] || scripts/ensure-postgres.sh
 	bin/bridge demo $(DEMO_ARGS)
 
-# Every test, with the race detector, against a real (throwaway) PostgreSQL.
+# Every test, with the race detector, against a real (throwaway) PostgreSQL
+# and a real headless Chromium (those tests skip where it cannot be installed).
 test: lint
 	@scripts/ensure-postgres.sh
+	@scripts/ensure-chromium.sh
 	$(GO) test -race -count=1 -timeout 12m ./...
 
 lint:
