@@ -1,7 +1,9 @@
 // Package dspsim is a DSP simulator: a real OpenRTB HTTP server on loopback
 // with configurable prices, latency and failure modes, which records every
 // BidRequest it receives and serves its own win (nurl) and billing (burl)
-// notice endpoints. Tests, the demo and `bridge dsp simulate` use it.
+// notice endpoints, and — for bids with markup — the creatives themselves
+// (image, pixel, VAST documents, media file), counting every hit. Tests,
+// the demo and `bridge dsp simulate` use it.
 package dspsim
 
 import (
@@ -87,6 +89,19 @@ type Options struct {
 	BillStatus int
 	// Respond, if set, answers bid requests instead of Mode: status and body.
 	Respond func(r *openrtb2.BidRequest) (status int, body []byte)
+	// Creative is where bids carry their creative (default CreativeNURL).
+	Creative CreativeKind
+	// VASTWrapper makes CreativeVAST bids a wrapper of the simulator's
+	// inline VAST document (served at /vast/inline.xml).
+	VASTWrapper bool
+	// VideoBytes is the VAST media file (default: an mp4 header only, which
+	// passes signature checks but does not play); VideoMime its type
+	// (default video/mp4).
+	VideoBytes []byte
+	VideoMime  string
+	// ImageSize (WxH), if set, is the size of the markup's image instead of
+	// the slot's: a creative of the wrong size.
+	ImageSize string
 }
 
 // Received is one bid request as it arrived.
@@ -112,6 +127,9 @@ type Server struct {
 	wins     []url.Values
 	bills    []url.Values
 	billHits int
+	hits     map[Hit][]url.Values
+	pngs     map[[2]int][]byte
+	started  time.Time
 }
 
 var pixel = func() []byte {
@@ -138,11 +156,19 @@ func Start(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dspsim: %w", err)
 	}
-	s := &Server{listener: l, closing: make(chan struct{}), url: "http://" + l.Addr().String(), rnd: rand.New(rand.NewSource(opts.Seed))}
+	s := &Server{listener: l, closing: make(chan struct{}), url: "http://" + l.Addr().String(), rnd: rand.New(rand.NewSource(opts.Seed)),
+		hits: map[Hit][]url.Values{}, pngs: map[[2]int][]byte{}, started: time.Now()}
 	s.opts = withDefaults(opts, s.url)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /win", s.win)
 	mux.HandleFunc("GET /bill", s.bill)
+	mux.HandleFunc("GET /creative/{name}", s.creativeImage)
+	mux.HandleFunc("GET /pixel", s.trackingPixel)
+	mux.HandleFunc("GET /vast/inline.xml", s.vastInline)
+	mux.HandleFunc("GET /media/video", s.media)
+	mux.HandleFunc("GET /impression", s.counted(HitImpression))
+	mux.HandleFunc("GET /event", s.counted(HitEvent))
+	mux.HandleFunc("GET /click", s.click)
 	mux.HandleFunc("POST /", s.auction)
 	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go s.srv.Serve(l)
@@ -175,6 +201,12 @@ func withDefaults(o Options, url string) Options {
 	}
 	if o.HugeBytes == 0 {
 		o.HugeBytes = 10 << 20
+	}
+	if o.Creative == "" {
+		o.Creative = CreativeNURL
+	}
+	if o.VideoMime == "" {
+		o.VideoMime = "video/mp4"
 	}
 	return o
 }
@@ -252,6 +284,7 @@ func (s *Server) BillHits() int {
 func (s *Server) win(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.wins = append(s.wins, r.URL.Query())
+	s.hits[HitWin] = append(s.hits[HitWin], r.URL.Query())
 	s.mu.Unlock()
 	// The browser fetches serve_url cross-origin without credentials.
 	w.Header().Set("Access-Control-Allow-Origin", "*")
@@ -263,6 +296,7 @@ func (s *Server) win(w http.ResponseWriter, r *http.Request) {
 func (s *Server) bill(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.billHits++
+	s.hits[HitBill] = append(s.hits[HitBill], r.URL.Query())
 	status := http.StatusOK
 	switch {
 	case s.opts.BillStatus != 0:
@@ -384,7 +418,8 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, status int, body 
 	w.Write(body)
 }
 
-// Bids is the answer the simulator gives in ModeBid: one bid per imp.
+// Bids is the answer the simulator gives in ModeBid: one bid per imp, with
+// markup in adm unless Options.Creative is CreativeNURL.
 func Bids(req *openrtb2.BidRequest, o Options, call int) []byte {
 	o = withDefaults(o, o.PublicURL)
 	type bid struct {
@@ -392,6 +427,7 @@ func Bids(req *openrtb2.BidRequest, o Options, call int) []byte {
 		ImpID   string      `json:"impid"`
 		Price   json.Number `json:"price"`
 		AdID    string      `json:"adid"`
+		AdM     string      `json:"adm,omitempty"`
 		NURL    string      `json:"nurl,omitempty"`
 		BURL    string      `json:"burl,omitempty"`
 		ADomain []string    `json:"adomain,omitempty"`
@@ -415,6 +451,11 @@ func Bids(req *openrtb2.BidRequest, o Options, call int) []byte {
 		}
 		if imp.Banner != nil && len(imp.Banner.Format) > 0 {
 			b.W, b.H = imp.Banner.Format[0].W, imp.Banner.Format[0].H
+		}
+		if o.Creative != CreativeNURL {
+			w, h := slotSize(&imp)
+			b.W, b.H = w, h
+			b.AdM = markup(o, w, h, q)
 		}
 		if !o.NoNURL {
 			b.NURL = o.PublicURL + "/win?" + q

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/adshares/dsp-bridge/config"
@@ -34,6 +35,11 @@ func dspSimulateCmd(ctx context.Context, args []string, stdout, stderr io.Writer
 	seed := fs.Int64("seed", 1, "random seed for --fail-fraction")
 	noBURL := fs.Bool("no-burl", false, "leave burl out of bids")
 	noNURL := fs.Bool("no-nurl", false, "leave nurl out of bids")
+	creative := fs.String("creative", "nurl", "where bids carry the creative: nurl (the nurl answers it), image (image markup in adm), vast (VAST in adm)")
+	vastWrapper := fs.Bool("vast-wrapper", false, "with --creative vast, send a VAST wrapper of the inline document")
+	videoFile := fs.String("video-file", "", "`file` served as the VAST media file (default: an mp4 header that does not play)")
+	videoMime := fs.String("video-mime", "video/mp4", "type of --video-file: video/mp4 or video/webm")
+	imageSize := fs.String("image-size", "", "with --creative image, serve an image of this `WxH` instead of the slot's (a wrong-size creative)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -47,6 +53,24 @@ func dspSimulateCmd(ctx context.Context, args []string, stdout, stderr io.Writer
 	if _, err := config.ParseDecimal(*price, 9); err != nil {
 		return &exitError{code: 2, err: fmt.Errorf("--price: %v", err)}
 	}
+	kind, err := dspsim.ParseCreativeKind(*creative)
+	if err != nil {
+		return &exitError{code: 2, err: fmt.Errorf("--creative: %v", err)}
+	}
+	if *imageSize != "" {
+		if _, _, ok := config.ParseSize(*imageSize); !ok {
+			return &exitError{code: 2, err: fmt.Errorf("--image-size: %q is not WxH", *imageSize)}
+		}
+	}
+	if *videoMime != "video/mp4" && *videoMime != "video/webm" {
+		return &exitError{code: 2, err: fmt.Errorf("--video-mime: %q is not video/mp4 or video/webm", *videoMime)}
+	}
+	var video []byte
+	if *videoFile != "" {
+		if video, err = os.ReadFile(*videoFile); err != nil {
+			return &exitError{code: 2, err: fmt.Errorf("--video-file: %v", err)}
+		}
+	}
 	pub := *public
 	if pub == "" {
 		pub = "http://" + *listen
@@ -54,13 +78,14 @@ func dspSimulateCmd(ctx context.Context, args []string, stdout, stderr io.Writer
 	s, err := dspsim.Start(dspsim.Options{
 		Listen: *listen, PublicURL: pub, BillingURL: *billing, Price: *price, Currency: strings.ToUpper(*currency), Latency: *latency,
 		Mode: m, FailEvery: *failEvery, FailFraction: *failFraction, Seed: *seed, NoBURL: *noBURL, NoNURL: *noNURL,
+		Creative: kind, VASTWrapper: *vastWrapper, VideoBytes: video, VideoMime: *videoMime, ImageSize: *imageSize,
 	})
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	fmt.Fprintf(stdout, "simulated DSP listening on %s (endpoint %s/openrtb2/auction, mode %s, price %s %s)\n",
-		*listen, pub, m, *price, strings.ToUpper(*currency))
+	fmt.Fprintf(stdout, "simulated DSP listening on %s (endpoint %s/openrtb2/auction, mode %s, creative %s, price %s %s)\n",
+		*listen, pub, m, kind, *price, strings.ToUpper(*currency))
 	<-ctx.Done()
 	fmt.Fprintf(stderr, "simulated DSP stopping after %d bid requests, %d wins, %d bills\n", s.RequestCount(), len(s.Wins()), len(s.Bills()))
 	return nil

@@ -22,6 +22,10 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"demo", "--rate", "many"}, 2},
 		{[]string{"demo", "--config", "x.yaml"}, 2},
 		{[]string{"dsp", "simulate", "--bogus"}, 2},
+		{[]string{"dsp", "simulate", "--creative", "html"}, 2},
+		{[]string{"dsp", "simulate", "--creative", "image", "--image-size", "big"}, 2},
+		{[]string{"dsp", "simulate", "--creative", "vast", "--video-file", "/nonexistent/video.mp4"}, 2},
+		{[]string{"dsp", "simulate", "--creative", "vast", "--video-mime", "video/ogg"}, 2},
 		{[]string{"payments", "list", "--bogus"}, 2},
 		{[]string{"demo", "--rate", "0"}, 2},
 	} {
