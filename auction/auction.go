@@ -202,7 +202,7 @@ func (a *Auctioneer) finish(ctx context.Context, deadline time.Time, res *Auctio
 			ExtID: a.newExtID(), AuctionID: auctionID, RequestID: s.ID, CreativeID: s.Creative.ID,
 			DSP: c.dsp.cfg.Name, Seat: c.seat, BidID: c.bidID, AdID: b.AdID, PriceMicros: c.priceMicros,
 			BidCurrency: c.currency, BidPrice: string(b.Price),
-			NURL: canonicalMacros(b.NURL), BURL: canonicalMacros(b.BURL),
+			NURL: macros.Canonical(b.NURL), BURL: macros.Canonical(b.BURL),
 			ClickURL: clickURL(c.dsp.cfg, b), ADomain: strings.Join(b.ADomain, ","),
 		}
 		rows = append(rows, row)

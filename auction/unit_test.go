@@ -5,8 +5,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-
-	"github.com/adshares/dsp-bridge/macros"
 )
 
 func TestPriceMicros(t *testing.T) {
@@ -52,37 +50,6 @@ func TestFloorInCurrency(t *testing.T) {
 	} {
 		if got := floorInCurrency(c.floor, c.rate); got != c.want {
 			t.Errorf("floorInCurrency(%d, %d) = %d, want %d", c.floor, c.rate, got, c.want)
-		}
-	}
-}
-
-func TestCanonicalMacros(t *testing.T) {
-	for in, want := range map[string]string{
-		"http://a/?p=${AUCTION_PRICE}":        "http://a/?p=${AUCTION_PRICE}",
-		"http://a/?p={AUCTION_PRICE}":         "http://a/?p=${AUCTION_PRICE}",
-		"http://a/?p=%7BAUCTION_PRICE%7D":     "http://a/?p=%24%7BAUCTION_PRICE%7D",
-		"http://a/?p=%24%7BAUCTION_PRICE%7D":  "http://a/?p=%24%7BAUCTION_PRICE%7D",
-		"http://a/?p={AUCTION_ID}&q={OTHER}":  "http://a/?p=${AUCTION_ID}&q={OTHER}",
-		"{AUCTION_PRICE}":                     "${AUCTION_PRICE}",
-		"http://a/?x=%7bAUCTION_BID_ID%7d&y=": "http://a/?x=%24%7bAUCTION_BID_ID%7d&y=",
-	} {
-		if got := canonicalMacros(in); got != want {
-			t.Errorf("canonicalMacros(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
-// A nurl built with JavaScript's encodeURI (or Go's url.URL.String) keeps
-// the "$" and escapes only the braces; the DSP must get the bare price.
-func TestCanonicalMacrosBraceEscapedDollar(t *testing.T) {
-	v := macros.Values{Price: "2.50", AuctionID: "a1"}
-	for in, want := range map[string]string{
-		"http://a/?p=$%7BAUCTION_PRICE%7D":                    "http://a/?p=2.50",
-		"http://a/?p=$%7bAUCTION_PRICE%7d&a=${AUCTION_ID}":    "http://a/?p=2.50&a=a1",
-		"http://a/?p=$%7BAUCTION_PRICE%7D&a=%7BAUCTION_ID%7D": "http://a/?p=2.50&a=a1",
-	} {
-		if got := macros.Expand(canonicalMacros(in), v); got != want {
-			t.Errorf("Expand(canonicalMacros(%q)) = %q, want %q", in, got, want)
 		}
 	}
 }

@@ -129,36 +129,6 @@ func better(a, b *candidate) bool {
 	return a.bidID < b.bidID
 }
 
-// canonicalMacros rewrites OpenRTB macros written without the leading "$"
-// (some 2.5 DSPs write {AUCTION_PRICE}), plain or URL-encoded, into the
-// ${...} form, so that macros.Expand substitutes them later. Macros stay
-// unexpanded.
-func canonicalMacros(u string) string {
-	if !strings.Contains(u, "AUCTION_") {
-		return u
-	}
-	var b strings.Builder
-	for i := 0; i < len(u); {
-		rest := u[i:]
-		switch {
-		case strings.HasPrefix(rest, "{AUCTION_") && (i == 0 || u[i-1] != '$'):
-			b.WriteString("$")
-		case strings.HasPrefix(rest, "$%7BAUCTION_") || strings.HasPrefix(rest, "$%7bAUCTION_"):
-			// ${...} with only the braces escaped (JavaScript's encodeURI,
-			// Go's url.URL.String): the "$" would survive expansion.
-			b.WriteString("%24")
-			i++
-			continue
-		case (strings.HasPrefix(rest, "%7BAUCTION_") || strings.HasPrefix(rest, "%7bAUCTION_")) &&
-			(i == 0 || u[i-1] != '$') && (i < 3 || !strings.EqualFold(u[i-3:i], "%24")):
-			b.WriteString("%24")
-		}
-		b.WriteByte(u[i])
-		i++
-	}
-	return b.String()
-}
-
 // clickURL is where a click on the ad leads: the bid.ext field the DSP's
 // config names, else the advertiser's first domain over https, else "".
 func clickURL(d config.DSP, b *bid) string {

@@ -20,6 +20,21 @@ func TestCanonical(t *testing.T) {
 	}
 }
 
+// A nurl built with JavaScript's encodeURI (or Go's url.URL.String) keeps
+// the "$" and escapes only the braces; the DSP must get the bare price.
+func TestCanonicalBraceEscapedDollar(t *testing.T) {
+	v := Values{Price: "2.50", AuctionID: "a1"}
+	for in, want := range map[string]string{
+		"http://a/?p=$%7BAUCTION_PRICE%7D":                    "http://a/?p=2.50",
+		"http://a/?p=$%7bAUCTION_PRICE%7d&a=${AUCTION_ID}":    "http://a/?p=2.50&a=a1",
+		"http://a/?p=$%7BAUCTION_PRICE%7D&a=%7BAUCTION_ID%7D": "http://a/?p=2.50&a=a1",
+	} {
+		if got := ExpandAll(in, v); got != want {
+			t.Errorf("ExpandAll(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
 // Markup carries macros in attributes, in every form the field documents
 // use; ExpandAll substitutes them all and leaves the rest of the text alone.
 func TestExpandAllInMarkup(t *testing.T) {
