@@ -87,6 +87,10 @@ type Options struct {
 	BillStatus int
 	// Respond, if set, answers bid requests instead of Mode: status and body.
 	Respond func(r *openrtb2.BidRequest) (status int, body []byte)
+	// MaxRecorded keeps only the first N bid requests in Requests (0: all),
+	// so that a long load run does not hold every request in memory.
+	// RequestCount still counts every one.
+	MaxRecorded int
 }
 
 // Received is one bid request as it arrived.
@@ -300,8 +304,10 @@ func (s *Server) auction(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.calls++
 	n := s.calls
-	s.received = append(s.received, Received{Header: r.Header.Clone(), Body: raw, Request: req})
 	o := s.opts
+	if o.MaxRecorded == 0 || len(s.received) < o.MaxRecorded {
+		s.received = append(s.received, Received{Header: r.Header.Clone(), Body: raw, Request: req})
+	}
 	fail := (o.FailEvery > 0 && n%o.FailEvery == 0) || (o.FailFraction > 0 && s.rnd.Float64() < o.FailFraction)
 	s.mu.Unlock()
 

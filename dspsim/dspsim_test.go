@@ -157,3 +157,19 @@ func TestBillingURLSeparateFromPublicURL(t *testing.T) {
 		t.Fatalf("nurl %s burl %s: want the nurl on the public URL and the burl on the billing URL", b.NURL, b.BURL)
 	}
 }
+
+func TestMaxRecordedKeepsCounting(t *testing.T) {
+	s := New(Options{MaxRecorded: 2})
+	defer s.Close()
+	for range 5 {
+		if status, body := post(t, s); status != 200 {
+			t.Fatalf("%d %s", status, body)
+		}
+	}
+	if n := len(s.Requests()); n != 2 {
+		t.Fatalf("%d requests kept, want 2", n)
+	}
+	if n := s.RequestCount(); n != 5 {
+		t.Fatalf("RequestCount %d, want 5", n)
+	}
+}
