@@ -102,6 +102,10 @@ type Options struct {
 	// ImageSize (WxH), if set, is the size of the markup's image instead of
 	// the slot's: a creative of the wrong size.
 	ImageSize string
+	// MaxRecorded keeps only the first N bid requests in Requests (0: all),
+	// so that a long load run does not hold every request in memory.
+	// RequestCount still counts every one.
+	MaxRecorded int
 }
 
 // Received is one bid request as it arrived.
@@ -334,8 +338,10 @@ func (s *Server) auction(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.calls++
 	n := s.calls
-	s.received = append(s.received, Received{Header: r.Header.Clone(), Body: raw, Request: req})
 	o := s.opts
+	if o.MaxRecorded == 0 || len(s.received) < o.MaxRecorded {
+		s.received = append(s.received, Received{Header: r.Header.Clone(), Body: raw, Request: req})
+	}
 	fail := (o.FailEvery > 0 && n%o.FailEvery == 0) || (o.FailFraction > 0 && s.rnd.Float64() < o.FailFraction)
 	s.mu.Unlock()
 

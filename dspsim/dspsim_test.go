@@ -284,3 +284,18 @@ func mustReq(t *testing.T, u string) *http.Request {
 	}
 	return r
 }
+func TestMaxRecordedKeepsCounting(t *testing.T) {
+	s := New(Options{MaxRecorded: 2})
+	defer s.Close()
+	for range 5 {
+		if status, body := post(t, s); status != 200 {
+			t.Fatalf("%d %s", status, body)
+		}
+	}
+	if n := len(s.Requests()); n != 2 {
+		t.Fatalf("%d requests kept, want 2", n)
+	}
+	if n := s.RequestCount(); n != 5 {
+		t.Fatalf("RequestCount %d, want 5", n)
+	}
+}

@@ -293,6 +293,17 @@ func (c *Cluster) URL(database string) string {
 	return fmt.Sprintf("postgres://postgres@%s/%s?sslmode=disable", c.Addr(), database)
 }
 
+// PID is the postmaster's process id (0 while the server is stopped). Its
+// backends and workers are its children.
+func (c *Cluster) PID() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cmd == nil || c.cmd.Process == nil {
+		return 0
+	}
+	return c.cmd.Process.Pid
+}
+
 // Dir is the cluster's temporary directory.
 func (c *Cluster) Dir() string { return c.dir }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"syscall"
 	"testing"
 	"time"
 
@@ -36,7 +37,13 @@ func TestStartStopRestartRemove(t *testing.T) {
 	if n := query(t, c.URL("")); n != 42 {
 		t.Fatalf("query = %d", n)
 	}
+	if pid := c.PID(); pid <= 0 || syscall.Kill(pid, 0) != nil {
+		t.Fatalf("PID() = %d is not a running process", pid)
+	}
 	c.StopServer()
+	if pid := c.PID(); pid != 0 {
+		t.Fatalf("PID() = %d after StopServer, want 0", pid)
+	}
 	if conn, err := pgx.Connect(ctx, c.URL("")); err == nil {
 		conn.Close(ctx)
 		t.Fatal("server still answers after StopServer")

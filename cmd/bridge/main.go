@@ -24,6 +24,7 @@ var version = "0.1.0"
 // command is one subcommand; args exclude the subcommand's own name.
 type command struct {
 	summary string
+	hidden  bool // plumbing for another command, not listed in the usage
 	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
@@ -31,6 +32,12 @@ var commands = map[string]command{}
 
 func register(name, summary string, run func(ctx context.Context, args []string, stdout, stderr io.Writer) error) {
 	commands[name] = command{summary: summary, run: run}
+}
+
+// registerHidden adds a command that other commands run (as a child
+// process) and that the usage does not list.
+func registerHidden(name string, run func(ctx context.Context, args []string, stdout, stderr io.Writer) error) {
+	commands[name] = command{hidden: true, run: run}
 }
 
 func main() {
@@ -115,8 +122,10 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "bridge: sell an Adshares AdServer's ad slots to OpenRTB DSPs.")
 	fmt.Fprintln(w, "\nUsage: bridge COMMAND [--config FILE] [flags]\n\nCommands:")
 	names := make([]string, 0, len(commands))
-	for n := range commands {
-		names = append(names, n)
+	for n, c := range commands {
+		if !c.hidden {
+			names = append(names, n)
+		}
 	}
 	sort.Strings(names)
 	for _, n := range names {

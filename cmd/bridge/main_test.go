@@ -3,9 +3,27 @@ package main
 import (
 	"context"
 	"io"
+	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"testing"
 )
+
+// asBridge makes this test binary act as the bridge binary: `bridge bench`
+// runs os.Executable() as `serve` and `bench proxy`, which under go test is
+// this binary. (Not a BRIDGE_* name: the bench drops those for its children.)
+const asBridge = "DSPBRIDGE_TEST_AS_BRIDGE"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(asBridge) == "1" {
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+		code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+		stop()
+		os.Exit(code)
+	}
+	os.Exit(m.Run())
+}
 
 // TestExitCodes: usage errors exit 2 and are reported once; -h exits 0.
 func TestExitCodes(t *testing.T) {
@@ -28,6 +46,12 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"dsp", "simulate", "--creative", "vast", "--video-mime", "video/ogg"}, 2},
 		{[]string{"payments", "list", "--bogus"}, 2},
 		{[]string{"demo", "--rate", "0"}, 2},
+		{[]string{"bench", "--bogus"}, 2},
+		{[]string{"bench", "--slots", "2-1"}, 2},
+		{[]string{"bench", "--slots", "many"}, 2},
+		{[]string{"bench", "--mode", "fast", "--dsps", "0"}, 2},
+		{[]string{"bench", "extra"}, 2},
+		{[]string{"bench", "proxy"}, 2},
 	} {
 		var stderr strings.Builder
 		code := run(context.Background(), tc.args, io.Discard, &stderr)
@@ -39,5 +63,14 @@ func TestExitCodes(t *testing.T) {
 				t.Errorf("bridge %s: %q reported %d times:\n%s", strings.Join(tc.args, " "), msg, n, stderr.String())
 			}
 		}
+	}
+}
+
+// The floor proxy is plumbing of `bench`: runnable, not listed.
+func TestUsageHidesPlumbing(t *testing.T) {
+	var out strings.Builder
+	run(context.Background(), []string{"help"}, &out, io.Discard)
+	if !strings.Contains(out.String(), "  bench ") || strings.Contains(out.String(), "bench proxy") {
+		t.Fatalf("usage:\n%s", out.String())
 	}
 }
