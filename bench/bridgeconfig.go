@@ -2,11 +2,8 @@ package bench
 
 import (
 	"fmt"
-	"reflect"
 	"strings"
 	"time"
-
-	"github.com/adshares/dsp-bridge/config"
 )
 
 // The bridge configuration a run generates: the bridge as an operator would
@@ -48,18 +45,6 @@ type configParams struct {
 	dsps                             []dspEntry
 }
 
-// dspKeyAccepted reports whether dsps[] entries of the current bridge take
-// key, i.e. config.DSP has a field with that mapstructure tag.
-func dspKeyAccepted(key string) bool {
-	t := reflect.TypeOf(config.DSP{})
-	for i := range t.NumField() {
-		if t.Field(i).Tag.Get("mapstructure") == key {
-			return true
-		}
-	}
-	return false
-}
-
 func bridgeConfigYAML(p configParams) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `# Written by bridge bench: a throwaway configuration for one load run.
@@ -84,16 +69,10 @@ inventory:
 	}
 	b.WriteString("dsps:\n")
 	// The simulated DSPs listen on loopback, where the bridge also fetches
-	// their burls. The outbound URL policy (issue 12) refuses loopback
-	// unless dsps[].allow_networks allows it; the key is written only once
-	// the bridge's config has it, since before that it would be an unknown
-	// key.
-	allow := ""
-	if dspKeyAccepted("allow_networks") {
-		allow = `, allow_networks: ["127.0.0.0/8"]`
-	}
+	// their burls: the outbound URL policy refuses loopback unless
+	// allow_networks opens it.
 	for _, d := range p.dsps {
-		fmt.Fprintf(&b, "  - {name: %s, endpoint: %q, timeout: %s%s}\n", d.name, d.endpoint, p.dspTimeout, allow)
+		fmt.Fprintf(&b, "  - {name: %s, endpoint: %q, timeout: %s, allow_networks: [\"127.0.0.0/8\"]}\n", d.name, d.endpoint, p.dspTimeout)
 	}
 	return b.String()
 }
