@@ -96,10 +96,10 @@ func ParseReport(r io.Reader, c Columns) ([]Day, error) {
 		if err == io.EOF {
 			break
 		}
-		line, _ := cr.FieldPos(0)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrReport, err)
+			return nil, fmt.Errorf("%w: %v", ErrReport, err) // a csv.ParseError names its line
 		}
+		line, _ := cr.FieldPos(0)
 		if rows >= maxRows {
 			return nil, fmt.Errorf("%w: more than %d rows", ErrReport, maxRows)
 		}
