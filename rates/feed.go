@@ -163,9 +163,16 @@ func (f *Feed) Run(ctx context.Context) error {
 	}
 	t := time.NewTicker(f.Every)
 	defer t.Stop()
+	f.mu.Lock()
+	// Start fetched just now on a fresh database: the next fetch is due in Every.
+	fetched := !f.lastAttempt.IsZero() && f.Now().Sub(f.lastAttempt) < f.Every
+	f.mu.Unlock()
 	for {
-		// The state is logged by FetchOnce; the error needs nothing more.
-		_ = f.FetchOnce(ctx)
+		if !fetched {
+			// The state is logged by FetchOnce; the error needs nothing more.
+			_ = f.FetchOnce(ctx)
+		}
+		fetched = false
 		select {
 		case <-ctx.Done():
 			return nil
