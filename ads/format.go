@@ -45,3 +45,9 @@ func FormatUSDNanos(nanos int64) string {
 func FormatUSDMicros(micros int64) string {
 	return FormatDecimal(big.NewInt(micros), 6, 2)
 }
+
+// FormatPPM writes parts per million as a decimal fraction: 150000 →
+// "0.15", 1000000 → "1". It is valid JSON number text.
+func FormatPPM(ppm int64) string {
+	return FormatDecimal(big.NewInt(ppm), 6, 0)
+}

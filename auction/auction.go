@@ -200,7 +200,7 @@ func (a *Auctioneer) finish(ctx context.Context, deadline time.Time, res *Auctio
 		b := c.bid
 		row := store.Auction{
 			ExtID: a.newExtID(), AuctionID: auctionID, RequestID: s.ID, CreativeID: s.Creative.ID,
-			DSP: c.dsp.cfg.Name, Seat: c.seat, BidID: c.bidID, AdID: b.AdID, PriceMicros: c.priceMicros,
+			DSP: c.dsp.cfg.Name, Seat: c.seat, BidID: c.bidID, AdID: b.AdID, PriceMicros: c.priceMicros, BidAdjustmentPPM: c.dsp.adjPPM,
 			BidCurrency: c.currency, BidPrice: string(b.Price),
 			NURL: macros.Canonical(b.NURL), BURL: macros.Canonical(b.BURL),
 			ClickURL: clickURL(c.dsp.cfg, b), ADomain: strings.Join(b.ADomain, ","),

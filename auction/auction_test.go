@@ -506,3 +506,34 @@ func TestErrorAnswersReuseTheConnection(t *testing.T) {
 		t.Fatalf("3 error answers used %d connections, want 1 (reused)", n)
 	}
 }
+
+// A DSP that bids gross (dsps[].bid_adjustment) competes at its adjusted
+// price, is stored and billed at it, and is told the gross floor.
+func TestBidAdjustmentAppliesBeforeTheAuctionCompares(t *testing.T) {
+	gross := sim(t, dspsim.Options{Price: "4.00"})
+	net := sim(t, dspsim.Options{Price: "2.50"})
+	g := testDSP("gross", gross.Endpoint())
+	g.BidAdjustment = "0.5" // 4.00 gross is 2.00 net: loses to 2.50
+	cfg := auctionConfig(g, testDSP("net", net.Endpoint()))
+	cfg.Auction.BidFloor = "1.00"
+	e := newEnv(t, cfg)
+	res := e.run(e.request(creativePNG))
+	if len(res.Wins) != 1 || res.Wins[0].DSP != "net" || res.Wins[0].PriceMicros != 2_500_000 {
+		t.Fatalf("wins %+v, want net at 2.50", res.Wins)
+	}
+	if f := gross.Requests()[0].Request.Imp[0].BidFloor; f != 2 {
+		t.Fatalf("gross DSP was told floor %v, want 2 (1.00 net / 0.5)", f)
+	}
+	if f := net.Requests()[0].Request.Imp[0].BidFloor; f != 1 {
+		t.Fatalf("net DSP was told floor %v, want 1", f)
+	}
+	net.SetPrice("1.50") // now the gross DSP's 2.00 net wins
+	res = e.run(e.request(creativePNG))
+	if len(res.Wins) != 1 || res.Wins[0].DSP != "gross" || res.Wins[0].PriceMicros != 2_000_000 {
+		t.Fatalf("wins %+v, want gross at 2.00 net", res.Wins)
+	}
+	win, err := e.st.GetAuction(context.Background(), res.Wins[0].ExtID)
+	if err != nil || win.PriceMicros != 2_000_000 || win.BidAdjustmentPPM != 500_000 || win.BidPrice != "4.00" {
+		t.Fatalf("stored %+v, %v: want price 2000000 micro-USD, adjustment 500000 ppm, the DSP's own price text", win, err)
+	}
+}

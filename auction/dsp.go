@@ -37,6 +37,7 @@ type dspClient struct {
 	breaker   *gobreaker.TwoStepCircuitBreaker[struct{}]
 	slots     chan struct{} // bounds calls in flight (dsps[].max_conns)
 	rateNanos int64         // USD value of one unit of its currency
+	adjPPM    int64         // dsps[].bid_adjustment, parts per million (1e6: none)
 	capture   bool          // keep request and answer bodies (log.payloads)
 }
 
@@ -56,7 +57,7 @@ func newDSPClient(d config.DSP, order int, rateNanos int64, onState func(name st
 		MaxResponseHeaderBytes: 64 << 10,
 	}
 	c := &dspClient{
-		cfg: d, order: order, transport: tr, rateNanos: rateNanos,
+		cfg: d, order: order, transport: tr, rateNanos: rateNanos, adjPPM: d.BidAdjustmentPPM(),
 		client: &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse // a redirect is not an OpenRTB answer
 		}},

@@ -8,6 +8,7 @@ import (
 
 	"github.com/prebid/openrtb/v20/openrtb2"
 
+	"github.com/adshares/dsp-bridge/ads"
 	"github.com/adshares/dsp-bridge/config"
 )
 
@@ -96,7 +97,9 @@ func (c *dspClient) request(base *openrtb2.BidRequest, tmax time.Duration, floor
 	r := *base
 	r.Cur = []string{c.cfg.Currency}
 	r.TMax = tmax.Milliseconds()
-	floor := floorInCurrency(floorMicros, c.rateNanos)
+	// A DSP bidding gross is told the gross floor, so that its adjusted
+	// bid at the floor is not below the real one.
+	floor := floorInCurrency(ads.GrossFloor(floorMicros, c.adjPPM), c.rateNanos)
 	r.Imp = make([]openrtb2.Imp, len(base.Imp))
 	for i, imp := range base.Imp {
 		if imp.Banner != nil && c.cfg.Dialect == "2.5" && len(imp.Banner.Format) > 0 {

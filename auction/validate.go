@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/adshares/dsp-bridge/ads"
 	"github.com/adshares/dsp-bridge/config"
 )
 
@@ -55,6 +56,9 @@ func validate(a *answer, imps map[string]bool, secure bool, floorMicros int64) (
 				reject(sb, b, ReasonRejected, "NUL byte in seat, id, bidid, adid, burl or adomain")
 			default:
 				p, err := priceMicros(b.Price, d.rateNanos)
+				// A DSP that bids gross competes, and is billed, at its
+				// price times its bid adjustment.
+				p = ads.AdjustPrice(p, d.adjPPM)
 				switch {
 				case err != nil:
 					reject(sb, b, ReasonBadPrice, err.Error()+": "+string(b.Price))

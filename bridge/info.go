@@ -1,8 +1,10 @@
 package bridge
 
 import (
+	"encoding/json"
 	"net/http"
 
+	"github.com/adshares/dsp-bridge/ads"
 	"github.com/adshares/dsp-bridge/config"
 	"github.com/adshares/dsp-bridge/httpapi"
 )
@@ -15,7 +17,7 @@ type Info struct {
 // NewInfo builds the document once: it only depends on config.
 func NewInfo(cfg *config.Config, version string) *Info {
 	b := cfg.BaseURL
-	return &Info{doc: map[string]any{
+	info := &Info{doc: map[string]any{
 		"module":           "dsp-bridge",
 		"name":             "Adshares DSP bridge",
 		"version":          version,
@@ -31,7 +33,17 @@ func NewInfo(cfg *config.Config, version string) *Info {
 		"mode":             "operational",
 		"adsTxtRequired":   false,
 	}}
+	// demandFee is the share a demand server keeps of what it is paid: the
+	// AdServer stores it and applies nothing to bridge payments, so the fee
+	// is taken once, here (money.fee), and only announced.
+	if f := cfg.Money.FeePPM(); f > 0 {
+		info.doc["demandFee"] = json.Number(ads.FormatPPM(f))
+	}
+	return info
 }
+
+// Document is the registration document as it is served.
+func (h *Info) Document() map[string]any { return h.doc }
 
 func (h *Info) serve(w http.ResponseWriter, r *http.Request) {
 	httpapi.WriteJSON(w, http.StatusOK, h.doc)

@@ -191,3 +191,20 @@ func TestBadInventoryConfigFailsAtStart(t *testing.T) {
 		}
 	}
 }
+
+// With money.fee set, /info.json announces it as demandFee (a fraction),
+// which the AdServer stores and never applies to bridge payments; without
+// it the key is left out.
+func TestInfoAnnouncesTheFeeAsDemandFee(t *testing.T) {
+	cfg := registrationConfig(t, "http://127.0.0.1:1/")
+	for _, tc := range []struct{ fee, want string }{{"0.125", `"demandFee":0.125`}, {"", ""}} {
+		cfg.Money.Fee = tc.fee
+		body, _ := json.Marshal(bridge.NewInfo(cfg, "0.1.0").Document())
+		if err := adserversim.ValidateInfo(body, cfg.Adshares.Address, cfg.BaseURL); err != nil {
+			t.Fatalf("fee %q: info.json fails the AdServer's rules: %v\n%s", tc.fee, err, body)
+		}
+		if got := strings.Contains(string(body), `"demandFee"`); got != (tc.want != "") || (tc.want != "" && !strings.Contains(string(body), tc.want)) {
+			t.Fatalf("fee %q: %s, want %s", tc.fee, body, tc.want)
+		}
+	}
+}

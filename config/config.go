@@ -115,6 +115,9 @@ type DSP struct {
 	MaxConns int `mapstructure:"max_conns"`
 	// ClickURLField names the bid.ext field that holds the click-through URL.
 	ClickURLField string `mapstructure:"click_url_field"`
+	// BidAdjustment multiplies the DSP's prices before the auction compares
+	// them (decimal, default "1"; e.g. "0.85" for a DSP that bids gross).
+	BidAdjustment string `mapstructure:"bid_adjustment"`
 	// Breaker overrides auction.breaker for this DSP.
 	Breaker Breaker `mapstructure:"breaker"`
 	// AllowNetworks lists CIDR prefixes this DSP's URLs (nurl, burl, ...)
@@ -123,13 +126,26 @@ type DSP struct {
 	AllowNetworks []string `mapstructure:"allow_networks"`
 }
 
-// Money configures currency conversion. Rates are decimal strings so that no
-// float ever reaches a sum.
+// Money configures currency conversion and the operator's fee. Rates and
+// fractions are decimal strings so that no float ever reaches a sum.
 type Money struct {
-	// AdsUSD is the USD price of 1 ADS (DECISIONS §2).
+	// AdsUSD is the USD price of 1 ADS (DECISIONS §2). With RateURL set it
+	// is optional: only the starting rate of a database that has never
+	// stored a fetched one.
 	AdsUSD string `mapstructure:"ads_usd"`
 	// Rates maps a currency code to the USD price of one unit of it.
 	Rates map[string]string `mapstructure:"rates"`
+	// RateURL is an AdsOperator-compatible exchange-rate service (the one
+	// the AdServer uses); empty keeps AdsUSD static.
+	RateURL string `mapstructure:"rate_url"`
+	// RateRefresh is how often the rate is fetched.
+	RateRefresh time.Duration `mapstructure:"rate_refresh"`
+	// RateMaxAge is how old the last fetched rate may get before the feed
+	// counts as stale (it is still used, with a warning).
+	RateMaxAge time.Duration `mapstructure:"rate_max_age"`
+	// Fee is the operator's share of every billed view's price, a decimal
+	// fraction in [0, 1) ("0": none).
+	Fee string `mapstructure:"fee"`
 }
 
 // Payments configures payment report periods.

@@ -37,6 +37,9 @@ var defaults = map[string]any{
 	"auction.breaker.failures":           5,
 	"auction.breaker.open_for":           "10s",
 	"auction.breaker.half_open_requests": 1,
+	"money.rate_refresh":                 "10m",
+	"money.rate_max_age":                 "6h",
+	"money.fee":                          "0",
 	"payments.period":                    "1h",
 	"payments.settle_after":              "10m",
 	"payments.window":                    "720h",
@@ -231,6 +234,7 @@ func applyDerived(cfg *Config) {
 		norm[strings.ToUpper(cur)] = rate
 	}
 	cfg.Money.Rates = norm
+	cfg.Money.RateURL = strings.TrimRight(cfg.Money.RateURL, "/")
 	for i := range cfg.DSPs {
 		d := &cfg.DSPs[i]
 		if d.Timeout == 0 {
@@ -245,6 +249,9 @@ func applyDerived(cfg *Config) {
 		}
 		if d.MaxConns == 0 {
 			d.MaxConns = DefaultDSPMaxConns
+		}
+		if d.BidAdjustment == "" {
+			d.BidAdjustment = "1"
 		}
 		d.Breaker = d.Breaker.withDefaults(cfg.Auction.Breaker)
 	}

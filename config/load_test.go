@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -30,7 +31,7 @@ type sample struct {
 	want any
 }
 
-var dspJSON = `[{"name":"alpha","endpoint":"http://127.0.0.1:9/bid","timeout":"300ms","headers":{"X-Api-Key":"k1"},"currency":"usd","dialect":"2.5","allow_networks":["127.0.0.0/8","10.1.0.0/16"]}]`
+var dspJSON = `[{"name":"alpha","endpoint":"http://127.0.0.1:9/bid","timeout":"300ms","headers":{"X-Api-Key":"k1"},"currency":"usd","dialect":"2.5","allow_networks":["127.0.0.0/8","10.1.0.0/16"],"bid_adjustment":"0.85"}]`
 var campaignJSON = `[{"id":"5f0c6a1e2b3d4c5e8f9a0b1c2d3e4f50","budget":7,"creatives":[{"id":"9f3b2a10c4d54e6f8a7b6c5d4e3f2a1b","type":"image","mime":"image/png","size":"300x250"}]}]`
 
 // samples must name every key of Config: TestEveryKeyFromFileAndEnv fails
@@ -65,10 +66,14 @@ var samples = map[string]sample{
 		}
 		d := c.DSPs[0]
 		return d.Name + " " + d.Endpoint + " " + d.Timeout.String() + " " + headerValue(d.Headers, "X-Api-Key") + " " + d.Currency + " " + d.Dialect +
-			" " + strings.Join(d.AllowNetworks, ",")
-	}, "alpha http://127.0.0.1:9/bid 300ms k1 USD 2.5 127.0.0.0/8,10.1.0.0/16"},
+			" " + strings.Join(d.AllowNetworks, ",") + " " + strconv.FormatInt(d.BidAdjustmentPPM(), 10)
+	}, "alpha http://127.0.0.1:9/bid 300ms k1 USD 2.5 127.0.0.0/8,10.1.0.0/16 850000"},
 	"money.ads_usd":         {`0.25`, "0.25", func(c *Config) any { return c.Money.AdsUSDNanos() }, int64(250_000_000)},
 	"money.rates":           {`{"EUR": "1.1"}`, `{"EUR": "1.1"}`, func(c *Config) any { return c.Money.Rates["EUR"] }, "1.1"},
+	"money.rate_url":        {`"http://127.0.0.1:8010/"`, "http://127.0.0.1:8010/", func(c *Config) any { return c.Money.RateURL }, "http://127.0.0.1:8010"},
+	"money.rate_refresh":    {`2m`, "2m", func(c *Config) any { return c.Money.RateRefresh }, 2 * time.Minute},
+	"money.rate_max_age":    {`3h`, "3h", func(c *Config) any { return c.Money.RateMaxAge }, 3 * time.Hour},
+	"money.fee":             {`"0.125"`, "0.125", func(c *Config) any { return c.Money.FeePPM() }, int64(125_000)},
 	"payments.period":       {`30s`, "30s", func(c *Config) any { return c.Payments.Period }, 30 * time.Second},
 	"payments.settle_after": {`5s`, "5s", func(c *Config) any { return c.Payments.SettleAfter }, 5 * time.Second},
 	"payments.window":       {`48h`, "48h", func(c *Config) any { return c.Payments.Window }, 48 * time.Hour},

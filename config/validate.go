@@ -222,6 +222,9 @@ func (c *Config) validateDSPs() []string {
 		if d.MaxConns < 1 {
 			p = append(p, fmt.Sprintf("%s: max_conns must be at least 1", at))
 		}
+		if err := checkBidAdjustment(d.BidAdjustment); err != "" {
+			p = append(p, fmt.Sprintf("%s: bid_adjustment %s", at, err))
+		}
 		if d.Breaker.IsEnabled() && (d.Breaker.Failures < 1 || d.Breaker.OpenFor <= 0 || d.Breaker.HalfOpenRequests < 1) {
 			p = append(p, fmt.Sprintf("%s: breaker needs failures >= 1, open_for > 0 and half_open_requests >= 1", at))
 		}
@@ -237,7 +240,9 @@ func (c *Config) validateDSPs() []string {
 func (c *Config) validateMoney() []string {
 	var p []string
 	if c.Money.AdsUSD == "" {
-		p = append(p, "money.ads_usd: required (the USD price of 1 ADS, e.g. 0.05)")
+		if c.Money.RateURL == "" {
+			p = append(p, "money.ads_usd: required unless money.rate_url is set (the USD price of 1 ADS, e.g. 0.05)")
+		}
 	} else if n, err := ParseDecimal(c.Money.AdsUSD, 9); err != nil || n <= 0 {
 		p = append(p, fmt.Sprintf("money.ads_usd: %q must be a positive decimal with at most 9 decimals", c.Money.AdsUSD))
 	}
@@ -249,7 +254,7 @@ func (c *Config) validateMoney() []string {
 			p = append(p, fmt.Sprintf("money.rates.%s: %q must be a positive decimal with at most 9 decimals", cur, rate))
 		}
 	}
-	return p
+	return append(p, c.validateFeeAndFeed()...)
 }
 
 // InventoryProblems lists what is wrong with the inventory configuration:

@@ -26,6 +26,7 @@ import (
 	"github.com/adshares/dsp-bridge/config"
 	"github.com/adshares/dsp-bridge/internal/logctx"
 	"github.com/adshares/dsp-bridge/pglocal"
+	"github.com/adshares/dsp-bridge/ratesim"
 	"github.com/adshares/dsp-bridge/service"
 )
 
@@ -59,7 +60,15 @@ type Options struct {
 	Wait time.Duration
 	// DSPs to simulate (default DefaultProfiles(Duration)).
 	DSPs []Profile
+	// ADSRate is the USD price of 1 ADS the fake AdsOperator rate service
+	// answers (default DefaultADSRate); the bridge fetches it as money.rate_url.
+	ADSRate string
+	// Fee is money.fee, the operator's share (default none).
+	Fee string
 }
+
+// DefaultADSRate is the rate the demo's fake rate service answers.
+const DefaultADSRate = "0.0512"
 
 func (o *Options) defaults() {
 	if o.Seed == 0 {
@@ -89,6 +98,12 @@ func (o *Options) defaults() {
 	if o.DSPs == nil {
 		o.DSPs = DefaultProfiles(o.Duration)
 	}
+	if o.ADSRate == "" {
+		o.ADSRate = DefaultADSRate
+	}
+	if o.Fee == "" {
+		o.Fee = "0"
+	}
 }
 
 // Env is a running demo: database, DSPs, bridge and AdServer simulator.
@@ -98,6 +113,8 @@ type Env struct {
 	ConfigPath string
 	LogPath    string
 	DSPs       []*DSP
+	// RateServer is the fake AdsOperator the bridge takes its ADS rate from.
+	RateServer *ratesim.Server
 	Service    *service.Service
 	Client     *adserversim.Client
 
@@ -139,6 +156,7 @@ func Start(ctx context.Context, opts Options) (env *Env, err error) {
 		}
 		dbURL = e.cluster.URL("postgres")
 	}
+	e.RateServer = ratesim.New(opts.ADSRate)
 	for _, p := range opts.DSPs {
 		d, err := startDSP(p, opts.Seed)
 		if err != nil {
@@ -194,6 +212,10 @@ func (e *Env) Close() {
 		d.Server.Close()
 	}
 	e.DSPs = nil
+	if e.RateServer != nil {
+		e.RateServer.Close()
+		e.RateServer = nil
+	}
 	if e.cluster != nil {
 		e.cluster.Stop()
 		e.cluster = nil
@@ -224,8 +246,9 @@ func freePort() (string, error) {
 	return l.Addr().String(), nil
 }
 
-// configYAML is the bridge's demo configuration: the three DSPs, short
-// payment periods, fast notice polling and signature checks on.
+// configYAML is the bridge's demo configuration: the three DSPs, the ADS
+// rate from the fake rate service (refreshed every second), short payment
+// periods, fast notice polling and signature checks on.
 func (e *Env) configYAML(listen, metrics, dbURL string) string {
 	var b strings.Builder
 	o := e.Options
@@ -239,7 +262,7 @@ adserver: {address: %q, public_key: %q}
 auction:
   tmax: 1000ms
   breaker: {failures: 5, open_for: 2s, half_open_requests: 1}
-money: {ads_usd: "0.05"}
+money: {rate_url: %q, rate_refresh: 1s, fee: %q}
 payments: {period: %s, settle_after: %s, window: 1h}
 outbox: {workers: 4, per_dsp: 16, timeout: 2s, backoff_base: 200ms, backoff_max: 1s, poll: 100ms}
 metrics: {listen: %q}
@@ -253,7 +276,8 @@ inventory:
         - {type: image, mime: image/gif, size: 160x600}
         - {type: video, mime: video/mp4, size: 640x360}
 dsps:
-`, listen, listen, dbURL, BridgeAddr, AdServerAddr, PublicKey(), fmtDuration(o.Period), fmtDuration(o.SettleAfter), metrics)
+`, listen, listen, dbURL, BridgeAddr, AdServerAddr, PublicKey(), e.RateServer.URL(), o.Fee,
+		fmtDuration(o.Period), fmtDuration(o.SettleAfter), metrics)
 	for _, d := range e.DSPs {
 		timeout := d.Profile.Timeout
 		if timeout <= 0 {

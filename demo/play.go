@@ -13,6 +13,7 @@ import (
 
 	"github.com/adshares/dsp-bridge/adserversim"
 	"github.com/adshares/dsp-bridge/config"
+	"github.com/adshares/dsp-bridge/rates"
 )
 
 // WinRecord is one slot the bridge filled, followed through the browser
@@ -68,7 +69,12 @@ func (t *traffic) counts() (calls, wins, views, clicks int, perDSP map[string]in
 // adds up. An error means a step could not be done at all.
 func (e *Env) Play(ctx context.Context) (*Summary, error) {
 	o := e.Options
-	sum := &Summary{Seed: o.Seed, Rate: o.Rate, Duration: o.Duration, RateNanos: e.Config.Money.AdsUSDNanos(), BridgeURL: e.Config.BaseURL}
+	rate, err := rates.ToNanos(o.ADSRate)
+	if err != nil {
+		return nil, fmt.Errorf("demo rate %q: %w", o.ADSRate, err)
+	}
+	sum := &Summary{Seed: o.Seed, Rate: o.Rate, Duration: o.Duration, RateNanos: rate, FeePPM: e.Config.Money.FeePPM(),
+		RateURL: e.RateServer.URL(), BridgeURL: e.Config.BaseURL}
 	info, err := e.Client.Register(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("registration (GET /info.json) refused: %w", err)

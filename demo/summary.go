@@ -11,6 +11,7 @@ import (
 	"github.com/adshares/dsp-bridge/ads"
 	"github.com/adshares/dsp-bridge/adserversim"
 	"github.com/adshares/dsp-bridge/internal/table"
+	"github.com/adshares/dsp-bridge/rates"
 )
 
 // Summary is everything a demo run did and what it added up to. The demo
@@ -19,8 +20,14 @@ type Summary struct {
 	Seed      uint64
 	Rate      int
 	Duration  time.Duration
-	RateNanos int64 // nano-USD per ADS (money.ads_usd)
+	RateNanos int64 // nano-USD per ADS: what the fake rate service answers
+	FeePPM    int64 // money.fee, parts per million
+	RateURL   string
 	BridgeURL string
+	// BridgeRate is the rate the bridge said it used at the end, and
+	// RateFetches how often it asked the rate service.
+	BridgeRate  rates.Status
+	RateFetches int
 
 	Registered                bool
 	ServerURL, InventoryURL   string
@@ -34,7 +41,7 @@ type Summary struct {
 	DSPs                      []DSPSummary
 	Reports                   []ReportSummary // reports with billed views, paid by the AdServer
 	ReportsListed             int             // every report /payment-reports listed
-	ExpectedValue             int64           // Σ ads.ViewValue(bid, rate) over viewed wins, from the demo's own records
+	ExpectedValue             int64           // Σ ads.ViewValueAfterFee(bid, rate, fee) over viewed wins, from the demo's own records
 	ReportedValue             int64           // Σ value of the paid reports
 	Credited                  int64           // Σ credited by the AdServer
 	Wins                      []WinRecord
@@ -105,7 +112,7 @@ func (e *Env) summarize(ctx context.Context, sum *Summary, tr *traffic, settleme
 		switch w.Fate {
 		case FateViewed:
 			sum.Views++
-			sum.ExpectedValue += ads.ViewValue(w.BidMicros, sum.RateNanos)
+			sum.ExpectedValue += ads.ViewValueAfterFee(w.BidMicros, sum.RateNanos, sum.FeePPM)
 		case FateNotViewed:
 			sum.NotViewed++
 		case FateServeFailed:
@@ -116,6 +123,12 @@ func (e *Env) summarize(ctx context.Context, sum *Summary, tr *traffic, settleme
 		if w.Served {
 			sum.Served++
 		}
+	}
+	if e.Service.Rates != nil {
+		sum.BridgeRate = e.Service.Rates.Status()
+	}
+	if e.RateServer != nil {
+		sum.RateFetches = len(e.RateServer.Requests())
 	}
 	// The bridge's own books: what each DSP owes, and its notice counts.
 	if st := e.Service.Store; st != nil {
@@ -169,6 +182,10 @@ func (s *Summary) Check() []string {
 	}
 	if s.Views == 0 {
 		add("no views: nothing was billed")
+	}
+	if s.BridgeRate.Source != rates.SourceFeed || s.BridgeRate.Nanos != s.RateNanos || s.RateFetches == 0 {
+		add("the bridge values views at %s USD per ADS (%s, %s), the rate feed says %s (asked %d times)",
+			ads.FormatUSDNanos(s.BridgeRate.Nanos), s.BridgeRate.Source, s.BridgeRate.State, ads.FormatUSDNanos(s.RateNanos), s.RateFetches)
 	}
 	if got := s.Views + s.NotViewed + s.ServeFailed + s.ViewFailed; got != s.Filled {
 		add("wins %d != views %d + unviewed %d + serve failures %d + view failures %d", s.Filled, s.Views, s.NotViewed, s.ServeFailed, s.ViewFailed)
@@ -236,12 +253,12 @@ func (s *Summary) unservedOf(dsp string) int {
 	return n
 }
 
-// expectedOf is Σ ads.ViewValue(bid, rate) of a DSP's viewed wins.
+// expectedOf is Σ ads.ViewValueAfterFee(bid, rate, fee) of a DSP's viewed wins.
 func (s *Summary) expectedOf(dsp string) int64 {
 	var v int64
 	for _, w := range s.Wins {
 		if w.DSP == dsp && w.Viewed {
-			v += ads.ViewValue(w.BidMicros, s.RateNanos)
+			v += ads.ViewValueAfterFee(w.BidMicros, s.RateNanos, s.FeePPM)
 		}
 	}
 	return v
@@ -253,7 +270,9 @@ func (s *Summary) WriteTable(w io.Writer) {
 	fmt.Fprintf(w, "Traffic: %d /bid calls for %d slots in %s, %d filled (%.0f%%), /bid latency p50 %s max %s\n",
 		s.BidCalls, s.Slots, s.TrafficTime.Round(100*time.Millisecond), s.Filled, pct(s.Filled, s.Slots),
 		s.LatencyP50.Round(time.Millisecond), s.LatencyMax.Round(time.Millisecond))
-	fmt.Fprintf(w, "Browser/AdServer: %d served, %d viewed, %d not viewed, %d clicks\n\n", s.Served, s.Views, s.NotViewed, s.Clicks)
+	fmt.Fprintf(w, "Browser/AdServer: %d served, %d viewed, %d not viewed, %d clicks\n", s.Served, s.Views, s.NotViewed, s.Clicks)
+	fmt.Fprintf(w, "ADS rate: %s USD per ADS from the rate feed %s (fake AdsOperator, asked %d times, %s); fee %s\n\n",
+		ads.FormatUSDNanos(s.BridgeRate.Nanos), s.RateURL, s.RateFetches, s.BridgeRate.State, ads.FormatPPM(s.FeePPM))
 
 	dsps := table.New("DSP", "REQUESTS", "FAILED", "BIDS", "WINS", "VIEWS", "BURL OK", "BURL CALLS", "BREAKER", "SPEND USD", "OWES ADS", "OWES CLICKS")
 	var t DSPSummary
@@ -290,8 +309,8 @@ func (s *Summary) WriteTable(w io.Writer) {
 	}
 	reports.Footer = []string{"TOTAL", "", table.Int(r.Details), ads.FormatADS(r.Value), table.Int(r.Value), table.Int(r.DetailsSum), table.Int(r.Credited)}
 	reports.Write(w, "table")
-	fmt.Fprintf(w, "\nRecomputed from the DSPs' bids: Σ over %d views of floor(CPM / 1000 / %s USD per ADS × 1e11) = %d clicks (%s ADS)\n",
-		s.Views, ads.FormatUSDNanos(s.RateNanos), s.ExpectedValue, ads.FormatADS(s.ExpectedValue))
+	fmt.Fprintf(w, "\nRecomputed from the DSPs' bids: Σ over %d views of floor(CPM × (1 − %s) / 1000 / %s USD per ADS × 1e11) = %d clicks (%s ADS)\n",
+		s.Views, ads.FormatPPM(s.FeePPM), ads.FormatUSDNanos(s.RateNanos), s.ExpectedValue, ads.FormatADS(s.ExpectedValue))
 	if p := s.Check(); len(p) == 0 {
 		fmt.Fprintf(w, "OK: wins = views + unviewed, every view billed once to its DSP, report values = Σ details = Σ billed views, all credited (%s from first /bid to paid)\n",
 			s.Total.Round(100*time.Millisecond))

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/adshares/dsp-bridge/ads"
+	"github.com/adshares/dsp-bridge/rates"
 )
 
 // consistent is a small summary that adds up: two wins of one DSP at
@@ -14,7 +15,8 @@ func consistent() *Summary {
 	rate := int64(50_000_000)
 	v := ads.ViewValue(1_370_000, rate) // 2 740 000 000 clicks
 	return &Summary{
-		RateNanos: rate, Registered: true, Campaigns: 1, Creatives: 1, BidCalls: 1, Slots: 2, Filled: 2,
+		RateNanos: rate, BridgeRate: rates.Status{Rate: rates.Rate{Nanos: rate, Source: rates.SourceFeed}, State: rates.StateFresh},
+		RateFetches: 3, Registered: true, Campaigns: 1, Creatives: 1, BidCalls: 1, Slots: 2, Filled: 2,
 		Served: 2, Views: 1, NotViewed: 1, ExpectedValue: v, ReportedValue: v, Credited: v,
 		Wins: []WinRecord{
 			{ExtID: "a", DSP: "x", BidMicros: 1_370_000, ServeMicros: 1_370_000, Served: true, Viewed: true, Fate: FateViewed, CaseID: "c1"},
@@ -35,6 +37,8 @@ func TestCheck(t *testing.T) {
 		want   string
 	}{
 		{"not registered", func(s *Summary) { s.Registered = false }, "did not register"},
+		{"stale rate", func(s *Summary) { s.BridgeRate.Source = rates.SourceConfig }, "the rate feed says"},
+		{"other rate", func(s *Summary) { s.BridgeRate.Nanos++ }, "the rate feed says"},
 		{"rejected bid answer", func(s *Summary) { s.BidErrors = []string{"bad"} }, "failed the AdServer's validation"},
 		{"lost win", func(s *Summary) { s.Filled = 3 }, "wins 3 != views"},
 		{"view failed", func(s *Summary) { s.Wins[1].Fate = FateViewFailed; s.NotViewed, s.ViewFailed = 0, 1 }, "view calls failed"},

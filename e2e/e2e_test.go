@@ -38,6 +38,7 @@ func TestLifecycle(t *testing.T) {
 	defer cancel()
 	env, err := demo.Start(ctx, demo.Options{
 		Seed: 42, Rate: 15, Duration: 4 * time.Second, DatabaseURL: testdb.URL(t), Dir: t.TempDir(), DSPs: profiles(),
+		ADSRate: "0.0437", Fee: "0.15",
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -89,11 +90,9 @@ func TestLifecycle(t *testing.T) {
 		t.Errorf("%s: breaker opened %d times after %d failures; its outage should open it", d.Name, d.BreakerOpens, d.Failed)
 	}
 
-	// Recompute independently: what the DSPs bid, per view, at money.ads_usd.
-	rate, err := config.ParseDecimal(env.Config.Money.AdsUSD, 9)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// Recompute independently: what the DSPs bid, per view, at the rate the
+	// fake rate service answered, less the 15 % fee.
+	const rate, fee = 43_700_000, 150_000
 	var want int64
 	viewed := map[string]demo.WinRecord{} // by case id
 	billedWant := map[string]map[string]int64{}
@@ -101,7 +100,7 @@ func TestLifecycle(t *testing.T) {
 		if !w.Viewed {
 			continue
 		}
-		want += ads.ViewValue(w.BidMicros, rate)
+		want += ads.ViewValueAfterFee(w.BidMicros, rate, fee)
 		viewed[w.CaseID] = w
 		if billedWant[w.DSP] == nil {
 			billedWant[w.DSP] = map[string]int64{}
@@ -162,8 +161,9 @@ func TestLifecycle(t *testing.T) {
 			w, ok := viewed[d.CaseID]
 			if !ok {
 				t.Errorf("report %s pays case %s, which was never viewed", r.ID, d.CaseID)
-			} else if d.EventValue != ads.ViewValue(w.BidMicros, rate) {
-				t.Errorf("report %s: case %s worth %d, its bid %d gives %d", r.ID, d.CaseID, d.EventValue, w.BidMicros, ads.ViewValue(w.BidMicros, rate))
+			} else if d.EventValue != ads.ViewValueAfterFee(w.BidMicros, rate, fee) {
+				t.Errorf("report %s: case %s worth %d, its bid %d gives %d", r.ID, d.CaseID, d.EventValue, w.BidMicros,
+					ads.ViewValueAfterFee(w.BidMicros, rate, fee))
 			}
 		}
 		if s != *r.Value {

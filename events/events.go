@@ -32,8 +32,12 @@ const (
 type Module struct {
 	Store *store.Store
 	Log   *slog.Logger
-	// RateNanos is money.ads_usd in nano-USD, stored with every view.
-	RateNanos int64
+	// Rate is the ADS price in nano-USD at this moment (the rate feed, or
+	// money.ads_usd), read once per event and stored with it.
+	Rate func() int64
+	// FeePPM is the operator's fee (money.fee, parts per million), stored
+	// with every event.
+	FeePPM int64
 	// Spool keeps events while the database is down; nil answers 503.
 	Spool *Spool
 	// Notify is called after a burl was enqueued (wakes the outbox worker).
@@ -51,13 +55,17 @@ type Module struct {
 	// Observe, if set, counts every /view and /click by type and result
 	// (recorded, spooled, unknown, invalid, unavailable) for the metrics.
 	Observe func(typ, result string)
+	// ObserveBilled, if set, counts every billed view stored (live or
+	// replayed): its DSP, its CPM in micro-USD and its value in clicks.
+	ObserveBilled func(dsp string, priceMicros, clicks int64)
 
 	downUntil atomic.Int64 // unix nanos (wall clock)
 }
 
-// New returns a Module with the default timings. spool may be nil.
-func New(st *store.Store, log *slog.Logger, rateNanos int64, spool *Spool) *Module {
-	return &Module{Store: st, Log: log, RateNanos: rateNanos, Spool: spool, Now: time.Now,
+// New returns a Module with the default timings and no fee. rate gives the
+// ADS price in nano-USD at the moment of each event; spool may be nil.
+func New(st *store.Store, log *slog.Logger, rate func() int64, spool *Spool) *Module {
+	return &Module{Store: st, Log: log, Rate: rate, Spool: spool, Now: time.Now,
 		DBTimeout: 2 * time.Second, DownFor: time.Second, ReplayEvery: time.Second}
 }
 
@@ -136,7 +144,7 @@ func clickTarget(u string) string {
 
 func (m *Module) newRecord(typ string, q query) Record {
 	return Record{Type: typ, ExtID: q.ExtID, CaseID: q.CaseID, ImpressionID: q.ImpressionID,
-		ZoneID: q.ZoneID, PublisherID: q.PublisherID, RateNanos: m.RateNanos, At: m.Now().UTC()}
+		ZoneID: q.ZoneID, PublisherID: q.PublisherID, RateNanos: m.Rate(), FeePPM: m.FeePPM, At: m.Now().UTC()}
 }
 
 // recordNow stores rec unless the database was found down moments ago.
@@ -186,8 +194,9 @@ func (m *Module) count(typ, result string) {
 }
 
 // store writes one event (live or replayed) and returns its win. Views are
-// valued with ads.ViewValue at the record's rate; the burl gets the win's
-// macros expanded.
+// valued with ads.ViewValueAfterFee at the record's rate and fee (those of
+// the moment the AdServer reported it, also when replayed later); the burl
+// gets the win's macros expanded.
 func (m *Module) store(ctx context.Context, rec Record) (*store.Auction, error) {
 	a, err := m.Store.GetAuction(ctx, rec.ExtID)
 	if errors.Is(err, store.ErrNotFound) {
@@ -198,12 +207,12 @@ func (m *Module) store(ctx context.Context, rec Record) (*store.Auction, error) 
 	}
 	ev := store.Event{ExtID: rec.ExtID, CaseID: rec.CaseID, Type: rec.Type, ImpressionID: rec.ImpressionID,
 		ZoneID: rec.ZoneID, PublisherID: rec.PublisherID, PriceMicros: a.PriceMicros, RateNanos: rec.RateNanos,
-		CreatedAt: rec.At, EnqueuedAt: m.Now().UTC()}
+		FeePPM: rec.FeePPM, CreatedAt: rec.At, EnqueuedAt: m.Now().UTC()}
 	if rec.Type == Click {
 		_, err = m.Store.RecordClick(ctx, ev)
 		return a, err
 	}
-	ev.Value = ads.ViewValue(a.PriceMicros, rec.RateNanos)
+	ev.Value = ads.ViewValueAfterFee(a.PriceMicros, rec.RateNanos, rec.FeePPM)
 	burl := ""
 	if a.BURL != "" {
 		burl = macros.Expand(a.BURL, macros.Values{AuctionID: a.AuctionID, BidID: a.BidID, ImpID: a.RequestID,
@@ -212,6 +221,9 @@ func (m *Module) store(ctx context.Context, rec Record) (*store.Auction, error) 
 	res, err := m.Store.RecordView(ctx, ev, a.DSP, burl)
 	if err == nil && res.NoticeID != 0 && m.Notify != nil {
 		m.Notify()
+	}
+	if err == nil && res.Billed && m.ObserveBilled != nil {
+		m.ObserveBilled(a.DSP, a.PriceMicros, ev.Value)
 	}
 	return a, err
 }

@@ -84,7 +84,7 @@ type env struct {
 func newEnv(t testing.TB, st *store.Store, spool *events.Spool) *env {
 	t.Helper()
 	e := &env{st: st, clock: testclock.New(time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)), dsp: newDSP(t)}
-	e.mod = events.New(st, quiet, rate, spool)
+	e.mod = events.New(st, quiet, func() int64 { return rate }, spool)
 	e.mod.Now = e.clock.Now
 	r := chi.NewRouter()
 	e.mod.Mount(r)

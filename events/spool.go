@@ -18,17 +18,20 @@ import (
 
 // Record is one event accepted while PostgreSQL was unreachable: what the
 // AdServer sent plus what the bridge knew at that moment (its rate, its
-// clock), so that replaying it later stores exactly what a direct write
+// fee, its clock), so that replaying it later stores exactly what a direct write
 // would have stored.
 type Record struct {
-	Type         string    `json:"type"` // view or click
-	ExtID        string    `json:"ext_id"`
-	CaseID       string    `json:"case_id"`
-	ImpressionID string    `json:"iid,omitempty"`
-	ZoneID       string    `json:"zid,omitempty"`
-	PublisherID  string    `json:"pid,omitempty"`
-	RateNanos    int64     `json:"rate_nanos"`
-	At           time.Time `json:"at"`
+	Type         string `json:"type"` // view or click
+	ExtID        string `json:"ext_id"`
+	CaseID       string `json:"case_id"`
+	ImpressionID string `json:"iid,omitempty"`
+	ZoneID       string `json:"zid,omitempty"`
+	PublisherID  string `json:"pid,omitempty"`
+	RateNanos    int64  `json:"rate_nanos"`
+	// FeePPM is money.fee when the event arrived; records spooled by a
+	// bridge without fees have none, which is a fee of 0.
+	FeePPM int64     `json:"fee_ppm,omitempty"`
+	At     time.Time `json:"at"`
 }
 
 // Spool is a local append-only log of Records in segment files

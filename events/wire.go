@@ -9,8 +9,9 @@ import (
 )
 
 // FromConfig builds the module from the configuration, opening (and locking)
-// the spool when events.spool_dir is set.
-func FromConfig(st *store.Store, cfg *config.Config, log *slog.Logger) (*Module, error) {
+// the spool when events.spool_dir is set. rate is the ADS price in nano-USD
+// of the moment (rates.Feed.Nanos).
+func FromConfig(st *store.Store, cfg *config.Config, log *slog.Logger, rate func() int64) (*Module, error) {
 	var spool *Spool
 	if cfg.Events.SpoolDir != "" {
 		var err error
@@ -24,7 +25,9 @@ func FromConfig(st *store.Store, cfg *config.Config, log *slog.Logger) (*Module,
 	} else {
 		log.Info("events.spool_dir is empty: views and clicks get 503 while the database is unreachable")
 	}
-	return New(st, log, cfg.Money.AdsUSDNanos(), spool), nil
+	m := New(st, log, rate, spool)
+	m.FeePPM = cfg.Money.FeePPM()
+	return m, nil
 }
 
 // Check is the `spool` readiness detail: events waiting for the database.

@@ -59,6 +59,8 @@ type Metrics struct {
 
 	mu   sync.Mutex
 	dsps map[string]bool // names already pre-created
+
+	money moneyMetrics // WatchMoney
 }
 
 // New creates the metrics on a fresh registry, with the Go runtime and
@@ -134,6 +136,7 @@ func (m *Metrics) SetDSPs(names []string) {
 			continue
 		}
 		m.dsps[n] = true
+		m.preBilled(n)
 		m.wins.WithLabelValues(n)
 		m.dspRequests.WithLabelValues(n)
 		m.dspBids.WithLabelValues(n)

@@ -66,6 +66,7 @@ func (s *Service) reload(path string) error {
 	}
 	names := dspNames(cfg)
 	s.Metrics.SetDSPs(names)
+	s.Metrics.SetTMax(sum.TMax)
 	s.Log.Info("config reloaded", "dsps", names, "added", sum.Added, "changed", sum.Changed, "removed", sum.Removed,
 		"kept", sum.Kept, "tmax", sum.TMax.String())
 	return nil

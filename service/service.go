@@ -20,6 +20,7 @@ import (
 	"github.com/adshares/dsp-bridge/metrics"
 	"github.com/adshares/dsp-bridge/outbox"
 	"github.com/adshares/dsp-bridge/pglocal"
+	"github.com/adshares/dsp-bridge/rates"
 	"github.com/adshares/dsp-bridge/store"
 )
 
@@ -42,6 +43,8 @@ type Service struct {
 	Log    *slog.Logger
 	// Metrics are the bridge's Prometheus metrics (served on metrics.listen).
 	Metrics *metrics.Metrics
+	// Rates is the ADS rate views are valued at (static or the feed).
+	Rates *rates.Feed
 
 	cluster  *pglocal.Cluster
 	server   *bridge.Server
@@ -96,7 +99,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Service, e
 	s.server = bridge.NewServer(cfg, log, append([]bridge.ReadinessCheck{s.databaseCheck}, w.checks...), w.modules...)
 	s.workers = w.workers
 	s.closers = append(s.closers, w.closers...)
-	s.Metrics, s.demand, s.notices = w.metrics, w.demand, w.notices
+	s.Metrics, s.demand, s.notices, s.Rates = w.metrics, w.demand, w.notices, w.rates
 	s.server.Instrument(s.Metrics.Middleware)
 	if cfg.Metrics.Listen != "" {
 		ms, err := metrics.Listen(cfg.Metrics.Listen, s.Metrics.Handler(log, cfg.Metrics.Pprof), log)

@@ -9,6 +9,7 @@ import (
 	"github.com/adshares/dsp-bridge/metrics"
 	"github.com/adshares/dsp-bridge/outbox"
 	"github.com/adshares/dsp-bridge/payments"
+	"github.com/adshares/dsp-bridge/rates"
 )
 
 // wiring is what each capability contributes to the running bridge.
@@ -20,6 +21,7 @@ type wiring struct {
 	metrics *metrics.Metrics
 	demand  *bridge.Demand // its Auctioneer takes config reloads
 	notices *outbox.Worker // takes the DSPs' allow_networks on reloads
+	rates   *rates.Feed
 }
 
 // wire builds every capability from the configuration. Each capability
@@ -47,6 +49,20 @@ func wire(ctx context.Context, s *Service) (*wiring, error) {
 	w.checks = append(w.checks, demand.Auction.Check)
 	w.demand = demand
 
+	// The ADS rate views are valued at: static, or the rate feed (fetched
+	// now if the database never stored a rate; Start fails if there is
+	// none at all, because views could not be valued).
+	feed := rates.New(s.Config.Money, s.Store, s.Log)
+	feed.Observe = w.metrics.ObserveRateFetch
+	w.metrics.WatchMoney(feed.Status, s.Store, s.Config.Payments.SettleAfter, s.Log)
+	w.metrics.SetTMax(s.Config.Auction.TMax)
+	if err := feed.Start(ctx); err != nil {
+		return w, err
+	}
+	w.rates = feed
+	w.checks = append(w.checks, feed.Check)
+	w.workers = append(w.workers, feed)
+
 	// Events and notices: /view, /click, the spool replayer, burl delivery.
 	notices, err := outbox.New(s.Store, s.Config.Outbox, s.Log)
 	if err != nil {
@@ -56,12 +72,13 @@ func wire(ctx context.Context, s *Service) (*wiring, error) {
 		return w, err
 	}
 	w.notices = notices
-	ev, err := events.FromConfig(s.Store, s.Config, s.Log)
+	ev, err := events.FromConfig(s.Store, s.Config, s.Log, feed.Nanos)
 	if err != nil {
 		return w, err
 	}
 	ev.Notify = notices.Wake
 	ev.Observe = w.metrics.ObserveEvent
+	ev.ObserveBilled = w.metrics.ObserveBilled
 	notices.Observe = w.metrics.ObserveDelivery
 	w.modules = append(w.modules, ev)
 	w.checks = append(w.checks, notices.Check, ev.Check)

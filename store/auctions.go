@@ -20,14 +20,17 @@ type Auction struct {
 	Seat        string
 	BidID       string
 	AdID        string
-	PriceMicros int64  // clearing price, micro-USD CPM
-	BidCurrency string // the DSP's currency
-	BidPrice    string // price as the DSP sent it (for ${AUCTION_PRICE})
-	NURL        string
-	BURL        string
-	ClickURL    string
-	ADomain     string
-	CreatedAt   time.Time
+	PriceMicros int64 // clearing price, micro-USD CPM, after the bid adjustment
+	// BidAdjustmentPPM is the DSP's bid adjustment applied to reach
+	// PriceMicros (parts per million; 0 is stored as 1e6, none).
+	BidAdjustmentPPM int64
+	BidCurrency      string // the DSP's currency
+	BidPrice         string // price as the DSP sent it (for ${AUCTION_PRICE})
+	NURL             string
+	BURL             string
+	ClickURL         string
+	ADomain          string
+	CreatedAt        time.Time
 }
 
 // ErrNotFound is returned when a looked-up row does not exist.
@@ -42,10 +45,10 @@ func (s *Store) InsertAuctions(ctx context.Context, wins []Auction) error {
 	batch := &pgx.Batch{}
 	for _, a := range wins {
 		batch.Queue(`INSERT INTO auctions (ext_id, auction_id, request_id, creative_id, dsp, seat, bid_id, ad_id,
-			price_micros, bid_currency, bid_price, nurl, burl, click_url, adomain)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+			price_micros, bid_currency, bid_price, nurl, burl, click_url, adomain, bid_adjustment_ppm)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, coalesce(nullif($16::bigint, 0), 1000000))`,
 			a.ExtID, a.AuctionID, a.RequestID, a.CreativeID, a.DSP, a.Seat, a.BidID, a.AdID,
-			a.PriceMicros, a.BidCurrency, a.BidPrice, a.NURL, a.BURL, a.ClickURL, a.ADomain)
+			a.PriceMicros, a.BidCurrency, a.BidPrice, a.NURL, a.BURL, a.ClickURL, a.ADomain, a.BidAdjustmentPPM)
 	}
 	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
 		return tx.SendBatch(ctx, batch).Close()
@@ -60,10 +63,10 @@ func (s *Store) InsertAuctions(ctx context.Context, wins []Auction) error {
 func (s *Store) GetAuction(ctx context.Context, extID string) (*Auction, error) {
 	var a Auction
 	err := s.Pool.QueryRow(ctx, `SELECT ext_id, auction_id, request_id, creative_id, dsp, seat, bid_id, ad_id,
-		price_micros, bid_currency, bid_price, nurl, burl, click_url, adomain, created_at
+		price_micros, bid_currency, bid_price, nurl, burl, click_url, adomain, created_at, bid_adjustment_ppm
 		FROM auctions WHERE ext_id = $1`, extID).Scan(
 		&a.ExtID, &a.AuctionID, &a.RequestID, &a.CreativeID, &a.DSP, &a.Seat, &a.BidID, &a.AdID,
-		&a.PriceMicros, &a.BidCurrency, &a.BidPrice, &a.NURL, &a.BURL, &a.ClickURL, &a.ADomain, &a.CreatedAt)
+		&a.PriceMicros, &a.BidCurrency, &a.BidPrice, &a.NURL, &a.BURL, &a.ClickURL, &a.ADomain, &a.CreatedAt, &a.BidAdjustmentPPM)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ErrNotFound
 	}

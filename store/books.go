@@ -20,6 +20,7 @@ type BilledView struct {
 	DSP         string
 	PriceMicros int64 // micro-USD CPM
 	RateNanos   int64 // nano-USD per ADS
+	FeePPM      int64 // the operator's fee, parts per million
 	Value       int64 // ADS clicks
 	CreatedAt   time.Time
 }
@@ -33,14 +34,14 @@ func (s *Store) BilledViews(ctx context.Context, r *Report, provisional bool) ([
 		where, args = `e.report_id IS NULL AND e.type = 'view' AND e.value > 0 AND e.created_at >= $1 AND e.created_at < $2`,
 			[]any{r.PeriodStart, r.PeriodEnd}
 	}
-	rows, err := s.Pool.Query(ctx, `SELECT e.id, e.case_id, e.ext_id, a.dsp, e.price_micros, e.rate_nanos, e.value, e.created_at
+	rows, err := s.Pool.Query(ctx, `SELECT e.id, e.case_id, e.ext_id, a.dsp, e.price_micros, e.rate_nanos, e.fee_ppm, e.value, e.created_at
 		FROM events e JOIN auctions a USING (ext_id) WHERE `+where+` ORDER BY e.id`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: billed views: %w", err)
 	}
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (BilledView, error) {
 		var v BilledView
-		err := row.Scan(&v.EventID, &v.CaseID, &v.ExtID, &v.DSP, &v.PriceMicros, &v.RateNanos, &v.Value, &v.CreatedAt)
+		err := row.Scan(&v.EventID, &v.CaseID, &v.ExtID, &v.DSP, &v.PriceMicros, &v.RateNanos, &v.FeePPM, &v.Value, &v.CreatedAt)
 		return v, err
 	})
 	if err != nil {
@@ -58,6 +59,10 @@ type DSPTotal struct {
 	PriceMicros int64 // sum of micro-USD CPM prices
 	Undelivered int64 // notices to the DSP that could not be delivered
 	AtRisk      int64 // sum of micro-USD CPM prices of billed views whose burl is undelivered
+	// AdjustmentMin and AdjustmentMax are the lowest and highest bid
+	// adjustment (parts per million) of the billed views' wins; 0 when
+	// there are none.
+	AdjustmentMin, AdjustmentMax int64
 }
 
 // ReportDSPTotals sums a report's billed views per DSP (or, provisional, the
@@ -69,7 +74,8 @@ func (s *Store) ReportDSPTotals(ctx context.Context, r *Report, provisional bool
 			[]any{r.PeriodStart, r.PeriodEnd}
 	}
 	return s.dspTotals(ctx, `SELECT a.dsp, count(*), coalesce(sum(e.value), 0)::bigint,
-			coalesce(sum(e.price_micros), 0)::bigint, 0::bigint, 0::bigint
+			coalesce(sum(e.price_micros), 0)::bigint, 0::bigint, 0::bigint,
+			coalesce(min(a.bid_adjustment_ppm), 0), coalesce(max(a.bid_adjustment_ppm), 0)
 		FROM events e JOIN auctions a USING (ext_id) WHERE `+where+` GROUP BY a.dsp ORDER BY a.dsp`, args...)
 }
 
@@ -79,7 +85,8 @@ func (s *Store) ReportDSPTotals(ctx context.Context, r *Report, provisional bool
 func (s *Store) DSPSpend(ctx context.Context, from, to time.Time) ([]DSPTotal, error) {
 	return s.dspTotals(ctx, `WITH billed AS (
 			SELECT a.dsp, count(*) AS views, sum(e.value) AS value, sum(e.price_micros) AS price,
-				sum(e.price_micros) FILTER (WHERE o.status = 'undelivered') AS at_risk
+				sum(e.price_micros) FILTER (WHERE o.status = 'undelivered') AS at_risk,
+				min(a.bid_adjustment_ppm) AS adj_min, max(a.bid_adjustment_ppm) AS adj_max
 			FROM events e JOIN auctions a USING (ext_id)
 			LEFT JOIN outbox o ON o.ext_id = e.ext_id AND o.kind = 'burl'
 			WHERE e.type = 'view' AND e.value > 0 AND e.created_at >= $1 AND e.created_at < $2
@@ -88,7 +95,8 @@ func (s *Store) DSPSpend(ctx context.Context, from, to time.Time) ([]DSPTotal, e
 			SELECT dsp, count(*) AS undelivered FROM outbox
 			WHERE status = 'undelivered' AND created_at >= $1 AND created_at < $2 GROUP BY dsp)
 		SELECT coalesce(b.dsp, f.dsp), coalesce(b.views, 0), coalesce(b.value, 0)::bigint, coalesce(b.price, 0)::bigint,
-			coalesce(f.undelivered, 0), coalesce(b.at_risk, 0)::bigint
+			coalesce(f.undelivered, 0), coalesce(b.at_risk, 0)::bigint,
+			coalesce(b.adj_min, 0), coalesce(b.adj_max, 0)
 		FROM billed b FULL JOIN failed f ON f.dsp = b.dsp ORDER BY 1`, from, to)
 }
 
@@ -99,7 +107,7 @@ func (s *Store) dspTotals(ctx context.Context, sql string, args ...any) ([]DSPTo
 	}
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (DSPTotal, error) {
 		var t DSPTotal
-		err := row.Scan(&t.DSP, &t.Views, &t.Value, &t.PriceMicros, &t.Undelivered, &t.AtRisk)
+		err := row.Scan(&t.DSP, &t.Views, &t.Value, &t.PriceMicros, &t.Undelivered, &t.AtRisk, &t.AdjustmentMin, &t.AdjustmentMax)
 		return t, err
 	})
 	if err != nil {
@@ -118,8 +126,8 @@ type Mismatch struct {
 }
 
 // VerifyPayments recomputes every done report from its events, and every
-// billed view's value from its stored price and rate, and returns every
-// mismatch (none when the books are consistent).
+// billed view's value from its stored price, rate and fee, and returns
+// every mismatch (none when the books are consistent).
 func (s *Store) VerifyPayments(ctx context.Context) ([]Mismatch, int, error) {
 	var out []Mismatch
 	var reports int
@@ -169,11 +177,13 @@ func (s *Store) VerifyPayments(ctx context.Context) ([]Mismatch, int, error) {
 		return nil, 0, fmt.Errorf("store: verify: %w", err)
 	}
 
-	// The same formula as ads.ViewValue, in exact numeric arithmetic, so a
-	// billion events are checked without leaving the database.
+	// The same formula as ads.ViewValueAfterFee, in exact numeric
+	// arithmetic, so a billion events are checked without leaving the
+	// database: floor(price × (1e6 − fee) × 1e5 / rate).
 	rows, err = s.Pool.Query(ctx, `SELECT id, report_id, value, coalesce(want::text, 'not billable'), in_report_not_billed
 		FROM (SELECT id, coalesce(report_id, 0) AS report_id, value,
-				CASE WHEN type = 'view' AND rate_nanos > 0 THEN div(price_micros::numeric * 100000000000, rate_nanos) END AS want,
+				CASE WHEN type = 'view' AND rate_nanos > 0 AND fee_ppm >= 0 AND fee_ppm < 1000000
+					THEN div(price_micros::numeric * (1000000 - fee_ppm) * 100000, rate_nanos) END AS want,
 				report_id IS NOT NULL AND (type <> 'view' OR value <= 0) AS in_report_not_billed
 			FROM events WHERE value > 0 OR report_id IS NOT NULL) e
 		WHERE in_report_not_billed OR (value > 0 AND want IS DISTINCT FROM value)
@@ -189,7 +199,7 @@ func (s *Store) VerifyPayments(ctx context.Context) ([]Mismatch, int, error) {
 		if err := rows.Scan(&id, &reportID, &value, &want, &notBilled); err != nil {
 			return nil, 0, fmt.Errorf("store: verify events: %w", err)
 		}
-		m := Mismatch{ReportID: reportID, EventID: id, Problem: "event value differs from price / rate",
+		m := Mismatch{ReportID: reportID, EventID: id, Problem: "event value differs from price x (1 - fee) / rate",
 			Want: want, Got: strconv.FormatInt(value, 10)}
 		if notBilled {
 			m.Problem, m.Want = "event in a report is not a billed view", "a view with value > 0"

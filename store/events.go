@@ -18,6 +18,7 @@ type Event struct {
 	PublisherID  string
 	PriceMicros  int64 // the win's price (micro-USD CPM), copied
 	RateNanos    int64 // nano-USD per ADS used for Value
+	FeePPM       int64 // the operator's fee (parts per million) used for Value
 	Value        int64 // ADS clicks this view is worth if it is the billed one
 	CreatedAt    time.Time
 	// EnqueuedAt is when a view's notice enters the outbox (zero: CreatedAt).
@@ -46,8 +47,8 @@ const recordViewSQL = `WITH prior AS (
 	SELECT EXISTS (SELECT 1 FROM events WHERE ext_id = $1 AND type = 'view') AS seen
 ), ev AS (
 	INSERT INTO events (ext_id, case_id, type, impression_id, zone_id, publisher_id,
-		price_micros, rate_nanos, value, created_at)
-	SELECT $1, $2, 'view', $3, $4, $5, $6, $7, CASE WHEN prior.seen THEN 0 ELSE $8::bigint END, $9
+		price_micros, rate_nanos, value, created_at, fee_ppm)
+	SELECT $1, $2, 'view', $3, $4, $5, $6, $7, CASE WHEN prior.seen THEN 0 ELSE $8::bigint END, $9, $13
 	FROM prior
 	ON CONFLICT DO NOTHING
 	RETURNING id
@@ -77,7 +78,7 @@ func (s *Store) RecordView(ctx context.Context, ev Event, dsp, burl string) (Rec
 		enqueued = ev.CreatedAt
 	}
 	batch.Queue(recordViewSQL, ev.ExtID, ev.CaseID, ev.ImpressionID, ev.ZoneID, ev.PublisherID,
-		ev.PriceMicros, ev.RateNanos, ev.Value, ev.CreatedAt, dsp, burl, enqueued)
+		ev.PriceMicros, ev.RateNanos, ev.Value, ev.CreatedAt, dsp, burl, enqueued, ev.FeePPM)
 	br := s.Pool.SendBatch(ctx, batch)
 	var out Recorded
 	_, err := br.Exec()
@@ -99,11 +100,11 @@ func (s *Store) RecordView(ctx context.Context, ev Event, dsp, burl string) (Rec
 func (s *Store) RecordClick(ctx context.Context, ev Event) (Recorded, error) {
 	var out Recorded
 	err := s.Pool.QueryRow(ctx, `WITH ev AS (
-		INSERT INTO events (ext_id, case_id, type, impression_id, zone_id, publisher_id, price_micros, rate_nanos, created_at)
-		VALUES ($1, $2, 'click', $3, $4, $5, $6, $7, $8)
+		INSERT INTO events (ext_id, case_id, type, impression_id, zone_id, publisher_id, price_micros, rate_nanos, created_at, fee_ppm)
+		VALUES ($1, $2, 'click', $3, $4, $5, $6, $7, $8, $9)
 		ON CONFLICT DO NOTHING RETURNING id)
 		SELECT coalesce((SELECT id FROM ev), 0)`,
-		ev.ExtID, ev.CaseID, ev.ImpressionID, ev.ZoneID, ev.PublisherID, ev.PriceMicros, ev.RateNanos, ev.CreatedAt,
+		ev.ExtID, ev.CaseID, ev.ImpressionID, ev.ZoneID, ev.PublisherID, ev.PriceMicros, ev.RateNanos, ev.CreatedAt, ev.FeePPM,
 	).Scan(&out.EventID)
 	if err != nil {
 		return Recorded{}, fmt.Errorf("store: record click: %w", err)
@@ -114,14 +115,14 @@ func (s *Store) RecordClick(ctx context.Context, ev Event) (Recorded, error) {
 // EventsOf returns the events of an ext_id, oldest first (operator tools, tests).
 func (s *Store) EventsOf(ctx context.Context, extID string) ([]Event, error) {
 	rows, err := s.Pool.Query(ctx, `SELECT ext_id, case_id, type, impression_id, zone_id, publisher_id,
-		price_micros, rate_nanos, value, created_at FROM events WHERE ext_id = $1 ORDER BY id`, extID)
+		price_micros, rate_nanos, value, created_at, fee_ppm FROM events WHERE ext_id = $1 ORDER BY id`, extID)
 	if err != nil {
 		return nil, fmt.Errorf("store: events of %s: %w", extID, err)
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Event, error) {
 		var e Event
 		err := r.Scan(&e.ExtID, &e.CaseID, &e.Type, &e.ImpressionID, &e.ZoneID, &e.PublisherID,
-			&e.PriceMicros, &e.RateNanos, &e.Value, &e.CreatedAt)
+			&e.PriceMicros, &e.RateNanos, &e.Value, &e.CreatedAt, &e.FeePPM)
 		return e, err
 	})
 	if err != nil {

@@ -28,6 +28,8 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	seed := fs.Uint64("seed", 1, "random seed of the traffic and of the DSPs' prices")
 	keep := fs.Bool("keep", false, "leave everything running after the summary, until Ctrl-C")
 	dbURL := fs.String("database-url", os.Getenv("BRIDGE_DATABASE_URL"), "use this PostgreSQL instead of a throwaway one (default $BRIDGE_DATABASE_URL)")
+	adsRate := fs.String("ads-rate", demo.DefaultADSRate, "USD per ADS the fake rate service (money.rate_url) answers")
+	fee := fs.String("fee", "0", "money.fee, the operator's share of every view (e.g. 0.15)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -40,7 +42,8 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 	fmt.Fprintf(stdout, "bridge demo: starting a throwaway PostgreSQL, 3 simulated DSPs and the bridge...\n")
 	started := time.Now()
-	env, err := demo.Start(ctx, demo.Options{Seed: *seed, Rate: *rate, Duration: *duration, DatabaseURL: *dbURL, Progress: stdout})
+	env, err := demo.Start(ctx, demo.Options{Seed: *seed, Rate: *rate, Duration: *duration, DatabaseURL: *dbURL, Progress: stdout,
+		ADSRate: *adsRate, Fee: *fee})
 	if err != nil {
 		if ctx.Err() != nil {
 			return &exitError{code: 130, err: errors.New("demo: interrupted")}
@@ -65,6 +68,7 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fmt.Fprintf(stdout, "  dsp     %-8s %s  bids %s-%s USD CPM on %d%% of slots, latency %s%s\n", p.Name, d.Server.Endpoint(),
 			usd(p.MinPrice), usd(p.MaxPrice), p.BidPercent, p.Latency, fail)
 	}
+	fmt.Fprintf(stdout, "  rates   %s  fake AdsOperator: %s USD per ADS\n", env.RateServer.URL(), *adsRate)
 	fmt.Fprintf(stdout, "  config  %s\n  logs    %s\n", env.ConfigPath, env.LogPath)
 	fmt.Fprintf(stdout, "AdServer simulator: %d /bid calls a second for %s, then waiting for the payment reports (period %s, settled %s after)...\n",
 		*rate, *duration, env.Options.Period, env.Options.SettleAfter)
@@ -108,6 +112,7 @@ func printKeep(w io.Writer, env *demo.Env) {
 	for _, d := range env.DSPs {
 		fmt.Fprintf(w, "  dsp       %-8s %s\n", d.Profile.Name, d.Server.Endpoint())
 	}
+	fmt.Fprintf(w, "  rates     %s/api/v1/exchange-rate/{time}/USD\n", env.RateServer.URL())
 	fmt.Fprintf(w, "\nTry (the signed calls carry an Authorization header that is valid once, for 5 minutes):\n")
 	fmt.Fprintf(w, "  curl -s %s/readyz\n", b)
 	fmt.Fprintf(w, "  curl -s %s %s/info.json\n", auth(), b)

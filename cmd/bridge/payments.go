@@ -18,7 +18,7 @@ import (
 func init() {
 	register("payments list", "payment reports: status, value in ADS and clicks, views", paymentsListCmd)
 	register("payments show", "one report per DSP (ID [--details] for every row)", paymentsShowCmd)
-	register("payments dsps", "what each DSP owes (--from --to): views, USD spend, undelivered, at risk", paymentsDSPsCmd)
+	register("payments dsps", "what each DSP owes (--from --to): views, USD spend, bid adjustment, undelivered, at risk", paymentsDSPsCmd)
 	register("payments verify", "recompute every done report from its events; exit 1 on a mismatch", paymentsVerifyCmd)
 }
 
@@ -221,11 +221,27 @@ type dspOut struct {
 	ValueADS    string `json:"value_ads"`
 	Undelivered int64  `json:"undelivered_notices"`
 	AtRiskUSD   string `json:"at_risk_usd"`
+	// BidAdjustment is the bid adjustment of the billed views' wins: one
+	// multiplier, or "min-max" when it changed within the range.
+	BidAdjustment string `json:"bid_adjustment,omitempty"`
 }
 
 func newDSPOut(d store.DSPTotal) dspOut {
 	return dspOut{DSP: d.DSP, Views: d.Views, SpendUSD: ads.FormatSpendUSD(d.PriceMicros), ValueClicks: d.Value,
-		ValueADS: ads.FormatADS(d.Value), Undelivered: d.Undelivered, AtRiskUSD: ads.FormatSpendUSD(d.AtRisk)}
+		ValueADS: ads.FormatADS(d.Value), Undelivered: d.Undelivered, AtRiskUSD: ads.FormatSpendUSD(d.AtRisk),
+		BidAdjustment: adjustmentRange(d.AdjustmentMin, d.AdjustmentMax)}
+}
+
+// adjustmentRange shows the bid adjustments of a DSP's views: "1", "0.85",
+// or "0.85-1" when it changed; "" without views.
+func adjustmentRange(lo, hi int64) string {
+	switch {
+	case lo == 0:
+		return ""
+	case lo == hi:
+		return ads.FormatPPM(lo)
+	}
+	return ads.FormatPPM(lo) + "-" + ads.FormatPPM(hi)
 }
 
 func sumDSPs(list []store.DSPTotal) store.DSPTotal {
@@ -249,6 +265,7 @@ type detailOut struct {
 	CreatedAt   string `json:"created_at"`
 	PriceUSDCPM string `json:"price_usd_cpm"`
 	RateUSD     string `json:"ads_usd"`
+	Fee         string `json:"fee"`
 	ValueClicks int64  `json:"value_clicks"`
 }
 
@@ -294,7 +311,7 @@ func paymentsShowCmd(ctx context.Context, args []string, stdout, stderr io.Write
 		for _, v := range views {
 			rows = append(rows, detailOut{EventID: v.EventID, CaseID: v.CaseID, ExtID: v.ExtID, DSP: v.DSP,
 				CreatedAt: ads.FormatATOM(v.CreatedAt), PriceUSDCPM: ads.FormatUSDMicros(v.PriceMicros),
-				RateUSD: ads.FormatUSDNanos(v.RateNanos), ValueClicks: v.Value})
+				RateUSD: ads.FormatUSDNanos(v.RateNanos), Fee: ads.FormatPPM(v.FeePPM), ValueClicks: v.Value})
 		}
 	}
 	dsps := make([]dspOut, 0, len(totals))
@@ -337,12 +354,16 @@ func paymentsShowCmd(ctx context.Context, args []string, stdout, stderr io.Write
 func dspTable(dsps []dspOut, total *dspOut, risk bool) *table.Table {
 	t := &table.Table{Header: []string{"DSP", "BILLED VIEWS", "SPEND USD", "VALUE ADS", "VALUE CLICKS"}}
 	if risk {
-		t.Header = append(t.Header, "UNDELIVERED", "AT RISK USD")
+		t.Header = append(t.Header, "BID ADJ", "UNDELIVERED", "AT RISK USD")
 	}
 	row := func(d dspOut) []string {
 		r := []string{d.DSP, strconv.FormatInt(d.Views, 10), d.SpendUSD, d.ValueADS, strconv.FormatInt(d.ValueClicks, 10)}
 		if risk {
-			r = append(r, strconv.FormatInt(d.Undelivered, 10), d.AtRiskUSD)
+			adj := d.BidAdjustment
+			if adj == "" && d.DSP != "TOTAL" {
+				adj = "-"
+			}
+			r = append(r, adj, strconv.FormatInt(d.Undelivered, 10), d.AtRiskUSD)
 		}
 		return r
 	}
@@ -356,9 +377,9 @@ func dspTable(dsps []dspOut, total *dspOut, risk bool) *table.Table {
 }
 
 func detailTable(rows []detailOut) *table.Table {
-	t := &table.Table{Header: []string{"EVENT", "CASE ID", "DSP", "EXT ID", "CREATED", "PRICE USD CPM", "ADS USD", "VALUE CLICKS"}}
+	t := &table.Table{Header: []string{"EVENT", "CASE ID", "DSP", "EXT ID", "CREATED", "PRICE USD CPM", "ADS USD", "FEE", "VALUE CLICKS"}}
 	for _, d := range rows {
-		t.Add(strconv.FormatInt(d.EventID, 10), d.CaseID, d.DSP, d.ExtID, d.CreatedAt, d.PriceUSDCPM, d.RateUSD, strconv.FormatInt(d.ValueClicks, 10))
+		t.Add(strconv.FormatInt(d.EventID, 10), d.CaseID, d.DSP, d.ExtID, d.CreatedAt, d.PriceUSDCPM, d.RateUSD, d.Fee, strconv.FormatInt(d.ValueClicks, 10))
 	}
 	return t
 }

@@ -36,16 +36,20 @@ func paymentsDB(t *testing.T) (*store.Store, string) {
 	t0 := time.Unix(1678953600, 0)
 	wins := []store.Auction{
 		{ExtID: "w1", AuctionID: "a", RequestID: "r", CreativeID: "c", DSP: "alpha", PriceMicros: 2_500_000},
-		{ExtID: "w2", AuctionID: "a", RequestID: "r", CreativeID: "c", DSP: "beta", PriceMicros: 1_234_567},
+		// beta bids gross: 1.452432 USD CPM × 0.85 = 1.234567 (rounded down).
+		{ExtID: "w2", AuctionID: "a", RequestID: "r", CreativeID: "c", DSP: "beta", PriceMicros: ads.AdjustPrice(1_452_432, 850_000),
+			BidAdjustmentPPM: 850_000},
 		{ExtID: "w3", AuctionID: "a", RequestID: "r", CreativeID: "c", DSP: "alpha", PriceMicros: 700_001},
 	}
 	if err := st.InsertAuctions(ctx, wins); err != nil {
 		t.Fatal(err)
 	}
+	// The last view was billed after the operator set money.fee: 0.1.
+	fees := []int64{0, 0, 100_000}
 	for i, w := range wins {
-		_, err := st.Pool.Exec(ctx, `INSERT INTO events (ext_id, case_id, type, price_micros, rate_nanos, value, created_at)
-			VALUES ($1, md5($1), 'view', $2, 50000000, $3, $4)`, w.ExtID, w.PriceMicros, ads.ViewValue(w.PriceMicros, 50_000_000),
-			t0.Add(time.Duration(i)*40*time.Minute))
+		_, err := st.Pool.Exec(ctx, `INSERT INTO events (ext_id, case_id, type, price_micros, rate_nanos, value, created_at, fee_ppm)
+			VALUES ($1, md5($1), 'view', $2, 50000000, $3, $4, $5)`, w.ExtID, w.PriceMicros, ads.ViewValueAfterFee(w.PriceMicros, 50_000_000, fees[i]),
+			t0.Add(time.Duration(i)*40*time.Minute), fees[i])
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -120,16 +124,23 @@ func TestPaymentsCommands(t *testing.T) {
 	if a := dsps.DSPs[0]; a["dsp"] != "alpha" || a["billed_views"] != float64(2) || a["spend_usd"] != "0.003200001" {
 		t.Fatalf("alpha: %v", a)
 	}
-	if b := dsps.DSPs[1]; b["undelivered_notices"] != float64(1) || b["at_risk_usd"] != "0.001234567" {
+	if b := dsps.DSPs[1]; b["undelivered_notices"] != float64(1) || b["at_risk_usd"] != "0.001234567" || b["bid_adjustment"] != "0.85" {
 		t.Fatalf("beta: %v", b)
+	}
+	if a := dsps.DSPs[0]; a["bid_adjustment"] != "1" || a["value_clicks"] != float64(5_000_000_000+1_260_001_800) {
+		t.Fatalf("alpha (one view with a 10 %% fee): %v", a)
 	}
 	if dsps.Total["spend_usd"] != "0.004434568" {
 		t.Fatalf("total: %v", dsps.Total)
 	}
 	code, out, _ = runCmd(t, append([]string{"payments", "dsps"}, window...)...)
 	t.Logf("payments dsps:\n%s", out)
-	if code != 0 || !strings.Contains(out, "TOTAL") || !strings.Contains(out, "AT RISK USD") {
+	if code != 0 || !strings.Contains(out, "TOTAL") || !strings.Contains(out, "AT RISK USD") || !strings.Contains(out, "BID ADJ") {
 		t.Fatalf("dsps table: %d\n%s", code, out)
+	}
+	code, out, _ = runCmd(t, "payments", "show", "1678957200", "--details", "--format", "csv")
+	if code != 0 || !strings.Contains(out, ",0.700001,0.05,0.1,1260001800\n") {
+		t.Fatalf("show details csv (fee column): %d\n%s", code, out)
 	}
 
 	code, out, _ = runCmd(t, "payments", "verify")
@@ -143,7 +154,7 @@ func TestPaymentsCommands(t *testing.T) {
 	code, out, errOut = runCmd(t, "payments", "verify")
 	t.Logf("payments verify (corrupted):\n%s%s", out, errOut)
 	if code != 1 || !strings.Contains(out, "report value differs from the sum of its events") ||
-		!strings.Contains(out, "event value differs from price / rate") || !strings.Contains(errOut, "problem") {
+		!strings.Contains(out, "event value differs from price x (1 - fee) / rate") || !strings.Contains(errOut, "problem") {
 		t.Fatalf("verify corrupted: %d\n%s\n%s", code, out, errOut)
 	}
 	code, out, _ = runCmd(t, "payments", "verify", "--format", "json")
