@@ -130,6 +130,7 @@ func (f *Feed) Start(ctx context.Context) error {
 	if f.URL == "" {
 		r := f.Static
 		f.cur.Store(&r)
+		f.checkStaticJump(ctx)
 		f.logState()
 		return nil
 	}
@@ -213,6 +214,9 @@ func (f *Feed) FetchOnce(ctx context.Context) error {
 	}
 	f.observe("ok")
 	prev := f.cur.Swap(&Rate{Nanos: r.Nanos, Text: r.Text, Source: SourceFeed, FetchedAt: r.FetchedAt})
+	if prev != nil {
+		warnIfJumped(f.Log, "money.rate_url", prev.Nanos, r.Nanos)
+	}
 	if prev == nil || prev.Nanos != r.Nanos || prev.Source != SourceFeed {
 		f.Log.Info("ads rate updated", "rate_usd", ads.FormatUSDNanos(r.Nanos), "sent_as", r.Text,
 			"previous_usd", previousText(prev), "asked_for", ads.FormatATOM(r.AskedFor))

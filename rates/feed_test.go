@@ -248,3 +248,44 @@ func TestStaticRate(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A money.ads_usd more than twice (or less than half) the rate the last
+// billed view was valued at is used, but logged as a warning: a misplaced
+// decimal point pays every later view at the wrong rate. So is a fetched
+// rate that jumps as far.
+func TestRateJumpsAreWarnedAbout(t *testing.T) {
+	fx := newFixture(t, "0.05")
+	ctx := context.Background()
+	if _, err := fx.st.Pool.Exec(ctx, `INSERT INTO auctions (ext_id, auction_id, request_id, creative_id, dsp, price_micros)
+		VALUES ('w1', 'a', '0', 'c', 'd', 1000000);
+		INSERT INTO events (ext_id, case_id, type, price_micros, rate_nanos, value)
+		VALUES ('w1', repeat('a', 32), 'view', 1000000, 50000000, 2000000000)`); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		adsUSD string
+		warn   bool
+	}{{"0.06", false}, {"0.5", true}, {"0.02", true}, {"0.025", false}} {
+		fx.logs.Reset()
+		f := rates.New(config.Money{AdsUSD: tc.adsUSD}, fx.st, slog.New(slog.NewJSONHandler(fx.logs, nil)))
+		if err := f.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Contains(fx.logs.String(), "factor of 2"); got != tc.warn || f.Nanos() == 0 {
+			t.Errorf("ads_usd %s after 0.05: warned %v, want %v (rate in use %d)\n%s", tc.adsUSD, got, tc.warn, f.Nanos(), fx.logs)
+		}
+	}
+
+	f := fx.feed("")
+	if err := f.FetchOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	fx.logs.Reset()
+	fx.srv.SetRate("0.5")
+	if err := f.FetchOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(fx.logs.String(), "factor of 2") || f.Nanos() != 500_000_000 {
+		t.Errorf("a fetched rate 10x the last: rate %d, logs %s", f.Nanos(), fx.logs)
+	}
+}

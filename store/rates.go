@@ -44,3 +44,19 @@ func (s *Store) LatestRate(ctx context.Context) (*Rate, error) {
 	}
 	return &r, nil
 }
+
+// LastBilledRate is the rate the most recent billed view was valued at, or
+// ErrNotFound before the first one: with a static money.ads_usd, the only
+// stored trace of the value the bridge ran with last.
+func (s *Store) LastBilledRate(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.Pool.QueryRow(ctx, `SELECT rate_nanos FROM events WHERE type = 'view' AND value > 0
+		ORDER BY id DESC LIMIT 1`).Scan(&n)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, ErrNotFound
+	}
+	if err != nil {
+		return 0, fmt.Errorf("store: last billed rate: %w", err)
+	}
+	return n, nil
+}
