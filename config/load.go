@@ -37,6 +37,9 @@ var defaults = map[string]any{
 	"auction.breaker.failures":           5,
 	"auction.breaker.open_for":           "10s",
 	"auction.breaker.half_open_requests": 1,
+	"auction.imp_exp":                    "24h",
+	"supply_chain.complete":              1,
+	"traffic.min_human_score":            0.4,
 	"payments.period":                    "1h",
 	"payments.settle_after":              "10m",
 	"payments.window":                    "720h",
@@ -51,6 +54,12 @@ var defaults = map[string]any{
 	"inventory.keywords":                 map[string][]string{"category": {"unknown"}, "quality": {"high"}},
 	"metrics.listen":                     "127.0.0.1:9015",
 }
+
+// dsps[].price_missing values.
+const (
+	PriceMissingReject = "reject"
+	PriceMissingFixed  = "fixed"
+)
 
 // Defaults of per-DSP and per-campaign fields (list items get no viper defaults).
 const (
@@ -230,6 +239,9 @@ func applyDerived(cfg *Config) {
 		norm[strings.ToUpper(cur)] = rate
 	}
 	cfg.Money.Rates = norm
+	if cfg.SupplyChain.SID == "" {
+		cfg.SupplyChain.SID = cfg.AdServer.Address
+	}
 	for i := range cfg.DSPs {
 		d := &cfg.DSPs[i]
 		if d.Timeout == 0 {
@@ -246,6 +258,9 @@ func applyDerived(cfg *Config) {
 			d.MaxConns = DefaultDSPMaxConns
 		}
 		d.Breaker = d.Breaker.withDefaults(cfg.Auction.Breaker)
+		if d.PriceMissing == "" {
+			d.PriceMissing = PriceMissingReject
+		}
 	}
 	for i := range cfg.Inventory.Campaigns {
 		c := &cfg.Inventory.Campaigns[i]

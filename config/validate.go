@@ -79,6 +79,7 @@ func (c *Config) Validate() []string {
 		add("database.max_conns: must be at least 1")
 	}
 	p = append(p, c.validateDSPs()...)
+	p = append(p, c.validateSupply()...)
 	p = append(p, c.validateMoney()...)
 	if c.Payments.Period < time.Second {
 		add("payments.period: %s is shorter than 1s", c.Payments.Period)
@@ -219,6 +220,7 @@ func (c *Config) validateDSPs() []string {
 		if d.Breaker.IsEnabled() && (d.Breaker.Failures < 1 || d.Breaker.OpenFor <= 0 || d.Breaker.HalfOpenRequests < 1) {
 			p = append(p, fmt.Sprintf("%s: breaker needs failures >= 1, open_for > 0 and half_open_requests >= 1", at))
 		}
+		p = append(p, validateDSPSupply(at, d)...)
 	}
 	return p
 }
