@@ -34,7 +34,14 @@ type bid struct {
 	BURL    string          `json:"burl"`
 	ADomain []string        `json:"adomain"`
 	CrID    string          `json:"crid"`
+	CID     string          `json:"cid"`
 	Ext     json.RawMessage `json:"ext"`
+	// Decoded leniently in UnmarshalJSON: a bad one rejects only this bid
+	// (problem says why), never the whole answer.
+	Cat              []string `json:"-"`
+	Attr             []int64  `json:"-"`
+	W, H, MType, Exp int64    `json:"-"`
+	problem          string
 }
 
 // UnmarshalJSON reads a bid like the struct tags say, but also takes the
@@ -50,14 +57,23 @@ func (b *bid) UnmarshalJSON(data []byte) error {
 		ImpID   laxjson.String  `json:"impid"`
 		AdID    laxjson.String  `json:"adid"`
 		CrID    laxjson.String  `json:"crid"`
+		CID     laxjson.String  `json:"cid"`
 		ADomain laxjson.Strings `json:"adomain"`
 		Price   laxjson.String  `json:"price"` // checked by priceMicros, per bid
+		Cat     json.RawMessage `json:"cat"`
+		Attr    json.RawMessage `json:"attr"`
+		W       json.RawMessage `json:"w"`
+		H       json.RawMessage `json:"h"`
+		MType   json.RawMessage `json:"mtype"`
+		Exp     json.RawMessage `json:"exp"`
 	}{plain: (*plain)(b)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
 	b.ID, b.ImpID, b.AdID, b.CrID, b.ADomain = string(w.ID), string(w.ImpID), string(w.AdID), string(w.CrID), w.ADomain
+	b.CID = string(w.CID)
 	b.Price = json.Number(w.Price)
+	b.problem = b.decodeDetails(w.Cat, w.Attr, map[string]json.RawMessage{"w": w.W, "h": w.H, "mtype": w.MType, "exp": w.Exp})
 	return nil
 }
 

@@ -33,6 +33,8 @@ type Auctioneer struct {
 	// newAuctionID and newExtID make ids; tests replace them.
 	newAuctionID func() string
 	newExtID     func() string
+	// now is the clock of the qps buckets; tests replace it.
+	now func() time.Time
 }
 
 // NewAuctioneer builds the DSP clients from config.
@@ -43,7 +45,7 @@ func NewAuctioneer(cfg *config.Config, saver Saver, observer Observer, log *slog
 	a := &Auctioneer{
 		running: make(chan struct{}, cfg.Auction.MaxConcurrent),
 		saver:   saver, observer: observer, log: log, payloads: cfg.Log.Payloads,
-		newAuctionID: newAuctionID, newExtID: NewExtID,
+		newAuctionID: newAuctionID, newExtID: NewExtID, now: time.Now,
 	}
 	set, _, err := a.buildSet(cfg, nil)
 	if err != nil {
@@ -84,6 +86,12 @@ func (a *Auctioneer) Run(ctx context.Context, req *Request) *AuctionResult {
 	}
 	// One set for the whole auction, whatever a reload does meanwhile.
 	set := a.set.Load()
+	if why := set.traffic.invalid(req); why != "" {
+		// Crawlers and bots are not sold: no DSP is asked (and none learns
+		// to distrust the bridge's traffic).
+		res.Outcome, res.InvalidTraffic = AuctionInvalidTraffic, why
+		return res
+	}
 	if len(req.Slots) == 0 || len(set.dsps) == 0 {
 		res.Outcome = AuctionNoBid
 		return res
@@ -92,11 +100,17 @@ func (a *Auctioneer) Run(ctx context.Context, req *Request) *AuctionResult {
 	dspCtx, cancel := context.WithDeadline(ctx, deadline.Add(-set.reserve))
 	defer cancel()
 	res.ID = a.newAuctionID()
-	base := buildRequest(res.ID, req)
+	base := buildRequest(res.ID, req, &set.supply)
 
 	answers := make(chan answer, len(set.dsps))
 	pending := map[*dspClient]time.Time{}
 	for _, d := range set.dsps {
+		if reason, ok := d.admits(req); !ok {
+			r := skipped(d, reason)
+			res.DSPs = append(res.DSPs, r)
+			a.observer.ObserveDSP(r)
+			continue
+		}
 		done, reason, ok := d.acquire()
 		if !ok {
 			r := DSPResult{DSP: d.cfg.Name, Outcome: OutcomeBreakerOpen, Reason: reason}
@@ -201,10 +215,11 @@ func (a *Auctioneer) finish(ctx context.Context, deadline time.Time, res *Auctio
 		row := store.Auction{
 			ExtID: a.newExtID(), AuctionID: auctionID, RequestID: s.ID, CreativeID: s.Creative.ID,
 			DSP: c.dsp.cfg.Name, Seat: c.seat, BidID: c.bidID, AdID: b.AdID, PriceMicros: c.priceMicros, BidAdjustmentPPM: c.dsp.adjPPM,
-			BidCurrency: c.currency, BidPrice: string(b.Price),
+			BidCurrency: c.currency, BidPrice: c.price, FixedPrice: c.fixed,
 			NURL: macros.Canonical(b.NURL), BURL: macros.Canonical(b.BURL),
 			ClickURL: clickURL(c.dsp.cfg, b), ADomain: strings.Join(b.ADomain, ","),
 		}
+		winDetails(&row, b)
 		rows = append(rows, row)
 		wins = append(wins, Win{
 			RequestID: row.RequestID, ExtID: row.ExtID, DSP: row.DSP, PriceMicros: row.PriceMicros,

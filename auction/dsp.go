@@ -39,6 +39,9 @@ type dspClient struct {
 	rateNanos int64         // USD value of one unit of its currency
 	adjPPM    int64         // dsps[].bid_adjustment, parts per million (1e6: none)
 	capture   bool          // keep request and answer bodies (log.payloads)
+	policy    policy        // privacy, blocking, filters, required fields (policy.go)
+	bucket    *bucket       // dsps[].qps; nil: no cap
+	stats     *dspStats     // what admits skipped
 }
 
 func newDSPClient(d config.DSP, order int, rateNanos int64, onState func(name string, from, to gobreaker.State)) *dspClient {
@@ -99,6 +102,7 @@ func (c *dspClient) acquire() (done func(success bool), reason Reason, ok bool) 
 // answer is what one call produced.
 type answer struct {
 	dsp      *dspClient
+	sent     *openrtb2.BidRequest // what this DSP was offered
 	result   DSPResult
 	response *bidResponse
 	// reqBody and respBody are kept only for log.payloads.
@@ -112,7 +116,7 @@ var answerPool = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); retur
 // MaxDSPAnswer bytes, whatever the DSP sends.
 func (c *dspClient) call(ctx context.Context, req *openrtb2.BidRequest) answer {
 	start := time.Now()
-	a := answer{dsp: c, result: DSPResult{DSP: c.cfg.Name}}
+	a := answer{dsp: c, sent: req, result: DSPResult{DSP: c.cfg.Name}}
 	fail := func(o Outcome, r Reason, err error) answer {
 		a.result.Outcome, a.result.Reason, a.result.Err = o, r, err.Error()
 		a.result.Latency = time.Since(start)

@@ -21,6 +21,8 @@ type dspSet struct {
 	reserve     time.Duration // kept back from DSPs for storing wins and answering
 	floorMicros int64
 	dsps        []*dspClient
+	supply      supply  // supply_chain.*, imp.exp
+	traffic     traffic // the invalid-traffic gate
 }
 
 // BreakerObserver may be implemented by an Observer that also wants circuit
@@ -48,6 +50,7 @@ func (a *Auctioneer) buildSet(cfg *config.Config, old *dspSet) (*dspSet, ReloadS
 		tmax: cfg.Auction.TMax, floorMicros: floor,
 		// A tenth of tmax, at most 100ms, is enough for one commit.
 		reserve: min(cfg.Auction.TMax/10, 100*time.Millisecond),
+		supply:  newSupply(cfg), traffic: traffic{minHumanScore: cfg.Traffic.MinHumanScore},
 	}
 	sum.TMax = set.tmax
 	prev := map[string]*dspClient{}
@@ -69,6 +72,7 @@ func (a *Auctioneer) buildSet(cfg *config.Config, old *dspSet) (*dspSet, ReloadS
 				// position (the tie-break order) may differ.
 				c := *p
 				c.order = i
+				c.policy = newPolicy(cfg, d) // privacy.* or blocking.* may have changed
 				set.dsps = append(set.dsps, &c)
 				sum.Kept = append(sum.Kept, d.Name)
 				continue
@@ -79,6 +83,7 @@ func (a *Auctioneer) buildSet(cfg *config.Config, old *dspSet) (*dspSet, ReloadS
 		}
 		c := newDSPClient(d, i, rate, a.breakerChanged)
 		c.capture = capture
+		c.policy, c.bucket, c.stats = newPolicy(cfg, d), newBucket(d.QPS, a.clock), &dspStats{}
 		set.dsps = append(set.dsps, c)
 	}
 	for _, d := range old.dspsOrNil() {
@@ -151,6 +156,13 @@ type DSPState struct {
 	ConsecutiveFailures uint32 `json:"consecutive_failures"`
 	InFlight            int    `json:"in_flight"`
 	TimeoutMS           int64  `json:"timeout_ms"`
+	// QPS is the dsps[].qps cap (0: none); SkippedQPS and SkippedFilter
+	// count the auctions it was not asked in since start, and Only shows
+	// its dsps[].only filters.
+	QPS           int    `json:"qps"`
+	SkippedQPS    uint64 `json:"skipped_qps"`
+	SkippedFilter uint64 `json:"skipped_filter"`
+	Only          string `json:"only"`
 }
 
 // DSPStates lists the configured DSPs in config order with their breaker
@@ -159,7 +171,8 @@ func (a *Auctioneer) DSPStates() []DSPState {
 	set := a.set.Load()
 	out := make([]DSPState, 0, len(set.dsps))
 	for _, d := range set.dsps {
-		s := DSPState{Name: d.cfg.Name, Breaker: "disabled", InFlight: len(d.slots), TimeoutMS: d.cfg.Timeout.Milliseconds()}
+		s := DSPState{Name: d.cfg.Name, Breaker: "disabled", InFlight: len(d.slots), TimeoutMS: d.cfg.Timeout.Milliseconds(),
+			QPS: d.cfg.QPS, SkippedQPS: d.stats.skippedQPS.Load(), SkippedFilter: d.stats.skippedFilter.Load(), Only: d.policy.only.summary()}
 		if d.breaker != nil {
 			s.Breaker = d.breaker.State().String()
 			s.ConsecutiveFailures = d.breaker.Counts().ConsecutiveFailures

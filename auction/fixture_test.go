@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/go-viper/mapstructure/v2"
+
 	"github.com/adshares/dsp-bridge/internal/testjson"
 )
 
@@ -29,6 +31,9 @@ type fixture struct {
 	ExpectedAnswer json.RawMessage   `json:"expectedAnswer"`
 	ExpectedWins   []fixtureWin      `json:"expectedWins"`
 	ExpectedReject map[string]string `json:"expectedRejections"` // bid id → reason
+	// Config is applied over the test config, with the YAML key names
+	// (supply_chain, privacy, blocking, traffic, auction.imp_exp, ...).
+	Config map[string]any `json:"config"`
 }
 
 type fixtureDSP struct {
@@ -37,6 +42,7 @@ type fixtureDSP struct {
 	Currency        string            `json:"currency"`
 	Seat            string            `json:"seat"`
 	ClickURLField   string            `json:"click_url_field"`
+	Config          map[string]any    `json:"config"` // more dsps[] keys, as in YAML
 	ExpectedRequest json.RawMessage   `json:"expectedRequest"`
 	ExpectedHeaders map[string]string `json:"expectedHeaders"`
 	Answer          struct {
@@ -47,19 +53,28 @@ type fixtureDSP struct {
 }
 
 type fixtureWin struct {
-	RequestID   string `json:"request_id"`
-	DSP         string `json:"dsp"`
-	Seat        string `json:"seat"`
-	BidID       string `json:"bid_id"`
-	AdID        string `json:"ad_id"`
-	CreativeID  string `json:"creative_id"`
-	PriceMicros int64  `json:"price_micros"`
-	BidCurrency string `json:"bid_currency"`
-	BidPrice    string `json:"bid_price"`
-	NURL        string `json:"nurl"`
-	BURL        string `json:"burl"`
-	ClickURL    string `json:"click_url"`
-	ADomain     string `json:"adomain"`
+	RequestID   string   `json:"request_id"`
+	DSP         string   `json:"dsp"`
+	Seat        string   `json:"seat"`
+	BidID       string   `json:"bid_id"`
+	AdID        string   `json:"ad_id"`
+	CreativeID  string   `json:"creative_id"`
+	PriceMicros int64    `json:"price_micros"`
+	BidCurrency string   `json:"bid_currency"`
+	BidPrice    string   `json:"bid_price"`
+	NURL        string   `json:"nurl"`
+	BURL        string   `json:"burl"`
+	ClickURL    string   `json:"click_url"`
+	ADomain     string   `json:"adomain"`
+	CrID        string   `json:"crid,omitempty"`
+	CID         string   `json:"cid,omitempty"`
+	Cat         []string `json:"cat,omitempty"`
+	Attr        []int32  `json:"attr,omitempty"`
+	W           int64    `json:"w,omitempty"`
+	H           int64    `json:"h,omitempty"`
+	MType       int64    `json:"mtype,omitempty"`
+	Exp         int64    `json:"exp,omitempty"`
+	FixedPrice  bool     `json:"fixed_price,omitempty"`
 }
 
 func TestFixtures(t *testing.T) {
@@ -91,6 +106,7 @@ func runFixture(t *testing.T, file string) {
 	if f.BidFloor != "" {
 		cfg.Auction.BidFloor = f.BidFloor
 	}
+	decodeConfig(t, f.Config, cfg)
 	for i, fd := range f.DSPs {
 		g := &got{}
 		received[i] = g
@@ -119,6 +135,7 @@ func runFixture(t *testing.T, file string) {
 			d.Currency = fd.Currency
 		}
 		d.Seat, d.ClickURLField = fd.Seat, fd.ClickURLField
+		decodeConfig(t, fd.Config, &d)
 		cfg.DSPs = append(cfg.DSPs, d)
 	}
 	e := newEnv(t, cfg)
@@ -178,8 +195,10 @@ func runFixture(t *testing.T, file string) {
 		}
 		gotWin := fixtureWin{RequestID: a.RequestID, DSP: a.DSP, Seat: a.Seat, BidID: a.BidID, AdID: a.AdID,
 			CreativeID: a.CreativeID, PriceMicros: a.PriceMicros, BidCurrency: a.BidCurrency, BidPrice: a.BidPrice,
-			NURL: a.NURL, BURL: a.BURL, ClickURL: a.ClickURL, ADomain: a.ADomain}
-		if gotWin != want {
+			NURL: a.NURL, BURL: a.BURL, ClickURL: a.ClickURL, ADomain: a.ADomain,
+			CrID: a.CrID, CID: a.CID, Cat: nilIfEmpty(a.Cat), Attr: nilIfEmpty(a.Attr), W: a.W, H: a.H, MType: a.MType, Exp: a.Exp,
+			FixedPrice: a.FixedPrice}
+		if !reflect.DeepEqual(gotWin, want) {
 			t.Errorf("stored win %d:\n got  %+v\n want %+v", i, gotWin, want)
 		}
 		if a.AuctionID != "auction-1" {
@@ -195,6 +214,30 @@ func runFixture(t *testing.T, file string) {
 			t.Errorf("rejections = %v, want %v", gotRej, f.ExpectedReject)
 		}
 	}
+}
+
+// decodeConfig applies YAML-named keys (as JSON) over a config value, the
+// way config.Load would read them from a file.
+func decodeConfig(t *testing.T, keys map[string]any, into any) {
+	t.Helper()
+	if len(keys) == 0 {
+		return
+	}
+	dec, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{Result: into, WeaklyTypedInput: true,
+		DecodeHook: mapstructure.StringToTimeDurationHookFunc()})
+	if err == nil {
+		err = dec.Decode(keys)
+	}
+	if err != nil {
+		t.Fatalf("fixture config: %v", err)
+	}
+}
+
+func nilIfEmpty[T any](l []T) []T {
+	if len(l) == 0 {
+		return nil
+	}
+	return l
 }
 
 func isNull(r json.RawMessage) bool {

@@ -17,9 +17,10 @@ import (
 const KeywordsExtKey = "adshares_keywords"
 
 // buildRequest makes the DSP-independent part of the OpenRTB 2.6 BidRequest
-// (ADSERVER-BRIDGE §15): one banner imp per slot, site, device and user.
-// cur, tmax and the floor are set per DSP when it is called.
-func buildRequest(id string, req *Request) *openrtb2.BidRequest {
+// (ADSERVER-BRIDGE §15): one banner imp per slot, site, device, user and
+// the supply (completeRequest). cur, tmax, the floor, blocking, privacy
+// and the dialect are set per DSP when it is called.
+func buildRequest(id string, req *Request, sup *supply) *openrtb2.BidRequest {
 	r := &openrtb2.BidRequest{ID: id, AT: 1, Imp: make([]openrtb2.Imp, 0, len(req.Slots))}
 	secure := req.securePage()
 	for _, s := range req.Slots {
@@ -31,6 +32,9 @@ func buildRequest(id string, req *Request) *openrtb2.BidRequest {
 			},
 		}
 		if s.TopFrame != nil && *s.TopFrame {
+			imp.Banner.TopFrame = 1
+		} else if s.TopFrame == nil && req.Site.InFrame != nil && !*req.Site.InFrame {
+			// The page said it is not framed; the slot said nothing.
 			imp.Banner.TopFrame = 1
 		}
 		if secure {
@@ -69,6 +73,7 @@ func buildRequest(id string, req *Request) *openrtb2.BidRequest {
 			r.User.Ext = ext.Bytes()
 		}
 	}
+	completeRequest(r, req, sup)
 	return r
 }
 
@@ -115,5 +120,6 @@ func (c *dspClient) request(base *openrtb2.BidRequest, tmax time.Duration, floor
 		}
 		r.Imp[i] = imp
 	}
+	c.shape(&r)
 	return &r
 }

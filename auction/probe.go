@@ -2,6 +2,8 @@ package auction
 
 import (
 	"context"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -15,7 +17,7 @@ import (
 // it. Results are in config order.
 func (a *Auctioneer) Probe(ctx context.Context, req *Request, wait time.Duration) []DSPResult {
 	set := a.set.Load()
-	base := buildRequest(newAuctionID(), req)
+	base := buildRequest(newAuctionID(), req, &set.supply)
 	base.Test = 1
 	out := make([]DSPResult, len(set.dsps))
 	var wg sync.WaitGroup
@@ -25,7 +27,13 @@ func (a *Auctioneer) Probe(ctx context.Context, req *Request, wait time.Duration
 			defer wg.Done()
 			cctx, cancel := context.WithTimeout(ctx, wait)
 			defer cancel()
-			ans := d.call(cctx, d.request(base, min(d.cfg.Timeout, set.tmax-set.reserve), set.floorMicros))
+			r := d.request(base, min(d.cfg.Timeout, set.tmax-set.reserve), set.floorMicros)
+			if len(r.Imp) == 0 {
+				// dsps[].only excludes the probe's slot: offer it anyway,
+				// the probe measures the round trip.
+				r.Imp = base.Imp
+			}
+			ans := d.call(cctx, r)
 			if ans.response != nil {
 				for _, sb := range ans.response.SeatBid {
 					ans.result.Bids += len(sb.Bid)
@@ -64,4 +72,36 @@ func (a *Auctioneer) DSPTimeouts() []DSPTimeout {
 type DSPTimeout struct {
 	Name, Endpoint string
 	Timeout        time.Duration
+}
+
+// DSPPolicy is what `dsp probe` shows of one DSP's supply rules: its
+// dialect, qps cap, filters, block lists, required bid fields, seat,
+// missing-price rule and privacy signals (each "-" when none).
+type DSPPolicy struct {
+	Name, Dialect, QPS, Only, Blocks, Require, Seat, PriceMissing, Privacy string
+}
+
+// DSPPolicies lists every configured DSP's supply rules, in config order.
+func (a *Auctioneer) DSPPolicies() []DSPPolicy {
+	set := a.set.Load()
+	out := make([]DSPPolicy, 0, len(set.dsps))
+	orDash := func(s string) string {
+		if s == "" {
+			return "-"
+		}
+		return s
+	}
+	for _, d := range set.dsps {
+		p := DSPPolicy{Name: d.cfg.Name, Dialect: d.cfg.Dialect, QPS: "-", Only: d.policy.only.summary(),
+			Blocks: d.policy.block.summary(), Require: orDash(strings.Join(d.policy.require, ",")), Seat: orDash(d.cfg.Seat),
+			PriceMissing: "reject", Privacy: d.policy.privacy.summary()}
+		if d.cfg.QPS > 0 {
+			p.QPS = strconv.Itoa(d.cfg.QPS)
+		}
+		if d.policy.fixedCPM != "" {
+			p.PriceMissing = "fixed " + d.policy.fixedCPM + " " + d.cfg.Currency
+		}
+		out = append(out, p)
+	}
+	return out
 }

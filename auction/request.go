@@ -24,6 +24,14 @@ type Site struct {
 	Domain   string `json:"domain,omitempty"`
 	Page     string `json:"page,omitempty"`
 	Referrer string `json:"referrer,omitempty"`
+	// Keywords are the page's keywords (the AdServer's legacy path).
+	Keywords []string `json:"keywords,omitempty"`
+	// InFrame is whether the page said the slots are in an iframe; nil
+	// when it did not (the current AdServer path sends null).
+	InFrame *bool `json:"inframe,omitempty"`
+	// Categories are the AdUser site categories (its taxonomy: news,
+	// games, crypto, ...), mapped to IAB categories by the auction.
+	Categories []string `json:"categories,omitempty"`
 }
 
 // Device is the visitor's browser, with what the AdUser keywords say of it.
@@ -34,6 +42,18 @@ type Device struct {
 	Language string            `json:"language,omitempty"`
 	Country  string            `json:"country,omitempty"`
 	Type     adcom1.DeviceType `json:"devicetype,omitempty"`
+	// OS, OSV, Make and Model are what the user agent (or, for OS, the
+	// AdUser keywords) says, in OpenRTB's free-text forms ("iOS", "17.4").
+	OS    string `json:"os,omitempty"`
+	OSV   string `json:"osv,omitempty"`
+	Make  string `json:"make,omitempty"`
+	Model string `json:"model,omitempty"`
+	// Browser is the AdUser browser family (chrome, firefox, ...).
+	Browser string `json:"browser,omitempty"`
+	// DNT is the browser's Do-Not-Track header, when it sent one.
+	DNT *bool `json:"dnt,omitempty"`
+	// Crawler is AdUser's verdict that the client is a bot.
+	Crawler bool `json:"crawler,omitempty"`
 }
 
 // User is the visitor as the AdUser knows them.
@@ -42,6 +62,9 @@ type User struct {
 	// Keywords is the AdUser keyword tree, compact JSON, passed to DSPs
 	// untouched (DECISIONS §3).
 	Keywords json.RawMessage `json:"keywords,omitempty"`
+	// HumanScore is AdUser's estimate (0..1) that the visitor is a person;
+	// nil when AdUser gave none.
+	HumanScore *float64 `json:"human_score,omitempty"`
 }
 
 // Slot is one ad slot: the AdServer's request id (echoed as imp.id) and

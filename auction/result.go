@@ -19,14 +19,22 @@ const (
 	ReasonUnreachable     Reason = 103 // could not connect
 	ReasonRejected        Reason = 300 // bid rejected, general
 	ReasonBelowFloor      Reason = 301 // price below auction.bidfloor
+	ReasonSize            Reason = 351 // bid w/h other than the slot's size
+	ReasonBlockedAdv      Reason = 356 // adomain on the DSP's badv list
+	ReasonBlockedCategory Reason = 357 // cat on the DSP's bcat list
 	ReasonUnknownImp      Reason = 501 // impid names no imp of the request
 	ReasonBadPrice        Reason = 502 // price missing, not a number, <= 0 or absurd
 	ReasonCurrency        Reason = 503 // currency other than the request's
 	ReasonGroup           Reason = 504 // seatbid with group=1 (all-or-nothing)
 	ReasonNoNURL          Reason = 505 // missing or non-http(s) nurl: no serve_url
 	ReasonSeat            Reason = 506 // seat other than the configured one
+	ReasonBlockedAttr     Reason = 507 // attr on the DSP's battr list
+	ReasonResponseID      Reason = 508 // BidResponse.id is not the request's id
+	ReasonMissingField    Reason = 509 // a field of dsps[].require is empty
 	ReasonBreakerOpen     Reason = 550 // not called: its circuit breaker is open
 	ReasonOverloaded      Reason = 551 // not called: too many calls in flight
+	ReasonSkippedQPS      Reason = 552 // not called: over its dsps[].qps
+	ReasonSkippedFilter   Reason = 553 // not called: dsps[].only excludes the request
 )
 
 var reasonNames = map[Reason]string{
@@ -35,7 +43,10 @@ var reasonNames = map[Reason]string{
 	ReasonRejected: "rejected", ReasonBelowFloor: "below_floor", ReasonUnknownImp: "unknown_impid",
 	ReasonBadPrice: "bad_price", ReasonCurrency: "currency", ReasonGroup: "group",
 	ReasonNoNURL: "missing_nurl", ReasonSeat: "seat", ReasonBreakerOpen: "breaker_open",
-	ReasonOverloaded: "overloaded",
+	ReasonOverloaded: "overloaded", ReasonSize: "size_not_allowed", ReasonBlockedAdv: "blocked_advertiser",
+	ReasonBlockedCategory: "blocked_category", ReasonBlockedAttr: "blocked_attribute",
+	ReasonResponseID: "wrong_response_id", ReasonMissingField: "missing_field",
+	ReasonSkippedQPS: "skipped_qps", ReasonSkippedFilter: "skipped_filter",
 }
 
 // String is the reason's stable label (for logs and metrics).
@@ -58,7 +69,19 @@ const (
 	OutcomeError       Outcome = "error"        // transport error, bad status or malformed answer
 	OutcomeBreakerOpen Outcome = "breaker_open" // not called
 	OutcomeOverloaded  Outcome = "overloaded"   // not called
+	// OutcomeSkippedQPS and OutcomeSkippedFilter: not called (admits).
+	OutcomeSkippedQPS    Outcome = "skipped_qps"
+	OutcomeSkippedFilter Outcome = "skipped_filter"
 )
+
+// Called reports whether an outcome is of a DSP call that was made.
+func (o Outcome) Called() bool {
+	switch o {
+	case OutcomeBreakerOpen, OutcomeOverloaded, OutcomeSkippedQPS, OutcomeSkippedFilter:
+		return false
+	}
+	return true
+}
 
 // Rejection is one bid the auction did not accept, with its reason.
 type Rejection struct {
@@ -97,18 +120,22 @@ const (
 	AuctionNoBid      AuctionOutcome = "nobid"       // no valid bid for any slot
 	AuctionOverloaded AuctionOutcome = "overloaded"  // too many auctions in flight: answered [] at once
 	AuctionStoreError AuctionOutcome = "store_error" // wins could not be stored: answered []
+	// AuctionInvalidTraffic: a crawler or a low human score; no DSP asked.
+	AuctionInvalidTraffic AuctionOutcome = "invalid_traffic"
 )
 
 // AuctionResult is everything one auction did: the metrics helper counts
 // it through an Observer, tests inspect it.
 type AuctionResult struct {
-	ID         string // BidRequest.id
-	Outcome    AuctionOutcome
-	Slots      int
-	Wins       []Win
-	DSPs       []DSPResult
-	Rejections []Rejection
-	Duration   time.Duration // from start to answer
+	ID      string // BidRequest.id
+	Outcome AuctionOutcome
+	// InvalidTraffic is why the gate stopped it ("crawler", "human_score").
+	InvalidTraffic string
+	Slots          int
+	Wins           []Win
+	DSPs           []DSPResult
+	Rejections     []Rejection
+	Duration       time.Duration // from start to answer
 	// Overhead is the bridge's own share: Duration minus the longest DSP wait.
 	Overhead time.Duration
 }

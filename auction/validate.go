@@ -18,6 +18,8 @@ type candidate struct {
 	bidID       string // bid.id, else the answer's bidid
 	priceMicros int64
 	currency    string
+	price       string // the price as sent (or dsps[].fixed_cpm), for ${AUCTION_PRICE}
+	fixed       bool   // price is dsps[].fixed_cpm: the bid had none
 }
 
 // validate sorts one DSP's bids into candidates and rejections
@@ -34,6 +36,9 @@ func validate(a *answer, imps map[string]bool, secure bool, floorMicros int64) (
 	if cur == "" {
 		cur = d.cfg.Currency // empty means the request's currency
 	}
+	// An answer naming another request is not for this auction. An absent
+	// id proves nothing either way (lax DSPs leave it out) and passes.
+	wrongID := a.sent != nil && r.ID != "" && string(r.ID) != a.sent.ID
 	for i := range r.SeatBid {
 		sb := &r.SeatBid[i]
 		for j := range sb.Bid {
@@ -42,9 +47,11 @@ func validate(a *answer, imps map[string]bool, secure bool, floorMicros int64) (
 			case sb.Group == 1:
 				// All-or-nothing seats cannot be honoured slot by slot.
 				reject(sb, b, ReasonGroup, "seatbid.group=1")
+			case wrongID:
+				reject(sb, b, ReasonResponseID, "response id "+string(r.ID)+" is not the request's "+a.sent.ID)
 			case d.cfg.Seat != "" && string(sb.Seat) != d.cfg.Seat:
 				reject(sb, b, ReasonSeat, "seat "+string(sb.Seat)+" is not "+d.cfg.Seat)
-			case !imps[b.ImpID]:
+			case !imps[b.ImpID] || (a.sent != nil && a.offeredImp(b.ImpID) == nil):
 				reject(sb, b, ReasonUnknownImp, "impid "+b.ImpID+" was not offered")
 			case !strings.EqualFold(cur, d.cfg.Currency):
 				reject(sb, b, ReasonCurrency, "currency "+cur+" is not "+d.cfg.Currency)
@@ -55,17 +62,27 @@ func validate(a *answer, imps map[string]bool, secure bool, floorMicros int64) (
 				// fail and cost every slot of the auction its win.
 				reject(sb, b, ReasonRejected, "NUL byte in seat, id, bidid, adid, burl or adomain")
 			default:
-				p, err := priceMicros(b.Price, d.rateNanos)
+				if reason, detail, ok := d.policy.judgeBid(b, a.offeredImp(b.ImpID)); !ok {
+					reject(sb, b, reason, detail)
+					continue
+				}
+				price, fixed := b.Price, false
+				if price == "" && d.policy.fixedCPM != "" {
+					// A partner whose price is optional (MoPub style): the
+					// bid is worth what the contract says.
+					price, fixed = json.Number(d.policy.fixedCPM), true
+				}
+				p, err := priceMicros(price, d.rateNanos)
 				// A DSP that bids gross competes, and is billed, at its
 				// price times its bid adjustment.
 				p = ads.AdjustPrice(p, d.adjPPM)
 				switch {
 				case err != nil:
-					reject(sb, b, ReasonBadPrice, err.Error()+": "+string(b.Price))
+					reject(sb, b, ReasonBadPrice, err.Error()+": "+string(price))
 				case p <= 0:
 					reject(sb, b, ReasonBadPrice, "price rounds to 0 micro-USD: "+string(b.Price))
 				case p < floorMicros:
-					reject(sb, b, ReasonBelowFloor, "price "+string(b.Price)+" "+cur+" is below the floor")
+					reject(sb, b, ReasonBelowFloor, "price "+string(price)+" "+cur+" is below the floor")
 				case secure && !browserFetchable(b.NURL):
 					// The browser fetches serve_url from the page with XHR and
 					// blocks http from https: the slot would stay empty, where
@@ -76,7 +93,8 @@ func validate(a *answer, imps map[string]bool, secure bool, floorMicros int64) (
 					if id == "" {
 						id = string(r.BidID)
 					}
-					cands = append(cands, candidate{dsp: d, seat: string(sb.Seat), bid: b, bidID: id, priceMicros: p, currency: d.cfg.Currency})
+					cands = append(cands, candidate{dsp: d, seat: string(sb.Seat), bid: b, bidID: id, priceMicros: p,
+						currency: d.cfg.Currency, price: string(price), fixed: fixed})
 				}
 			}
 		}

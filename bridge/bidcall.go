@@ -46,6 +46,10 @@ type wireSite struct {
 	Domain   laxjson.String `json:"domain"`
 	Page     laxjson.String `json:"page"`
 	Referrer laxjson.String `json:"referrer"`
+	// Read leniently (see optionalStrings): a field the auction can do
+	// without never costs the call.
+	Keywords json.RawMessage `json:"keywords"` // legacy path only
+	InFrame  json.RawMessage `json:"inframe"`  // "yes", "no" or null
 }
 
 type wireDevice struct {
@@ -63,6 +67,18 @@ type wireSlot struct {
 	CreativeID laxjson.String  `json:"creative_id"`
 	Mimes      laxjson.Strings `json:"mimes"`
 	TopFrame   laxjson.Bool    `json:"topframe"`
+}
+
+func boolPtr(b bool) *bool { return &b }
+
+// optionalStrings reads a list of strings (or one string); any other shape
+// reads as none.
+func optionalStrings(raw json.RawMessage) []string {
+	var l laxjson.Strings
+	if len(raw) == 0 || l.UnmarshalJSON(raw) != nil {
+		return nil
+	}
+	return l
 }
 
 // errBadCall marks a body the AdServer should not have sent; the handler
@@ -85,8 +101,15 @@ func ParseBidCall(body []byte) (*BidCall, error) {
 	}
 	ctx := w.Context.V
 	c := &BidCall{
-		Site: auction.Site{Domain: string(ctx.Site.V.Domain), Page: string(ctx.Site.V.Page), Referrer: string(ctx.Site.V.Referrer)},
+		Site: auction.Site{Domain: string(ctx.Site.V.Domain), Page: string(ctx.Site.V.Page), Referrer: string(ctx.Site.V.Referrer),
+			Keywords: optionalStrings(ctx.Site.V.Keywords)},
 		User: auction.User{ID: string(ctx.User.V.UID)},
+	}
+	switch strings.ToLower(laxjson.FirstString(ctx.Site.V.InFrame)) {
+	case "yes":
+		c.Site.InFrame = boolPtr(true)
+	case "no":
+		c.Site.InFrame = boolPtr(false)
 	}
 	c.Device.IP = strings.TrimSpace(string(ctx.Device.V.IP))
 	for name, vals := range ctx.Device.V.Headers.V {
@@ -94,10 +117,15 @@ func ParseBidCall(body []byte) (*BidCall, error) {
 			continue
 		}
 		// headers.referer is the page again (site.page says it): unused.
-		if strings.EqualFold(name, "user-agent") {
+		switch {
+		case strings.EqualFold(name, "user-agent"):
 			c.Device.UserAgent = vals[0]
+		case strings.EqualFold(name, "dnt") && (vals[0] == "1" || vals[0] == "0"):
+			c.Device.DNT = boolPtr(vals[0] == "1")
 		}
 	}
+	ua := parseUserAgent(c.Device.UserAgent)
+	c.Device.OS, c.Device.OSV, c.Device.Make, c.Device.Model = ua.os, ua.osv, ua.make, ua.model
 	if kw := bytes.TrimSpace(ctx.User.V.Keywords); len(kw) > 0 && !laxjson.IsEmpty(kw) {
 		if kw[0] != '{' {
 			return nil, badCall("context.user.keywords: want an object, got %s", laxjson.Kind(kw))
@@ -106,7 +134,7 @@ func ParseBidCall(body []byte) (*BidCall, error) {
 		if err := json.Compact(&buf, kw); err == nil {
 			c.User.Keywords = buf.Bytes()
 		}
-		applyKeywords(c.User.Keywords, &c.Device)
+		applyKeywords(c.User.Keywords, &c.Site, &c.Device, &c.User)
 	}
 	seen := map[string]bool{}
 	err := laxjson.EachValue(w.Requests, func(raw json.RawMessage) error {

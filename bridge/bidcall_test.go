@@ -46,12 +46,16 @@ func TestParseBidCallShapes(t *testing.T) {
 func FuzzParseBidCall(f *testing.F) {
 	f.Add([]byte(`{"context":{"site":[],"device":{"ip":"::1","headers":{"user-agent":["x"]}},"user":{"uid":"","keywords":{"user":{"country":"pl"}}}},"requests":{"1":{"request_id":"1","creative_id":"c","mimes":"image\/png","topframe":"1"}}}`))
 	f.Add([]byte(`{"requests":[{"request_id":"0","creative_id":"c"}]}`))
+	f.Add([]byte(`{"context":{"site":{"inframe":"no","keywords":["a","b,c"]},"device":{"headers":{"user-agent":["Mozilla\/5.0 (Linux; Android 13; SM-S911B)"],"dnt":["1"]}},"user":{"keywords":{"device":{"crawler":"1","os":"apple-os"},"site":{"category":["news"]},"human_score":["0.3"]}}},"requests":[]}`))
 	f.Add([]byte(`{"context":[],"requests":[]}`))
 	f.Add([]byte(`[]`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		call, err := ParseBidCall(body)
 		if err != nil {
 			return
+		}
+		if hs := call.User.HumanScore; hs != nil && (*hs < 0 || *hs > 1) {
+			t.Fatalf("human score %v outside 0..1", *hs)
 		}
 		seen := map[string]bool{}
 		for _, s := range call.Slots {

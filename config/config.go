@@ -36,6 +36,11 @@ type Config struct {
 	Events    Events    `mapstructure:"events"`
 	Inventory Inventory `mapstructure:"inventory"`
 	Metrics   Metrics   `mapstructure:"metrics"`
+
+	SupplyChain SupplyChain `mapstructure:"supply_chain"`
+	Privacy     Privacy     `mapstructure:"privacy"`
+	Blocking    Blocking    `mapstructure:"blocking"`
+	Traffic     Traffic     `mapstructure:"traffic"`
 }
 
 // Log configures structured logging.
@@ -81,6 +86,9 @@ type Auction struct {
 	BidFloor string `mapstructure:"bidfloor"`
 	// Breaker holds the defaults for every DSP's circuit breaker.
 	Breaker Breaker `mapstructure:"breaker"`
+	// ImpExp is sent as imp.exp: how long after the auction the impression
+	// may still happen (and be billed).
+	ImpExp time.Duration `mapstructure:"imp_exp"`
 }
 
 // Breaker configures a circuit breaker.
@@ -124,6 +132,107 @@ type DSP struct {
 	// may reach although the outbound policy refuses them (loopback,
 	// private, link-local, ...): for a DSP on a private link.
 	AllowNetworks []string `mapstructure:"allow_networks"`
+	// QPS caps the bid requests sent to this DSP per second (0: no cap).
+	QPS int `mapstructure:"qps"`
+	// Only limits what the DSP is offered (empty: everything).
+	Only DSPOnly `mapstructure:"only"`
+	// Require lists bid fields the DSP must fill (crid, adomain, cat, ...).
+	Require []string `mapstructure:"require"`
+	// PriceMissing is what a bid without a price means: "reject" (default)
+	// or "fixed" (it bids FixedCPM).
+	PriceMissing string `mapstructure:"price_missing"`
+	// FixedCPM is the CPM, in the DSP's currency, of a bid without a price.
+	FixedCPM string `mapstructure:"fixed_cpm"`
+	// Privacy overrides privacy.* for this DSP, field by field.
+	Privacy Privacy `mapstructure:"privacy"`
+	// Blocking adds to blocking.* for this DSP.
+	Blocking Blocking `mapstructure:"blocking"`
+}
+
+// DSPOnly filters what one DSP is offered. Each empty list means "any".
+type DSPOnly struct {
+	Sizes     []string `mapstructure:"sizes"`     // creative sizes, WxH
+	Types     []string `mapstructure:"types"`     // creative types: image, video
+	Countries []string `mapstructure:"countries"` // ISO-3166-1 alpha-2 or alpha-3
+	Devices   []string `mapstructure:"devices"`   // desktop, mobile, tablet, tv
+}
+
+// IsEmpty reports whether no filter is set.
+func (o DSPOnly) IsEmpty() bool {
+	return len(o.Sizes)+len(o.Types)+len(o.Countries)+len(o.Devices) == 0
+}
+
+// SupplyChain identifies the bridge as a seller in source.schain (the
+// OpenRTB SupplyChain object) and site.publisher.
+type SupplyChain struct {
+	// ASI is the operator's advertising-system domain (as in ads.txt and
+	// sellers.json); empty sends no schain.
+	ASI string `mapstructure:"asi"`
+	// SID is the seller id at ASI; default adserver.address. It is also
+	// sent as site.publisher.id, as the SupplyChain spec asks.
+	SID string `mapstructure:"sid"`
+	// Complete is schain.complete: 1 when the bridge's node is the whole
+	// chain back to the inventory's owner.
+	Complete int `mapstructure:"complete"`
+}
+
+// Privacy holds the regulatory signals sent to DSPs. Every field is a
+// pointer so that a DSP's override can leave it unset (inherit).
+type Privacy struct {
+	GDPR      *int    `mapstructure:"gdpr"`       // regs.gdpr: 0 or 1; unset: not sent (unknown)
+	Consent   *string `mapstructure:"consent"`    // user.consent (TCF string, or "1"/"0")
+	USPrivacy *string `mapstructure:"us_privacy"` // regs.us_privacy, e.g. "1YNN"
+	GPP       *string `mapstructure:"gpp"`        // regs.gpp
+	GPPSID    []int   `mapstructure:"gpp_sid"`    // regs.gpp_sid
+	COPPA     *int    `mapstructure:"coppa"`      // regs.coppa: 0 or 1
+}
+
+// Over returns p with every field o sets replaced by o's.
+func (p Privacy) Over(o Privacy) Privacy {
+	if o.GDPR != nil {
+		p.GDPR = o.GDPR
+	}
+	if o.Consent != nil {
+		p.Consent = o.Consent
+	}
+	if o.USPrivacy != nil {
+		p.USPrivacy = o.USPrivacy
+	}
+	if o.GPP != nil {
+		p.GPP = o.GPP
+	}
+	if o.GPPSID != nil {
+		p.GPPSID = o.GPPSID
+	}
+	if o.COPPA != nil {
+		p.COPPA = o.COPPA
+	}
+	return p
+}
+
+// Blocking lists what DSPs must not bid with: IAB content categories
+// (bcat), advertiser domains (badv), creative attributes (battr), and named
+// presets of such lists (BlockingPresets).
+type Blocking struct {
+	Presets []string `mapstructure:"presets"`
+	BCat    []string `mapstructure:"bcat"`
+	BAdv    []string `mapstructure:"badv"`
+	BAttr   []int    `mapstructure:"battr"`
+}
+
+// BlockingPresets are the named block lists dsps[].blocking.presets and
+// blocking.presets may use.
+var BlockingPresets = map[string]Blocking{
+	// The MoPub-style partner's default blocked categories (its field
+	// document): non-standard and illegal content, sexuality, alcohol, cigars.
+	"mopub": {BCat: []string{"IAB25", "IAB26", "IAB7-39", "IAB8-5", "IAB8-18", "IAB9-9"}},
+}
+
+// Traffic configures the invalid-traffic gate in front of the auction.
+type Traffic struct {
+	// MinHumanScore: requests whose AdUser human_score is below it are
+	// answered [] without asking any DSP (0 disables the check).
+	MinHumanScore float64 `mapstructure:"min_human_score"`
 }
 
 // Money configures currency conversion and the operator's fee. Rates and

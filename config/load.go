@@ -40,6 +40,9 @@ var defaults = map[string]any{
 	"money.rate_refresh":                 "10m",
 	"money.rate_max_age":                 "6h",
 	"money.fee":                          "0",
+	"auction.imp_exp":                    "24h",
+	"supply_chain.complete":              1,
+	"traffic.min_human_score":            0.4,
 	"payments.period":                    "1h",
 	"payments.settle_after":              "10m",
 	"payments.window":                    "720h",
@@ -55,6 +58,12 @@ var defaults = map[string]any{
 	"inventory.keywords":                 map[string][]string{"category": {"unknown"}, "quality": {"high"}},
 	"metrics.listen":                     "127.0.0.1:9015",
 }
+
+// dsps[].price_missing values.
+const (
+	PriceMissingReject = "reject"
+	PriceMissingFixed  = "fixed"
+)
 
 // Defaults of per-DSP and per-campaign fields (list items get no viper defaults).
 const (
@@ -235,6 +244,9 @@ func applyDerived(cfg *Config) {
 	}
 	cfg.Money.Rates = norm
 	cfg.Money.RateURL = strings.TrimRight(cfg.Money.RateURL, "/")
+	if cfg.SupplyChain.SID == "" {
+		cfg.SupplyChain.SID = cfg.AdServer.Address
+	}
 	for i := range cfg.DSPs {
 		d := &cfg.DSPs[i]
 		if d.Timeout == 0 {
@@ -254,6 +266,9 @@ func applyDerived(cfg *Config) {
 			d.BidAdjustment = "1"
 		}
 		d.Breaker = d.Breaker.withDefaults(cfg.Auction.Breaker)
+		if d.PriceMissing == "" {
+			d.PriceMissing = PriceMissingReject
+		}
 	}
 	for i := range cfg.Inventory.Campaigns {
 		c := &cfg.Inventory.Campaigns[i]

@@ -94,8 +94,31 @@ var samples = map[string]sample{
 		}
 		return c.Inventory.Campaigns[0].Budget
 	}, int64(7)},
-	"metrics.listen": {`"127.0.0.1:9999"`, "127.0.0.1:9999", func(c *Config) any { return c.Metrics.Listen }, "127.0.0.1:9999"},
-	"metrics.pprof":  {`true`, "true", func(c *Config) any { return c.Metrics.Pprof }, true},
+	"metrics.listen":  {`"127.0.0.1:9999"`, "127.0.0.1:9999", func(c *Config) any { return c.Metrics.Listen }, "127.0.0.1:9999"},
+	"metrics.pprof":   {`true`, "true", func(c *Config) any { return c.Metrics.Pprof }, true},
+	"auction.imp_exp": {`1h`, "1h", func(c *Config) any { return c.Auction.ImpExp }, time.Hour},
+	"supply_chain.asi": {`bridge.example.org`, "bridge.example.org", func(c *Config) any { return c.SupplyChain.ASI + " " + c.SupplyChain.SID },
+		"bridge.example.org 0001-00000005-CBCA"}, // sid from adserver.address (set below)
+	"supply_chain.sid":        {`pub-7`, "pub-7", func(c *Config) any { return c.SupplyChain.SID }, "pub-7"},
+	"supply_chain.complete":   {`0`, "0", func(c *Config) any { return c.SupplyChain.Complete }, 0},
+	"privacy.gdpr":            {`1`, "1", func(c *Config) any { return deref(c.Privacy.GDPR) }, 1},
+	"privacy.consent":         {`"CPXxRfAPXxRfAAfKABENB-CgAAAAAAAAAAYgAAAAAAAA"`, "CPXxRfAPXxRfAAfKABENB-CgAAAAAAAAAAYgAAAAAAAA", func(c *Config) any { return deref(c.Privacy.Consent) }, "CPXxRfAPXxRfAAfKABENB-CgAAAAAAAAAAYgAAAAAAAA"},
+	"privacy.us_privacy":      {`1YNN`, "1YNN", func(c *Config) any { return deref(c.Privacy.USPrivacy) }, "1YNN"},
+	"privacy.gpp":             {`DBABMA~CPXxRfAPXxRfAAfKABENB-CgAAAAAAAAAAYgAAAAAAAA`, "DBABMA~CPXxRfAPXxRfAAfKABENB-CgAAAAAAAAAAYgAAAAAAAA", func(c *Config) any { return deref(c.Privacy.GPP) }, "DBABMA~CPXxRfAPXxRfAAfKABENB-CgAAAAAAAAAAYgAAAAAAAA"},
+	"privacy.gpp_sid":         {`[2, 6]`, "[2,6]", func(c *Config) any { return c.Privacy.GPPSID }, []int{2, 6}},
+	"privacy.coppa":           {`1`, "1", func(c *Config) any { return deref(c.Privacy.COPPA) }, 1},
+	"blocking.presets":        {`[mopub]`, "[mopub]", func(c *Config) any { return c.Blocking.Presets }, []string{"mopub"}},
+	"blocking.bcat":           {`[IAB3, iab7-39]`, "[IAB3, iab7-39]", func(c *Config) any { return c.Blocking.BCat }, []string{"IAB3", "iab7-39"}},
+	"blocking.badv":           {`[spam.example]`, `["spam.example"]`, func(c *Config) any { return c.Blocking.BAdv }, []string{"spam.example"}},
+	"blocking.battr":          {`[1, 8]`, "[1,8]", func(c *Config) any { return c.Blocking.BAttr }, []int{1, 8}},
+	"traffic.min_human_score": {`0.25`, "0.25", func(c *Config) any { return c.Traffic.MinHumanScore }, 0.25},
+}
+
+func deref[T any](p *T) any {
+	if p == nil {
+		return nil
+	}
+	return *p
 }
 
 // yamlFor nests a dotted key into YAML on top of the minimal config.
@@ -107,6 +130,9 @@ func yamlFor(key, value string) string {
 	}
 	b.WriteString(strings.Repeat("  ", len(parts)-1) + parts[len(parts)-1] + ": " + value + "\n")
 	body := b.String()
+	if key == "supply_chain.asi" {
+		body += "adserver:\n  address: 0001-00000005-CBCA\n"
+	}
 	// Avoid a second top-level adshares/money block.
 	if parts[0] == "adshares" {
 		return "money:\n  ads_usd: \"0.05\"\n" + body
@@ -139,6 +165,9 @@ func TestEveryKeyFromFileAndEnv(t *testing.T) {
 		})
 		t.Run(key+"/env", func(t *testing.T) {
 			t.Setenv(EnvName(key), s.env)
+			if key == "supply_chain.asi" {
+				t.Setenv("BRIDGE_ADSERVER_ADDRESS", "0001-00000005-CBCA")
+			}
 			cfg, _, err := Load(writeFile(t, minimal))
 			if err != nil {
 				t.Fatalf("load: %v", err)

@@ -80,6 +80,7 @@ func (c *Config) Validate() []string {
 		add("database.max_conns: must be at least 1")
 	}
 	p = append(p, c.validateDSPs()...)
+	p = append(p, c.validateSupply()...)
 	p = append(p, c.validateMoney()...)
 	if c.Payments.Period < time.Second {
 		add("payments.period: %s is shorter than 1s", c.Payments.Period)
@@ -233,6 +234,7 @@ func (c *Config) validateDSPs() []string {
 				p = append(p, fmt.Sprintf("%s: allow_networks[%d]: %v", at, j, err))
 			}
 		}
+		p = append(p, validateDSPSupply(at, d)...)
 	}
 	return p
 }

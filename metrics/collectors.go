@@ -23,6 +23,7 @@ type breakerCollector struct {
 	state  *prometheus.Desc
 	fails  *prometheus.Desc
 	flight *prometheus.Desc
+	qps    *prometheus.Desc
 }
 
 // breakerValue maps a breaker state to the gauge's value.
@@ -37,6 +38,7 @@ func (m *Metrics) WatchDSPs(states func() []auction.DSPState) {
 			"Circuit breaker state of a configured DSP: 0 closed (or no breaker), 1 half-open, 2 open.", "dsp"),
 		fails:  desc("dsp_breaker_consecutive_failures", "Consecutive failed calls counted by the DSP's breaker.", "dsp"),
 		flight: desc("dsp_in_flight", "Calls to the DSP in flight now (bounded by dsps[].max_conns).", "dsp"),
+		qps:    desc("dsp_qps_limit", "The DSP's dsps[].qps cap (0: none); requests over it are counted as skipped_qps.", "dsp"),
 	})
 }
 
@@ -44,6 +46,7 @@ func (c *breakerCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.state
 	ch <- c.fails
 	ch <- c.flight
+	ch <- c.qps
 }
 
 func (c *breakerCollector) Collect(ch chan<- prometheus.Metric) {
@@ -51,6 +54,7 @@ func (c *breakerCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.state, prometheus.GaugeValue, breakerValue[s.Breaker], s.Name)
 		ch <- prometheus.MustNewConstMetric(c.fails, prometheus.GaugeValue, float64(s.ConsecutiveFailures), s.Name)
 		ch <- prometheus.MustNewConstMetric(c.flight, prometheus.GaugeValue, float64(s.InFlight), s.Name)
+		ch <- prometheus.MustNewConstMetric(c.qps, prometheus.GaugeValue, float64(s.QPS), s.Name)
 	}
 }
 

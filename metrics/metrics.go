@@ -38,6 +38,7 @@ type Metrics struct {
 	Registry *prometheus.Registry
 
 	auctions         *prometheus.CounterVec
+	invalidTraffic   *prometheus.CounterVec
 	auctionDuration  prometheus.Histogram
 	overhead         prometheus.Histogram
 	wins             *prometheus.CounterVec
@@ -68,20 +69,25 @@ type Metrics struct {
 func New() *Metrics {
 	m := &Metrics{Registry: prometheus.NewRegistry(), dsps: map[string]bool{}, collectorTimeout: 2 * time.Second}
 	f := factory{m.Registry}
-	m.auctions = f.counter("auctions_total", "Auctions by outcome: won, nobid, overloaded, store_error.", "outcome")
+	m.auctions = f.counter("auctions_total", "Auctions by outcome: won, nobid, overloaded, store_error, invalid_traffic.", "outcome")
+	m.invalidTraffic = f.counter("invalid_traffic_total",
+		"Auctions stopped before any DSP was asked, by reason: crawler, human_score (below traffic.min_human_score).", "reason")
+	for _, r := range []string{"crawler", "human_score"} {
+		m.invalidTraffic.WithLabelValues(r)
+	}
 	m.auctionDuration = f.histogram("auction_duration_seconds", "Time of one auction, from fan-out to stored wins.", FineBuckets)
 	m.overhead = f.histogram("auction_overhead_seconds",
 		"Time of one auction spent in the bridge: its duration minus the longest DSP wait.", FineBuckets)
 	m.wins = f.counter("auction_wins_total", "Slots won, by DSP.", "dsp")
-	m.dspRequests = f.counter("dsp_requests_total", "Bid requests sent to a DSP (not counting calls skipped by breaker or limit).", "dsp")
+	m.dspRequests = f.counter("dsp_requests_total", "Bid requests sent to a DSP (not counting calls skipped by breaker, limit, qps or filter).", "dsp")
 	m.dspOutcomes = f.counter("dsp_responses_total",
-		"DSP call outcomes: bid, nobid, rejected, timeout, error, breaker_open, overloaded.", "dsp", "outcome")
+		"DSP call outcomes: bid, nobid, rejected, timeout, error, breaker_open, overloaded, skipped_qps, skipped_filter.", "dsp", "outcome")
 	m.dspBids = f.counter("dsp_bids_total", "Bids received from a DSP, valid or not.", "dsp")
 	m.dspNonBids = f.counter("dsp_nonbids_total",
-		"DSP calls that produced no valid bid, by non-bid reason (no_bid, timeout, error, unreachable, invalid_response, rejected, breaker_open, overloaded).",
+		"DSP calls that produced no valid bid, by non-bid reason (no_bid, timeout, error, unreachable, invalid_response, rejected, breaker_open, overloaded, skipped_qps, skipped_filter).",
 		"dsp", "reason")
 	m.dspRejected = f.counter("dsp_rejected_bids_total",
-		"Bids the auction rejected, by reason (below_floor, bad_price, currency, unknown_impid, seat, missing_nurl, group, ...).",
+		"Bids the auction rejected, by reason (below_floor, bad_price, currency, unknown_impid, seat, missing_nurl, group, blocked_category, blocked_advertiser, blocked_attribute, size_not_allowed, missing_field, wrong_response_id, ...).",
 		"dsp", "reason")
 	m.dspLatency = f.histogramVec("dsp_latency_seconds", "Round trip of a DSP call (calls made only).", DSPBuckets, "dsp")
 	m.breakerChanges = f.counter("dsp_breaker_transitions_total", "Circuit breaker state changes, by new state.", "dsp", "to")
@@ -142,7 +148,8 @@ func (m *Metrics) SetDSPs(names []string) {
 		m.dspBids.WithLabelValues(n)
 		m.dspLatency.WithLabelValues(n)
 		for _, o := range []auction.Outcome{auction.OutcomeBid, auction.OutcomeNoBid, auction.OutcomeRejected,
-			auction.OutcomeTimeout, auction.OutcomeError, auction.OutcomeBreakerOpen, auction.OutcomeOverloaded} {
+			auction.OutcomeTimeout, auction.OutcomeError, auction.OutcomeBreakerOpen, auction.OutcomeOverloaded,
+			auction.OutcomeSkippedQPS, auction.OutcomeSkippedFilter} {
 			m.dspOutcomes.WithLabelValues(n, string(o))
 		}
 	}
@@ -163,8 +170,7 @@ func (m *Metrics) dspNames() []string {
 // ObserveDSP counts one DSP's part in an auction.
 func (m *Metrics) ObserveDSP(r auction.DSPResult) {
 	m.dspOutcomes.WithLabelValues(r.DSP, string(r.Outcome)).Inc()
-	called := r.Outcome != auction.OutcomeBreakerOpen && r.Outcome != auction.OutcomeOverloaded
-	if called {
+	if r.Outcome.Called() {
 		m.dspRequests.WithLabelValues(r.DSP).Inc()
 		m.dspLatency.WithLabelValues(r.DSP).Observe(r.Latency.Seconds())
 	}
@@ -184,6 +190,9 @@ func (m *Metrics) ObserveRejection(r auction.Rejection) {
 // ObserveAuction counts one auction, its wins and its time.
 func (m *Metrics) ObserveAuction(r *auction.AuctionResult) {
 	m.auctions.WithLabelValues(string(r.Outcome)).Inc()
+	if r.InvalidTraffic != "" {
+		m.invalidTraffic.WithLabelValues(r.InvalidTraffic).Inc()
+	}
 	m.auctionDuration.Observe(r.Duration.Seconds())
 	m.overhead.Observe(r.Overhead.Seconds())
 	for _, w := range r.Wins {

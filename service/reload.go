@@ -11,7 +11,8 @@ import (
 
 // liveKeys are the settings a reload applies; every other change is logged
 // as needing a restart. money.rates is live because only DSP clients use it.
-var liveKeys = []string{"dsps", "auction.tmax", "auction.bidfloor", "auction.breaker.", "money.rates"}
+var liveKeys = []string{"dsps", "auction.tmax", "auction.bidfloor", "auction.breaker.", "money.rates",
+	"auction.imp_exp", "supply_chain.", "privacy.", "blocking.", "traffic."}
 
 // Reload re-reads the config file at path (and the environment), validates
 // it and, if it is sound, swaps in the DSP list, DSP timeouts, breaker

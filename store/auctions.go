@@ -29,8 +29,16 @@ type Auction struct {
 	NURL             string
 	BURL             string
 	ClickURL         string
-	ADomain          string
-	CreatedAt        time.Time
+	ADomain          string // every adomain of the bid, comma-separated
+	// What identifies the creative (migration 006).
+	CrID, CID  string
+	Cat        []string // IAB categories the bid declared
+	Attr       []int32  // creative attributes the bid declared
+	W, H       int64    // the bid's size, 0 if it gave none
+	MType      int64    // markup type (1 banner, 2 video, ...), 0 if none
+	Exp        int64    // seconds the bid stays valid, 0 if none
+	FixedPrice bool     // PriceMicros is the DSP's dsps[].fixed_cpm: the bid had no price
+	CreatedAt  time.Time
 }
 
 // ErrNotFound is returned when a looked-up row does not exist.
@@ -45,10 +53,13 @@ func (s *Store) InsertAuctions(ctx context.Context, wins []Auction) error {
 	batch := &pgx.Batch{}
 	for _, a := range wins {
 		batch.Queue(`INSERT INTO auctions (ext_id, auction_id, request_id, creative_id, dsp, seat, bid_id, ad_id,
-			price_micros, bid_currency, bid_price, nurl, burl, click_url, adomain, bid_adjustment_ppm)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, coalesce(nullif($16::bigint, 0), 1000000))`,
+			price_micros, bid_currency, bid_price, nurl, burl, click_url, adomain, bid_adjustment_ppm,
+			crid, cid, cat, attr, w, h, mtype, exp, fixed_price)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, coalesce(nullif($16::bigint, 0), 1000000),
+			$17, $18, $19, $20, $21, $22, $23, $24, $25)`,
 			a.ExtID, a.AuctionID, a.RequestID, a.CreativeID, a.DSP, a.Seat, a.BidID, a.AdID,
-			a.PriceMicros, a.BidCurrency, a.BidPrice, a.NURL, a.BURL, a.ClickURL, a.ADomain, a.BidAdjustmentPPM)
+			a.PriceMicros, a.BidCurrency, a.BidPrice, a.NURL, a.BURL, a.ClickURL, a.ADomain, a.BidAdjustmentPPM,
+			a.CrID, a.CID, nonNil(a.Cat), nonNil(a.Attr), a.W, a.H, a.MType, a.Exp, a.FixedPrice)
 	}
 	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
 		return tx.SendBatch(ctx, batch).Close()
@@ -59,14 +70,24 @@ func (s *Store) InsertAuctions(ctx context.Context, wins []Auction) error {
 	return nil
 }
 
+// nonNil keeps a NOT NULL array column from receiving NULL for a nil slice.
+func nonNil[T any](l []T) []T {
+	if l == nil {
+		return []T{}
+	}
+	return l
+}
+
 // GetAuction returns the win stored under extID, or ErrNotFound.
 func (s *Store) GetAuction(ctx context.Context, extID string) (*Auction, error) {
 	var a Auction
 	err := s.Pool.QueryRow(ctx, `SELECT ext_id, auction_id, request_id, creative_id, dsp, seat, bid_id, ad_id,
-		price_micros, bid_currency, bid_price, nurl, burl, click_url, adomain, created_at, bid_adjustment_ppm
+		price_micros, bid_currency, bid_price, nurl, burl, click_url, adomain, bid_adjustment_ppm,
+		crid, cid, cat, attr, w, h, mtype, exp, fixed_price, created_at
 		FROM auctions WHERE ext_id = $1`, extID).Scan(
 		&a.ExtID, &a.AuctionID, &a.RequestID, &a.CreativeID, &a.DSP, &a.Seat, &a.BidID, &a.AdID,
-		&a.PriceMicros, &a.BidCurrency, &a.BidPrice, &a.NURL, &a.BURL, &a.ClickURL, &a.ADomain, &a.CreatedAt, &a.BidAdjustmentPPM)
+		&a.PriceMicros, &a.BidCurrency, &a.BidPrice, &a.NURL, &a.BURL, &a.ClickURL, &a.ADomain, &a.BidAdjustmentPPM,
+		&a.CrID, &a.CID, &a.Cat, &a.Attr, &a.W, &a.H, &a.MType, &a.Exp, &a.FixedPrice, &a.CreatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ErrNotFound
 	}

@@ -45,3 +45,33 @@ func TestInsertAuctionsIsAllOrNothing(t *testing.T) {
 		t.Fatalf("first win of a failed batch was stored: %v", err)
 	}
 }
+
+// Migration 006: what identifies the creative round-trips, and a win
+// without those details (nil lists) stores the column defaults.
+func TestAuctionCreativeDetails(t *testing.T) {
+	ctx := context.Background()
+	st := testdb.New(t)
+	wins := []store.Auction{
+		{ExtID: "d1", AuctionID: "r", RequestID: "0", CreativeID: "c", DSP: "d", PriceMicros: 1_200_000, BidPrice: "1.20",
+			CrID: "cr-1", CID: "camp-1", Cat: []string{"IAB12", "IAB3"}, Attr: []int32{2, 6}, W: 300, H: 250, MType: 1, Exp: 3600, FixedPrice: true},
+		{ExtID: "d2", AuctionID: "r", RequestID: "1", CreativeID: "c", DSP: "d", PriceMicros: 5},
+	}
+	if err := st.InsertAuctions(ctx, wins); err != nil {
+		t.Fatal(err)
+	}
+	a, err := st.GetAuction(ctx, "d1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.CrID != "cr-1" || a.CID != "camp-1" || len(a.Cat) != 2 || a.Cat[1] != "IAB3" || len(a.Attr) != 2 || a.Attr[1] != 6 ||
+		a.W != 300 || a.H != 250 || a.MType != 1 || a.Exp != 3600 || !a.FixedPrice {
+		t.Fatalf("details %+v", a)
+	}
+	b, err := st.GetAuction(ctx, "d2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.CrID != "" || len(b.Cat) != 0 || len(b.Attr) != 0 || b.W != 0 || b.FixedPrice {
+		t.Fatalf("defaults %+v", b)
+	}
+}

@@ -79,6 +79,9 @@ func dspProbeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err := writeProbe(stdout, rows, cfg.Auction.TMax); err != nil {
 		return err
 	}
+	if err := writePolicies(stdout, a.DSPPolicies()); err != nil {
+		return err
+	}
 	for _, r := range rows {
 		if r.verdict == "too slow" || r.verdict == "failing" {
 			return &exitError{code: 1}
@@ -192,6 +195,20 @@ func writeProbe(w io.Writer, rows []probeRow, tmax time.Duration) error {
 		"ok = p99 within %.0f%%; close = above %.0f%% or some errors/timeouts; too slow = p99 over it; failing = no answer at all\n",
 		closeShare*100, closeShare*100)
 	return nil
+}
+
+// writePolicies shows, per DSP, what it is offered and what it may bid:
+// dialect, qps cap, dsps[].only filters, block lists, required bid fields,
+// seat, the missing-price rule and the privacy signals it gets.
+func writePolicies(w io.Writer, ps []auction.DSPPolicy) error {
+	fmt.Fprintln(w, "\nSupply rules per DSP:")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "DSP\tDIALECT\tQPS\tONLY\tBLOCKS\tREQUIRE\tSEAT\tNO PRICE\tPRIVACY")
+	for _, p := range ps {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.Name, p.Dialect, p.QPS, p.Only, p.Blocks, p.Require, p.Seat,
+			p.PriceMissing, p.Privacy)
+	}
+	return tw.Flush()
 }
 
 // ms prints a duration in milliseconds with 0.1 ms resolution.

@@ -35,7 +35,7 @@ func TestProbeAgainstSimulatedDSPs(t *testing.T) {
 money: {ads_usd: "0.05"}
 auction: {tmax: 500ms}
 dsps:
-  - {name: fast, endpoint: %q, timeout: 300ms, allow_networks: [127.0.0.0/8]}
+  - {name: fast, endpoint: %q, timeout: 300ms, allow_networks: [127.0.0.0/8], qps: 100, only: {types: [image]}, blocking: {presets: [mopub]}, require: [crid]}
   - {name: slow, endpoint: %q, timeout: 100ms, allow_networks: [127.0.0.0/8]}
   - {name: broken, endpoint: %q, timeout: 300ms, allow_networks: [127.0.0.0/8]}
 `, fast.Endpoint(), slow.Endpoint(), broken.Endpoint())), 0o600)
@@ -45,7 +45,11 @@ dsps:
 		t.Fatalf("exit %d, want 1 (a DSP too slow); stderr %s", code, errb.String())
 	}
 	verdict := map[string]string{}
-	for _, line := range strings.Split(out.String(), "\n") {
+	latency, rules, found := strings.Cut(out.String(), "Supply rules per DSP:")
+	if !found {
+		t.Fatalf("no supply rules table:\n%s", out.String())
+	}
+	for _, line := range strings.Split(latency, "\n") {
 		f := strings.Fields(line)
 		if len(f) >= 12 && (f[0] == "fast" || f[0] == "slow" || f[0] == "broken") {
 			verdict[f[0]] = strings.Join(f[11:], " ")
@@ -58,6 +62,15 @@ dsps:
 	for k, v := range want {
 		if verdict[k] != v {
 			t.Errorf("%s verdict %q, want %q\n%s", k, verdict[k], v, out.String())
+		}
+	}
+	// The rules table says what applies to each DSP.
+	for _, want := range []string{
+		"fast    2.6      100  types image  presets mopub; bcat IAB25,IAB26,IAB7-39,IAB8-18,IAB8-5,IAB9-9  crid     -     reject    -",
+		"slow    2.6      -    -            -",
+	} {
+		if !strings.Contains(rules, want) {
+			t.Errorf("rules table lacks %q:\n%s", want, rules)
 		}
 	}
 	// Every probe is an OpenRTB test request.

@@ -28,7 +28,7 @@ func Config(dsps ...config.DSP) *config.Config {
 		Listen: "127.0.0.1:8015", BaseURL: BaseURL,
 		Server:   config.Server{MaxBodyBytes: 64 << 10, ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second, ShutdownTimeout: time.Second},
 		Adshares: config.Adshares{Address: BridgeAddr},
-		Auction: config.Auction{TMax: time.Second, MaxConcurrent: 64, BidFloor: "0",
+		Auction: config.Auction{TMax: time.Second, MaxConcurrent: 64, BidFloor: "0", ImpExp: 24 * time.Hour,
 			Breaker: config.Breaker{Enabled: boolp(false), Failures: 5, OpenFor: 10 * time.Second, HalfOpenRequests: 1}},
 		Money: config.Money{AdsUSD: "0.05", Rates: map[string]string{"KRW": "0.00075", "EUR": "1.08"}},
 		Inventory: config.Inventory{
@@ -43,7 +43,9 @@ func Config(dsps ...config.DSP) *config.Config {
 				},
 			}},
 		},
-		DSPs: dsps,
+		DSPs:        dsps,
+		SupplyChain: config.SupplyChain{Complete: 1},
+		Traffic:     config.Traffic{MinHumanScore: 0.4},
 	}
 }
 
@@ -51,7 +53,7 @@ func Config(dsps ...config.DSP) *config.Config {
 // breaker off.
 func DSP(name, endpoint string) config.DSP {
 	return config.DSP{Name: name, Endpoint: endpoint, Timeout: 800 * time.Millisecond, Dialect: "2.6", Currency: "USD",
-		MaxConns: 64, Breaker: config.Breaker{Enabled: boolp(false), Failures: 5, OpenFor: 10 * time.Second, HalfOpenRequests: 1}}
+		MaxConns: 64, PriceMissing: config.PriceMissingReject, Breaker: config.Breaker{Enabled: boolp(false), Failures: 5, OpenFor: 10 * time.Second, HalfOpenRequests: 1}}
 }
 
 // Breaker is an enabled breaker opening after failures consecutive
