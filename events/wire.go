@@ -24,7 +24,9 @@ func FromConfig(st *store.Store, cfg *config.Config, log *slog.Logger) (*Module,
 	} else {
 		log.Info("events.spool_dir is empty: views and clicks get 503 while the database is unreachable")
 	}
-	return New(st, log, cfg.Money.AdsUSDNanos(), spool), nil
+	m := New(st, log, cfg.Money.AdsUSDNanos(), spool)
+	m.MaxViewAge, m.WinRetention = cfg.Events.MaxViewAge, cfg.Retention.Wins
+	return m, nil
 }
 
 // Check is the `spool` readiness detail: events waiting for the database.
