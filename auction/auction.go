@@ -45,7 +45,7 @@ func NewAuctioneer(cfg *config.Config, saver Saver, observer Observer, log *slog
 	a := &Auctioneer{
 		running: make(chan struct{}, cfg.Auction.MaxConcurrent),
 		saver:   saver, observer: observer, log: log, payloads: cfg.Log.Payloads,
-		newAuctionID: newAuctionID, newExtID: NewExtID, now: time.Now,
+		newAuctionID: newAuctionID, newExtID: newExtID, now: time.Now,
 	}
 	set, _, err := a.buildSet(cfg, nil)
 	if err != nil {

@@ -34,7 +34,7 @@ func TestHighestPriceWinsAcrossThreeDSPs(t *testing.T) {
 	c := sim(t, dspsim.Options{Price: "1.75"})
 	e := newEnv(t, auctionConfig(testDSP("a", a.Endpoint()), testDSP("b", b.Endpoint()), testDSP("c", c.Endpoint())))
 	out := e.wins(creativePNG)
-	if len(out) != 1 || out[0].RequestID != "0" || len(out[0].ExtID) != 22 {
+	if len(out) != 1 || out[0].RequestID != "0" || len(out[0].ExtID) != 29 {
 		t.Fatalf("answer %+v", out)
 	}
 	win, err := e.st.GetAuction(context.Background(), out[0].ExtID)

@@ -2,18 +2,16 @@ package auction
 
 import (
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/hex"
+	"time"
+
+	"github.com/adshares/dsp-bridge/store"
 )
 
-// NewExtID returns an ext_id: 16 crypto-random bytes as 22 characters of
-// unpadded base64url. URL-safe, unguessable (a view cannot be forged for a
-// win someone else made) and, at 128 bits, unique without coordination.
-func NewExtID() string {
-	var b [16]byte
-	rand.Read(b[:]) // never fails (crypto/rand panics on an unusable source)
-	return base64.RawURLEncoding.EncodeToString(b[:])
-}
+// newExtID returns the ext_id of a win made now: store.NewExtID carries
+// the win's time, so a view finds its partition without scanning them all,
+// and 128 random bits, so it is unguessable and unique without coordination.
+func newExtID() string { return store.NewExtID(time.Now()) }
 
 // newAuctionID returns a BidRequest.id: 32 hex characters of randomness.
 func newAuctionID() string {

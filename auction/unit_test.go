@@ -2,7 +2,6 @@ package auction
 
 import (
 	"encoding/json"
-	"regexp"
 	"strings"
 	"testing"
 
@@ -72,18 +71,6 @@ func TestTieBreakIsDeterministic(t *testing.T) {
 		if got := better(&c.a, &c.b); got != c.want {
 			t.Errorf("case %d: better = %v", i, got)
 		}
-	}
-}
-
-func TestExtIDs(t *testing.T) {
-	re := regexp.MustCompile(`^[A-Za-z0-9_-]{22}$`)
-	seen := map[string]bool{}
-	for range 10000 {
-		id := NewExtID()
-		if !re.MatchString(id) || seen[id] {
-			t.Fatalf("ext id %q bad or repeated", id)
-		}
-		seen[id] = true
 	}
 }
 

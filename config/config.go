@@ -34,6 +34,7 @@ type Config struct {
 	Payments  Payments  `mapstructure:"payments"`
 	Outbox    Outbox    `mapstructure:"outbox"`
 	Events    Events    `mapstructure:"events"`
+	Retention Retention `mapstructure:"retention"`
 	Inventory Inventory `mapstructure:"inventory"`
 	Metrics   Metrics   `mapstructure:"metrics"`
 
@@ -59,8 +60,12 @@ type Server struct {
 
 // Database configures PostgreSQL. An empty URL means a throwaway local cluster.
 type Database struct {
-	URL      string `mapstructure:"url"`
-	MaxConns int32  `mapstructure:"max_conns"`
+	URL string `mapstructure:"url"`
+	// MaxConns is every connection one bridge opens.
+	MaxConns int32 `mapstructure:"max_conns"`
+	// WinConns of them are reserved for storing wins, so that slow views,
+	// settlement or operator queries never make /bid answer [].
+	WinConns int32 `mapstructure:"win_conns"`
 }
 
 // Adshares holds the bridge's own ADS account.
@@ -263,6 +268,8 @@ type Payments struct {
 	SettleAfter time.Duration `mapstructure:"settle_after"`
 	// Window is how far back /payment-reports lists reports.
 	Window time.Duration `mapstructure:"window"`
+	// SettleChunk is how many views one settlement transaction stamps.
+	SettleChunk int `mapstructure:"settle_chunk"`
 }
 
 // Outbox configures delivery of nurl/burl notices.
@@ -283,6 +290,25 @@ type Outbox struct {
 type Events struct {
 	// SpoolDir holds events accepted while PostgreSQL was unreachable.
 	SpoolDir string `mapstructure:"spool_dir"`
+	// MaxViewAge is how long after its win a view is billed; a later view
+	// is stored with value 0 (reason "late") and sends no burl.
+	MaxViewAge time.Duration `mapstructure:"max_view_age"`
+}
+
+// Retention configures how long rows are kept and how tables are
+// partitioned (whole partitions are dropped, never rows one by one).
+type Retention struct {
+	// Wins is how long a win is kept (viewed or not); a view after that is
+	// answered like an unknown extid.
+	Wins time.Duration `mapstructure:"wins"`
+	// Events is how long events and notices are kept once their payment
+	// report is done (and outside payments.window).
+	Events time.Duration `mapstructure:"events"`
+	// PartitionInterval is the time one partition covers.
+	PartitionInterval time.Duration `mapstructure:"partition_interval"`
+	// CheckInterval is how often partitions are created ahead and expired
+	// ones dropped.
+	CheckInterval time.Duration `mapstructure:"check_interval"`
 }
 
 // Inventory is what the bridge offers the AdServer.

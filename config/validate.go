@@ -79,6 +79,9 @@ func (c *Config) Validate() []string {
 	if c.Database.MaxConns < 1 {
 		add("database.max_conns: must be at least 1")
 	}
+	if c.Database.WinConns < 0 || (c.Database.WinConns > 0 && c.Database.WinConns >= c.Database.MaxConns) {
+		add("database.win_conns: %d must be 0 (no reserve) or less than database.max_conns (%d)", c.Database.WinConns, c.Database.MaxConns)
+	}
 	p = append(p, c.validateDSPs()...)
 	p = append(p, c.validateSupply()...)
 	p = append(p, c.validateMoney()...)
@@ -93,6 +96,10 @@ func (c *Config) Validate() []string {
 	if c.Payments.Window < c.Payments.Period {
 		add("payments.window: %s is shorter than payments.period", c.Payments.Window)
 	}
+	if c.Payments.SettleChunk < 1 {
+		add("payments.settle_chunk: must be at least 1")
+	}
+	p = append(p, c.validateRetention()...)
 	if c.Outbox.Workers < 1 || c.Outbox.PerDSP < 1 {
 		add("outbox.workers and outbox.per_dsp: must be at least 1")
 	}
@@ -428,4 +435,36 @@ func (m Money) RateNanos(cur string) (int64, bool) {
 	}
 	n, err := ParseDecimal(m.Rates[cur], 9)
 	return n, err == nil && n > 0
+}
+
+// validateRetention checks retention against what it must never drop:
+// the events of a win that can still be viewed (or a repeated view would
+// be billed again) and the reports of payments.window.
+func (c *Config) validateRetention() []string {
+	var p []string
+	add := func(format string, args ...any) { p = append(p, fmt.Sprintf(format, args...)) }
+	r := c.Retention
+	iv := r.PartitionInterval
+	if iv < time.Hour || iv > 31*24*time.Hour || iv%time.Hour != 0 {
+		add("retention.partition_interval: %s must be whole hours from 1h to 744h", iv)
+	}
+	if c.Events.MaxViewAge <= 0 {
+		add("events.max_view_age: must be positive")
+	}
+	if r.Wins < time.Hour {
+		add("retention.wins: %s is shorter than 1h", r.Wins)
+	} else if r.Wins < c.Events.MaxViewAge {
+		add("retention.wins: %s is shorter than events.max_view_age (%s): wins would be gone before their views stop being billed", r.Wins, c.Events.MaxViewAge)
+	}
+	if r.Events < r.Wins+iv {
+		add("retention.events: %s must be at least retention.wins + retention.partition_interval (%s): a view of a kept win must find the win's earlier views", r.Events, r.Wins+iv)
+	}
+	if r.Events < c.Payments.Window+c.Payments.Period+c.Payments.SettleAfter {
+		add("retention.events: %s must cover payments.window + payments.period + payments.settle_after (%s): the details of listed reports are never dropped",
+			r.Events, c.Payments.Window+c.Payments.Period+c.Payments.SettleAfter)
+	}
+	if r.CheckInterval < time.Second || r.CheckInterval > iv {
+		add("retention.check_interval: %s must be from 1s to retention.partition_interval", r.CheckInterval)
+	}
+	return p
 }

@@ -8,6 +8,7 @@ package events
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -53,11 +54,23 @@ type Module struct {
 	// ReplayEvery is how often the replayer looks at the spool.
 	ReplayEvery time.Duration
 	// Observe, if set, counts every /view and /click by type and result
-	// (recorded, spooled, unknown, invalid, unavailable) for the metrics.
+	// (recorded, late, spooled, unknown, expired, invalid, unavailable) for
+	// the metrics.
 	Observe func(typ, result string)
 	// ObserveBilled, if set, counts every billed view stored (live or
 	// replayed): its DSP, its CPM in micro-USD and its value in clicks.
 	ObserveBilled func(dsp string, priceMicros, clicks int64)
+	// MaxViewAge is how long after its win a view is billed
+	// (events.max_view_age); 0: always.
+	MaxViewAge time.Duration
+	// ViewDeadline, if set, overrides MaxViewAge per win: a view after the
+	// time it returns is late (stored, not billed, no burl). It is where a
+	// bid's own expiry (OpenRTB bid.exp) plugs in once wins store it.
+	ViewDeadline func(a *store.Auction) time.Time
+	// WinRetention is how long a win is kept (retention.wins): a view or
+	// click later than that is answered like an unknown extid, even while
+	// the win's partition still exists; 0: no limit.
+	WinRetention time.Duration
 
 	downUntil atomic.Int64 // unix nanos (wall clock)
 }
@@ -66,7 +79,8 @@ type Module struct {
 // ADS price in nano-USD at the moment of each event; spool may be nil.
 func New(st *store.Store, log *slog.Logger, rate func() int64, spool *Spool) *Module {
 	return &Module{Store: st, Log: log, Rate: rate, Spool: spool, Now: time.Now,
-		DBTimeout: 2 * time.Second, DownFor: time.Second, ReplayEvery: time.Second}
+		DBTimeout: 2 * time.Second, DownFor: time.Second, ReplayEvery: time.Second,
+		MaxViewAge: 24 * time.Hour, WinRetention: 7 * 24 * time.Hour}
 }
 
 // Mount adds GET /view and GET /click.
@@ -78,6 +92,23 @@ func (m *Module) Mount(r chi.Router) {
 // errUnknownExtID: no win is stored under the ext_id.
 var errUnknownExtID = errors.New("unknown extid")
 
+// errExpiredExtID: the win is older than retention.wins (dropped, or about
+// to be). It is an errUnknownExtID to the AdServer, counted apart.
+var errExpiredExtID = fmt.Errorf("%w: win older than retention.wins", errUnknownExtID)
+
+// result is how an event that reached the database is counted.
+func result(err error, late bool) string {
+	switch {
+	case errors.Is(err, errExpiredExtID):
+		return "expired"
+	case errors.Is(err, errUnknownExtID):
+		return "unknown"
+	case late:
+		return "late"
+	}
+	return "recorded"
+}
+
 func (m *Module) view(w http.ResponseWriter, r *http.Request) {
 	q, err := parseEventQuery(r.URL.RawQuery)
 	if err != nil {
@@ -86,12 +117,13 @@ func (m *Module) view(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rec := m.newRecord(View, q)
-	if _, err := m.recordNow(r.Context(), rec); err == nil {
-		m.count(View, "recorded")
+	if st, err := m.recordNow(r.Context(), rec); err == nil {
+		// A late view is stored, just not billed: the AdServer did its part.
+		m.count(View, result(nil, st.late))
 		w.WriteHeader(http.StatusNoContent)
 		return
 	} else if errors.Is(err, errUnknownExtID) {
-		m.count(View, "unknown")
+		m.count(View, result(err, false))
 		httpapi.WriteError(w, httpapi.Errorf(httpapi.NotFound, "unknown extid %q", q.ExtID))
 		return
 	}
@@ -113,17 +145,17 @@ func (m *Module) click(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rec := m.newRecord(Click, q)
-	a, err := m.recordNow(r.Context(), rec)
+	st, err := m.recordNow(r.Context(), rec)
 	switch {
 	case err == nil:
 		m.count(Click, "recorded")
-		if target := clickTarget(a.ClickURL); target != "" {
+		if target := clickTarget(st.win.ClickURL); target != "" {
 			httpapi.WriteJSON(w, http.StatusOK, map[string]string{"redirect_url": target})
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
 	case errors.Is(err, errUnknownExtID):
-		m.count(Click, "unknown")
+		m.count(Click, result(err, false))
 		w.WriteHeader(http.StatusNoContent)
 	default:
 		// Without the database the click URL is unknown: record the click,
@@ -148,21 +180,21 @@ func (m *Module) newRecord(typ string, q query) Record {
 }
 
 // recordNow stores rec unless the database was found down moments ago.
-func (m *Module) recordNow(ctx context.Context, rec Record) (*store.Auction, error) {
+func (m *Module) recordNow(ctx context.Context, rec Record) (stored, error) {
 	if time.Now().UnixNano() < m.downUntil.Load() {
-		return nil, errDatabaseDown
+		return stored{}, errDatabaseDown
 	}
 	dbctx, cancel := context.WithTimeout(ctx, m.DBTimeout)
 	defer cancel()
-	a, err := m.store(dbctx, rec)
+	st, err := m.store(dbctx, rec)
 	if err == nil {
-		m.Log.Info("event recorded", "type", rec.Type, "ext_id", rec.ExtID, "dsp", a.DSP)
+		m.Log.Info("event recorded", "type", rec.Type, "ext_id", rec.ExtID, "dsp", st.win.DSP, "late", st.late)
 	}
 	if err != nil && !errors.Is(err, errUnknownExtID) && ctx.Err() == nil {
 		m.downUntil.Store(time.Now().Add(m.DownFor).UnixNano())
 		m.Log.Warn("event not stored in the database", "type", rec.Type, "ext_id", rec.ExtID, "error", err)
 	}
-	return a, err
+	return st, err
 }
 
 var errDatabaseDown = errors.New("database recently unreachable")
@@ -193,24 +225,53 @@ func (m *Module) count(typ, result string) {
 	}
 }
 
+// stored is what store did with an event.
+type stored struct {
+	win  *store.Auction
+	late bool // a view after its win's view deadline: not billed
+}
+
+// viewDeadline is the time after which a view of a is late.
+func (m *Module) viewDeadline(a *store.Auction) (time.Time, bool) {
+	if m.ViewDeadline != nil {
+		return m.ViewDeadline(a), true
+	}
+	if m.MaxViewAge <= 0 {
+		return time.Time{}, false
+	}
+	return a.CreatedAt.Add(m.MaxViewAge), true
+}
+
 // store writes one event (live or replayed) and returns its win. Views are
 // valued with ads.ViewValueAfterFee at the record's rate and fee (those of
 // the moment the AdServer reported it, also when replayed later); the burl
-// gets the win's macros expanded.
-func (m *Module) store(ctx context.Context, rec Record) (*store.Auction, error) {
+// gets the win's macros expanded. Ages count from the event's own time
+// (rec.At), so a view spooled in time and replayed later is billed as it
+// would have been.
+func (m *Module) store(ctx context.Context, rec Record) (stored, error) {
 	a, err := m.Store.GetAuction(ctx, rec.ExtID)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, errUnknownExtID
+		if t, ok := store.ExtIDTime(rec.ExtID); ok && m.WinRetention > 0 && rec.At.Sub(t) > m.WinRetention {
+			return stored{}, errExpiredExtID
+		}
+		return stored{}, errUnknownExtID
 	}
 	if err != nil {
-		return nil, err
+		return stored{}, err
+	}
+	if m.WinRetention > 0 && rec.At.Sub(a.CreatedAt) > m.WinRetention {
+		return stored{}, errExpiredExtID
 	}
 	ev := store.Event{ExtID: rec.ExtID, CaseID: rec.CaseID, Type: rec.Type, ImpressionID: rec.ImpressionID,
-		ZoneID: rec.ZoneID, PublisherID: rec.PublisherID, PriceMicros: a.PriceMicros, RateNanos: rec.RateNanos,
-		FeePPM: rec.FeePPM, CreatedAt: rec.At, EnqueuedAt: m.Now().UTC()}
+		ZoneID: rec.ZoneID, PublisherID: rec.PublisherID, DSP: a.DSP, PriceMicros: a.PriceMicros, RateNanos: rec.RateNanos,
+		FeePPM: rec.FeePPM, CreatedAt: rec.At, EnqueuedAt: m.Now().UTC(), WinAt: a.CreatedAt,
+		BidAdjustmentPPM: a.BidAdjustmentPPM, BidPrice: a.BidPrice, BidCurrency: a.BidCurrency}
 	if rec.Type == Click {
 		_, err = m.Store.RecordClick(ctx, ev)
-		return a, err
+		return stored{win: a}, err
+	}
+	if deadline, ok := m.viewDeadline(a); ok && rec.At.After(deadline) {
+		ev.Late = true
 	}
 	ev.Value = ads.ViewValueAfterFee(a.PriceMicros, rec.RateNanos, rec.FeePPM)
 	burl := ""
@@ -225,5 +286,5 @@ func (m *Module) store(ctx context.Context, rec Record) (*store.Auction, error) 
 	if err == nil && res.Billed && m.ObserveBilled != nil {
 		m.ObserveBilled(a.DSP, a.PriceMicros, ev.Value)
 	}
-	return a, err
+	return stored{win: a, late: ev.Late}, err
 }

@@ -27,6 +27,7 @@ func FromConfig(st *store.Store, cfg *config.Config, log *slog.Logger, rate func
 	}
 	m := New(st, log, rate, spool)
 	m.FeePPM = cfg.Money.FeePPM()
+	m.MaxViewAge, m.WinRetention = cfg.Events.MaxViewAge, cfg.Retention.Wins
 	return m, nil
 }
 

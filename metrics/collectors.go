@@ -66,23 +66,33 @@ type poolCollector struct {
 	newConns, lifetimeDestroyed, idleDestroyed                    *prometheus.Desc
 }
 
-// WatchPool adds the database pool statistics.
-func (m *Metrics) WatchPool(pool *pgxpool.Pool) {
+// WatchPool adds the database pool statistics (bridge_db_pool_*: the pool
+// of everything but win writes).
+func (m *Metrics) WatchPool(pool *pgxpool.Pool) { m.watchPool(pool, "db_pool", "") }
+
+// WatchWinPool adds the statistics of the connections reserved for storing
+// wins (bridge_db_win_pool_*, database.win_conns).
+func (m *Metrics) WatchWinPool(pool *pgxpool.Pool) {
+	m.watchPool(pool, "db_win_pool", " (connections reserved for storing wins)")
+}
+
+func (m *Metrics) watchPool(pool *pgxpool.Pool, prefix, of string) {
+	d := func(name, help string) *prometheus.Desc { return desc(prefix+"_"+name, help+of) }
 	m.Registry.MustRegister(&poolCollector{
 		pool:              pool,
-		acquired:          desc("db_pool_acquired_conns", "Connections in use."),
-		idle:              desc("db_pool_idle_conns", "Idle connections."),
-		total:             desc("db_pool_total_conns", "Connections open (in use, idle and being opened)."),
-		max:               desc("db_pool_max_conns", "The pool's limit (database.max_conns)."),
-		constructing:      desc("db_pool_constructing_conns", "Connections being opened."),
-		acquires:          desc("db_pool_acquires_total", "Successful acquires."),
-		acquireSeconds:    desc("db_pool_acquire_seconds_total", "Time spent in successful acquires."),
-		emptyAcquires:     desc("db_pool_empty_acquires_total", "Acquires that had to wait for a connection."),
-		emptyWait:         desc("db_pool_empty_acquire_wait_seconds_total", "Time spent waiting by acquires that found the pool empty."),
-		cancelled:         desc("db_pool_canceled_acquires_total", "Acquires given up because their context ended."),
-		newConns:          desc("db_pool_new_conns_total", "Connections opened."),
-		lifetimeDestroyed: desc("db_pool_max_lifetime_destroyed_total", "Connections closed for reaching their maximum lifetime."),
-		idleDestroyed:     desc("db_pool_max_idle_destroyed_total", "Connections closed for idling too long."),
+		acquired:          d("acquired_conns", "Connections in use."),
+		idle:              d("idle_conns", "Idle connections."),
+		total:             d("total_conns", "Connections open (in use, idle and being opened)."),
+		max:               d("max_conns", "The pool's limit (database.max_conns less database.win_conns, or database.win_conns)."),
+		constructing:      d("constructing_conns", "Connections being opened."),
+		acquires:          d("acquires_total", "Successful acquires."),
+		acquireSeconds:    d("acquire_seconds_total", "Time spent in successful acquires."),
+		emptyAcquires:     d("empty_acquires_total", "Acquires that had to wait for a connection."),
+		emptyWait:         d("empty_acquire_wait_seconds_total", "Time spent waiting by acquires that found the pool empty."),
+		cancelled:         d("canceled_acquires_total", "Acquires given up because their context ended."),
+		newConns:          d("new_conns_total", "Connections opened."),
+		lifetimeDestroyed: d("max_lifetime_destroyed_total", "Connections closed for reaching their maximum lifetime."),
+		idleDestroyed:     d("max_idle_destroyed_total", "Connections closed for idling too long."),
 	})
 }
 
@@ -114,47 +124,55 @@ func (c *poolCollector) Collect(ch chan<- prometheus.Metric) {
 	n(c.idleDestroyed, float64(s.MaxIdleDestroyCount()))
 }
 
-// storeCollector reads the outbox and payment reports from the database at
-// scrape time: the numbers are the database's, so they hold across
-// restarts and across several bridges sharing it. Each query is bounded
-// by a short timeout; a failure drops its series from that scrape and
-// counts in collector_errors_total instead of hanging the scrape.
+// storeCollector reads the outbox, payment reports and table sizes from
+// the database at scrape time: the numbers are the database's, so they
+// hold across restarts and across several bridges sharing it. Every query
+// is bounded: open notices of the last noticeWindow only (through the
+// partial index of open rows, in the partitions of that window), reports
+// of the window, sizes from the catalog. Each query is bounded by a short
+// timeout; a failure drops its series from that scrape and counts in
+// collector_errors_total instead of hanging the scrape.
 type storeCollector struct {
 	m                                  *Metrics
 	st                                 *store.Store
 	log                                *slog.Logger
-	window                             time.Duration
+	window, noticeWindow               time.Duration
 	now                                func() time.Time
 	notices, atRisk, oldestAge, report *prometheus.Desc
+	tableBytes, tableRows, partitions  *prometheus.Desc
 }
 
-// WatchStore adds the outbox counts per DSP and status and the payment
-// reports of the last window (payments.window) by status.
-func (m *Metrics) WatchStore(st *store.Store, window time.Duration, log *slog.Logger) {
+// WatchStore adds the open outbox notices created in the last noticeWindow
+// (retention.wins) per DSP and status, the payment reports of the last
+// window (payments.window) by status, and the size of the partitioned
+// tables.
+func (m *Metrics) WatchStore(st *store.Store, window, noticeWindow time.Duration, log *slog.Logger) {
 	m.Registry.MustRegister(&storeCollector{
-		m: m, st: st, log: log, window: window, now: time.Now,
+		m: m, st: st, log: log, window: window, noticeWindow: noticeWindow, now: time.Now,
 		notices: desc("outbox_notices",
-			"Open notices in the outbox by DSP and status: pending (incl. retrying), retrying (pending after a failed attempt), undelivered. Deliveries are counted by outbox_deliveries_total.",
+			"Open notices created in the last retention.wins, by DSP and status: pending (incl. retrying), retrying (pending after a failed attempt), undelivered. Deliveries are counted by outbox_deliveries_total.",
 			"dsp", "status"),
 		atRisk: desc("outbox_at_risk_nano_usd",
-			"What the views whose burl was never delivered cost the DSP, in nano-USD (billed, not acknowledged).", "dsp"),
-		oldestAge: desc("outbox_oldest_pending_age_seconds", "Age of the DSP's oldest pending notice.", "dsp"),
-		report:    desc("payment_reports", "Payment reports of the last payments.window by status: processing, done.", "status"),
+			"What the views whose burl was never delivered (notices of the last retention.wins) cost the DSP, in nano-USD (billed, not acknowledged).", "dsp"),
+		oldestAge:  desc("outbox_oldest_pending_age_seconds", "Age of the DSP's oldest pending notice.", "dsp"),
+		report:     desc("payment_reports", "Payment reports of the last payments.window by status: processing, done.", "status"),
+		tableBytes: desc("table_bytes", "Size of a partitioned table, all partitions with indexes and TOAST.", "table"),
+		tableRows:  desc("table_rows_estimate", "Rows of a partitioned table, as the planner estimates them (after ANALYZE).", "table"),
+		partitions: desc("table_partitions", "Time partitions of a partitioned table (without the default one).", "table"),
 	})
 }
 
 func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- c.notices
-	ch <- c.atRisk
-	ch <- c.oldestAge
-	ch <- c.report
+	for _, d := range []*prometheus.Desc{c.notices, c.atRisk, c.oldestAge, c.report, c.tableBytes, c.tableRows, c.partitions} {
+		ch <- d
+	}
 }
 
 func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.m.collectorTimeout)
 	defer cancel()
 	now := c.now()
-	if stats, err := c.st.OpenOutboxByDSP(ctx); err != nil {
+	if stats, err := c.st.OpenOutboxByDSP(ctx, now.Add(-c.noticeWindow)); err != nil {
 		c.failed("outbox", err)
 	} else {
 		// Configured DSPs without open notices read 0, not "no series".
@@ -176,6 +194,15 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 				age = max(now.Sub(*s.OldestPending).Seconds(), 0)
 			}
 			ch <- prometheus.MustNewConstMetric(c.oldestAge, prometheus.GaugeValue, age, s.DSP)
+		}
+	}
+	if sizes, err := c.st.TableSizes(ctx); err != nil {
+		c.failed("tables", err)
+	} else {
+		for _, t := range sizes {
+			ch <- prometheus.MustNewConstMetric(c.tableBytes, prometheus.GaugeValue, float64(t.Bytes), t.Table)
+			ch <- prometheus.MustNewConstMetric(c.tableRows, prometheus.GaugeValue, float64(t.Rows), t.Table)
+			ch <- prometheus.MustNewConstMetric(c.partitions, prometheus.GaugeValue, float64(t.Partitions), t.Table)
 		}
 	}
 	reports, err := c.st.ListReports(ctx, now.Add(-c.window), now.Add(time.Second))

@@ -57,6 +57,8 @@ type Metrics struct {
 	reloadTime       prometheus.Gauge
 	collectorErrors  *prometheus.CounterVec
 	collectorTimeout time.Duration
+	retentionDrops   *prometheus.CounterVec
+	retentionRuns    *prometheus.CounterVec
 
 	mu   sync.Mutex
 	dsps map[string]bool // names already pre-created
@@ -95,7 +97,7 @@ func New() *Metrics {
 	m.bidDuration = f.histogramVec("bid_duration_seconds",
 		"Time to answer POST /bid (and /serve), from the first byte of the handler to the last written.", FineBuckets, "route")
 	m.events = f.counter("events_total",
-		"View and click notifications by result: recorded, spooled, unknown, invalid, unavailable.", "type", "result")
+		"View and click notifications by result: recorded, late (stored, not billed), spooled, unknown, expired (win older than retention.wins), invalid, unavailable.", "type", "result")
 	m.deliveries = f.counter("outbox_deliveries_total",
 		"Notice delivery attempts by this process: delivered, retry, refused (4xx), blocked (outbound URL policy), expired.", "dsp", "kind", "result")
 	m.reloads = f.counter("config_reloads_total", "Configuration reloads (SIGHUP) by result: ok, error.", "result")
@@ -103,6 +105,15 @@ func New() *Metrics {
 		Help: "Unix time of the last successful configuration load (start or reload)."})
 	m.Registry.MustRegister(m.reloadTime)
 	m.collectorErrors = f.counter("collector_errors_total", "Scrape-time queries that failed or timed out.", "collector")
+	m.retentionDrops = f.counter("retention_dropped_partitions_total", "Expired partitions dropped by this process, by table.", "table")
+	m.retentionRuns = f.counter("retention_runs_total",
+		"Retention runs by result: ok, error, skipped (another instance was running one).", "result")
+	for _, t := range []string{"auctions", "events", "outbox"} {
+		m.retentionDrops.WithLabelValues(t)
+	}
+	for _, r := range []string{"ok", "error", "skipped"} {
+		m.retentionRuns.WithLabelValues(r)
+	}
 	for _, r := range []string{"ok", "error"} {
 		m.reloads.WithLabelValues(r)
 	}
@@ -213,6 +224,16 @@ func (m *Metrics) ObserveEvent(typ, result string) {
 // ObserveDelivery counts one notice delivery outcome (outbox.Worker.Observe).
 func (m *Metrics) ObserveDelivery(dsp, kind, result string) {
 	m.deliveries.WithLabelValues(dsp, kind, result).Inc()
+}
+
+// ObserveRetentionDrop counts one dropped partition (retention.Keeper.Observe).
+func (m *Metrics) ObserveRetentionDrop(table string) {
+	m.retentionDrops.WithLabelValues(table).Inc()
+}
+
+// ObserveRetentionRun counts one retention run by result.
+func (m *Metrics) ObserveRetentionRun(result string) {
+	m.retentionRuns.WithLabelValues(result).Inc()
 }
 
 // ObserveReload counts a configuration reload.

@@ -10,12 +10,12 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	mrand "math/rand/v2"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/adshares/dsp-bridge/config"
@@ -29,13 +29,15 @@ import (
 type Worker struct {
 	Store *store.Store
 	Log   *slog.Logger
-	// Now is the clock for due times, backoff and max age (tests inject one).
+	// Now is the clock for due times, leases, backoff and max age. nil (the
+	// bridge) is the database's clock, read at every claim: instances with
+	// skewed clocks then agree on when a lease ends. Tests inject one.
 	Now func() time.Time
 	// Jitter picks the actual delay for a backoff step d (default: uniform
 	// in [d/2, d)).
 	Jitter func(d time.Duration) time.Duration
 
-	PerDSP      int           // concurrent deliveries per DSP
+	PerDSP      int           // concurrent deliveries per DSP at most (halved while it fails)
 	Loops       int           // claim loops in Run (outbox.workers)
 	Timeout     time.Duration // per call
 	MaxAge      time.Duration // then undelivered
@@ -55,7 +57,22 @@ type Worker struct {
 	wake     chan struct{}
 	mu       sync.Mutex
 	inflight map[string]int // per DSP: reserved or delivering
+	limit    map[string]int // per DSP: the adaptive bound, 1..PerDSP
 	wg       sync.WaitGroup // deliveries in flight
+	// offset is the database's clock minus this process's (nanoseconds),
+	// measured at every claim (when Now is nil).
+	offset atomic.Int64
+
+	omu      sync.Mutex // outcomes waiting to be written, and whether one is
+	outcomes []*outcome // writing (group commit: one statement for all)
+	flushing bool
+	flushes  atomic.Int64 // statements that wrote outcomes
+}
+
+// outcome is one delivery's result waiting for its write.
+type outcome struct {
+	o    store.Outcome
+	done chan struct{}
 }
 
 // New builds a worker from the outbox.* settings. Until SetDSPs gives it
@@ -68,7 +85,6 @@ func New(st *store.Store, cfg config.Outbox, log *slog.Logger) (*Worker, error) 
 	return &Worker{
 		Store: st, Log: log,
 		clients:     cl,
-		Now:         time.Now,
 		PerDSP:      cfg.PerDSP,
 		Loops:       cfg.Workers,
 		Timeout:     cfg.Timeout,
@@ -100,6 +116,7 @@ func (w *Worker) init() {
 	if w.wake == nil {
 		w.wake = make(chan struct{}, 1)
 		w.inflight = map[string]int{}
+		w.limit = map[string]int{}
 	}
 }
 
@@ -157,11 +174,29 @@ func (w *Worker) Step(ctx context.Context) (int, error) {
 	return n, err
 }
 
+// now is the worker's clock: the injected one, or the database's as of
+// the last claim.
+func (w *Worker) now() time.Time {
+	if w.Now != nil {
+		return w.Now()
+	}
+	return time.Now().Add(time.Duration(w.offset.Load()))
+}
+
+// claimSince is the oldest created_at claims look at: notices older than
+// outbox.max_age are given up when claimed, and the retention keeper gives
+// up the ones nobody claimed in time (store.ExpireNotices).
+func (w *Worker) claimSince() time.Time { return w.now().Add(-w.MaxAge - ClaimSlack) }
+
+// ClaimSlack is how much older than outbox.max_age a pending notice may be
+// and still be claimed (and then given up by the worker, with its reason).
+const ClaimSlack = 24 * time.Hour
+
 // dispatch reserves free per-DSP slots, claims at most that many notices
 // per DSP and starts their deliveries. Claiming only what can start at once
 // keeps a claim's lease about one call long, whatever the backlog.
 func (w *Worker) dispatch(ctx context.Context) (int, error) {
-	dsps, err := w.Store.PendingDSPs(ctx)
+	dsps, err := w.Store.PendingDSPs(ctx, w.claimSince())
 	if err != nil || len(dsps) == 0 {
 		return 0, err
 	}
@@ -169,11 +204,19 @@ func (w *Worker) dispatch(ctx context.Context) (int, error) {
 	if len(quota) == 0 {
 		return 0, nil
 	}
-	now := w.Now()
-	claimed, err := w.Store.ClaimNotices(ctx, now, now.Add(w.Lease), newToken(), quota)
+	var at time.Time
+	if w.Now != nil {
+		at = w.Now()
+	}
+	local := time.Now()
+	claimed, claimedAt, err := w.Store.ClaimNotices(ctx, store.Claim{Now: at, Lease: w.Lease, Since: w.claimSince(),
+		Token: newToken(), Quota: quota})
 	if err != nil {
 		w.unreserve(quota, false)
 		return 0, err
+	}
+	if w.Now == nil && !claimedAt.IsZero() {
+		w.offset.Store(int64(claimedAt.Sub(local)))
 	}
 	used := map[string]int{}
 	for _, n := range claimed {
@@ -194,76 +237,43 @@ func (w *Worker) dispatch(ctx context.Context) (int, error) {
 	return len(claimed), nil
 }
 
-// reserve takes every free slot of the given DSPs.
-func (w *Worker) reserve(dsps []string) map[string]int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	q := map[string]int{}
-	for _, d := range dsps {
-		if free := w.PerDSP - w.inflight[d]; free > 0 {
-			q[d] = free
-			w.inflight[d] += free
-		}
-	}
-	return q
-}
-
-// unreserve gives slots back; after a finished delivery (done) it wakes a
-// claim loop, since that DSP may have more due notices. Unused
-// reservations do not wake anyone: that would spin.
-func (w *Worker) unreserve(q map[string]int, done bool) {
-	w.mu.Lock()
-	for d, n := range q {
-		w.inflight[d] -= n
-	}
-	w.mu.Unlock()
-	if done {
-		select {
-		case w.wake <- struct{}{}:
-		default:
-		}
-	}
-}
-
 // deliver makes one call and records its outcome. ctx is not cancelled on
 // shutdown: the call is bounded by Timeout and its outcome must be recorded.
 func (w *Worker) deliver(ctx context.Context, n store.Notice) {
-	now := w.Now()
+	now := w.now()
 	if age := now.Sub(n.CreatedAt); age >= w.MaxAge {
 		w.count(n, "expired")
-		w.record(ctx, n, func(ctx context.Context) error {
-			return w.Store.MarkUndelivered(ctx, n, false, 0, fmt.Sprintf("older than outbox.max_age (%s) before delivery", w.MaxAge))
-		})
+		w.record(ctx, store.Outcome{Notice: n, Status: store.NoticeUndelivered,
+			Reason: fmt.Sprintf("older than outbox.max_age (%s) before delivery", w.MaxAge)})
 		return
 	}
 	status, err := w.call(ctx, n)
-	now = w.Now()
+	now = w.now()
 	if r, ok := outbound.AsRefused(err); ok {
 		// The policy refuses this URL (or where it redirects): it always
 		// will, so it is never retried. A request was sent only if the
 		// refusal came at a redirect.
 		w.Log.Warn("outbox: notice blocked by the outbound URL policy", "dsp", n.DSP, "kind", n.Kind, "ext_id", n.ExtID, "reason", r.Error())
 		w.count(n, "blocked")
-		w.record(ctx, n, func(ctx context.Context) error {
-			return w.Store.MarkUndelivered(ctx, n, r.Redirect > 0, 0, r.Error())
-		})
+		w.record(ctx, store.Outcome{Notice: n, Status: store.NoticeUndelivered, Attempted: r.Redirect > 0, Reason: r.Error()})
 		return
 	}
 	switch {
 	case err == nil && status >= 200 && status < 300:
 		w.Log.Info("outbox: notice delivered", "dsp", n.DSP, "kind", n.Kind, "ext_id", n.ExtID, "status", status, "attempts", n.Attempts+1)
 		w.count(n, "delivered")
-		w.record(ctx, n, func(ctx context.Context) error { return w.Store.MarkDelivered(ctx, n, now, status) })
+		w.adapt(n.DSP, true)
+		w.record(ctx, store.Outcome{Notice: n, Status: store.NoticeDelivered, At: now, HTTPStatus: status, Attempted: true})
 		return
 	case err == nil && status >= 400 && status < 500 && status != http.StatusRequestTimeout && status != http.StatusTooManyRequests:
 		// The DSP refuses this notice: asking again would be refused too.
 		w.Log.Warn("outbox: notice refused", "dsp", n.DSP, "kind", n.Kind, "ext_id", n.ExtID, "status", status)
 		w.count(n, "refused")
-		w.record(ctx, n, func(ctx context.Context) error {
-			return w.Store.MarkUndelivered(ctx, n, true, status, fmt.Sprintf("refused with HTTP %d", status))
-		})
+		w.record(ctx, store.Outcome{Notice: n, Status: store.NoticeUndelivered, HTTPStatus: status, Attempted: true,
+			Reason: fmt.Sprintf("refused with HTTP %d", status)})
 		return
 	}
+	w.adapt(n.DSP, false)
 	reason := fmt.Sprintf("HTTP %d", status)
 	if err != nil {
 		reason = err.Error()
@@ -272,13 +282,12 @@ func (w *Worker) deliver(ctx context.Context, n store.Notice) {
 	if next.Sub(n.CreatedAt) >= w.MaxAge {
 		w.Log.Warn("outbox: notice undelivered after max age", "dsp", n.DSP, "kind", n.Kind, "ext_id", n.ExtID, "attempts", n.Attempts+1, "last_error", reason)
 		w.count(n, "expired")
-		w.record(ctx, n, func(ctx context.Context) error {
-			return w.Store.MarkUndelivered(ctx, n, true, status, "max age reached; last error: "+reason)
-		})
+		w.record(ctx, store.Outcome{Notice: n, Status: store.NoticeUndelivered, HTTPStatus: status, Attempted: true,
+			Reason: "max age reached; last error: " + reason})
 		return
 	}
 	w.count(n, "retry")
-	w.record(ctx, n, func(ctx context.Context) error { return w.Store.MarkRetry(ctx, n, next, status, reason) })
+	w.record(ctx, store.Outcome{Notice: n, Status: store.NoticePending, Next: next, HTTPStatus: status, Attempted: true, Reason: reason})
 }
 
 func (w *Worker) count(n store.Notice, result string) {
@@ -301,34 +310,6 @@ func (w *Worker) call(ctx context.Context, n store.Notice) (int, error) {
 		return resp.Status, nil
 	}
 	return 0, err
-}
-
-// record stores an outcome, retrying while the database is unreachable for
-// up to half the lease: giving up earlier would let the notice be claimed
-// and delivered again.
-func (w *Worker) record(ctx context.Context, n store.Notice, mark func(context.Context) error) {
-	deadline := time.Now().Add(w.Lease / 2)
-	wait := 100 * time.Millisecond
-	for {
-		// Bounded: a database that hangs without closing the connection must
-		// not keep this DSP's delivery slot past the lease.
-		markCtx, cancel := context.WithDeadline(ctx, deadline)
-		err := mark(markCtx)
-		cancel()
-		if err == nil {
-			return
-		}
-		if errors.Is(err, store.ErrClaimLost) {
-			w.Log.Warn("outbox: claim expired before the outcome was recorded", "id", n.ID, "dsp", n.DSP, "ext_id", n.ExtID)
-			return
-		}
-		if time.Now().Add(wait).After(deadline) {
-			w.Log.Error("outbox: outcome not recorded; the notice comes back after its lease", "id", n.ID, "dsp", n.DSP, "ext_id", n.ExtID, "error", err)
-			return
-		}
-		time.Sleep(wait)
-		wait = min(wait*2, 2*time.Second)
-	}
 }
 
 // backoff is the delay before attempt number attempt+1: BackoffBase doubled
@@ -356,13 +337,13 @@ func newToken() string {
 // the bridge unready (events are still recorded and billed); it is shown so
 // that an operator sees DSP delivery trouble.
 func (w *Worker) Check(ctx context.Context) (string, any, bool) {
-	b, err := w.Store.Backlog(ctx)
+	b, err := w.Store.Backlog(ctx, w.claimSince())
 	if err != nil {
 		return "outbox", map[string]any{"ok": true, "error": err.Error()}, true
 	}
 	detail := map[string]any{"ok": true, "pending": b.Pending, "retrying": b.Retrying}
 	if b.OldestPending != nil {
-		detail["oldest_pending_age_s"] = int64(w.Now().Sub(*b.OldestPending).Seconds())
+		detail["oldest_pending_age_s"] = max(int64(w.now().Sub(*b.OldestPending).Seconds()), 0)
 	}
 	return "outbox", detail, true
 }

@@ -18,12 +18,19 @@ import (
 // /payment-details, and the path signature on /payment-details. It is off
 // (a nil *Verifier, which lets everything through) unless
 // adserver.public_key is set. One Verifier must guard every route, so that a
-// nonce used on one endpoint cannot be replayed on another.
+// nonce used on one endpoint cannot be replayed on another; with Shared set,
+// a nonce used at any bridge sharing the database is refused at every one.
 type Verifier struct {
 	pub     ed25519.PublicKey
 	account string // adserver.address; when set, the only account accepted
 	nonces  *ads.NonceCache
 	log     *slog.Logger
+
+	// Shared, if set, remembers nonces in the database (auth_nonces) for
+	// every instance. If it cannot be asked, the in-memory cache alone
+	// decides (a replay then reaches at most the other instances, during
+	// the outage only, within the signature's 300 s).
+	Shared NonceStore
 
 	// Now is the clock (tests inject one).
 	Now func() time.Time
@@ -41,6 +48,16 @@ func NewVerifier(cfg config.AdServer, log *slog.Logger) (*Verifier, error) {
 	}
 	return &Verifier{pub: pub, account: cfg.Address, nonces: ads.NewNonceCache(0), log: log, Now: time.Now}, nil
 }
+
+// NonceStore remembers signature nonces across instances (store.Store).
+type NonceStore interface {
+	UseNonce(ctx context.Context, nonce []byte, keep time.Duration) (bool, error)
+}
+
+// nonceKeep is how long the database remembers a nonce: twice the
+// signature's lifetime, so that a clock skew of up to ads.MaxSignatureAge
+// between instances still finds it.
+const nonceKeep = 2 * ads.MaxSignatureAge
 
 // Enabled reports whether signatures are checked.
 func (v *Verifier) Enabled() bool { return v != nil }
@@ -64,6 +81,15 @@ func (v *Verifier) Middleware(next http.Handler) http.Handler {
 		a, err := ads.VerifyAuthorization(v.pub, r.Header.Get("Authorization"), v.Now(), v.nonces)
 		if err == nil && v.account != "" && a.Account != v.account {
 			err = fmt.Errorf("account %q is not the configured adserver.address", a.Account)
+		}
+		if err == nil && v.Shared != nil {
+			fresh, serr := v.Shared.UseNonce(r.Context(), a.Nonce, nonceKeep)
+			switch {
+			case serr != nil:
+				v.log.Warn("payments: shared nonce check unavailable, the in-memory one decided", "error", serr.Error())
+			case !fresh:
+				err = fmt.Errorf("authorization nonce was already used (at this or another bridge)")
+			}
 		}
 		if err != nil {
 			v.reject(w, r, err)

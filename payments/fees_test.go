@@ -123,7 +123,7 @@ func TestFeesAdjustmentsAndRatesProperty(t *testing.T) {
 		r := mustReport(t, st, id)
 		var details int64
 		for off := int64(0); ; off += 50 {
-			rows, err := st.ReportDetails(ctx, r.ID, 50, off)
+			rows, err := st.ReportDetails(ctx, r, 50, off)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -142,7 +142,7 @@ func TestFeesAdjustmentsAndRatesProperty(t *testing.T) {
 	if reported != total {
 		t.Fatalf("reports hold %d clicks, the views are worth %d", reported, total)
 	}
-	if mm, _, err := st.VerifyPayments(ctx); err != nil || len(mm) != 0 {
+	if mm, _, err := st.VerifyPayments(ctx, allFrom, allTo); err != nil || len(mm) != 0 {
 		t.Fatalf("verify: %v %+v", err, mm)
 	}
 	// verify recomputes with the stored fee: a view valued as if there were
@@ -151,7 +151,7 @@ func TestFeesAdjustmentsAndRatesProperty(t *testing.T) {
 		WHERE id = (SELECT min(id) FROM events WHERE fee_ppm > 0 AND value > 0)`); err != nil {
 		t.Fatal(err)
 	}
-	if mm, _, _ := st.VerifyPayments(ctx); len(mm) == 0 {
+	if mm, _, _ := st.VerifyPayments(ctx, allFrom, allTo); len(mm) == 0 {
 		t.Fatal("verify missed a view valued without its fee")
 	}
 }
@@ -216,7 +216,7 @@ func TestRateOutageNeverChangesAReport(t *testing.T) {
 	if next := mustReport(t, st, t0.Unix()+3600); *next.Value != 1_800_000_000 {
 		t.Fatalf("next report = %+v, want one view at the new rate (1800000000)", next)
 	}
-	if mm, _, err := st.VerifyPayments(ctx); err != nil || len(mm) != 0 {
+	if mm, _, err := st.VerifyPayments(ctx, allFrom, allTo); err != nil || len(mm) != 0 {
 		t.Fatalf("verify: %v %+v", err, mm)
 	}
 }

@@ -144,7 +144,7 @@ func (m *Module) details(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make([]detailJSON, 0)
 	if rep.Status == store.StatusDone {
-		rows, err := m.store.ReportDetails(r.Context(), id, limit, offset)
+		rows, err := m.store.ReportDetails(r.Context(), rep, limit, offset)
 		if err != nil {
 			m.fail(w, r, err)
 			return

@@ -54,9 +54,9 @@ func addViews(t *testing.T, st *store.Store, views ...view) []int64 {
 	}
 	ids := make([]int64, len(views))
 	for i, v := range views {
-		err := st.Pool.QueryRow(ctx, `INSERT INTO events (ext_id, case_id, type, price_micros, rate_nanos, value, created_at)
-			VALUES ($1, md5($1), 'view', $2, $3, $4, $5) RETURNING id`,
-			wins[i].ExtID, v.priceMicros, v.rateNanos, ads.ViewValue(v.priceMicros, v.rateNanos), v.at).Scan(&ids[i])
+		err := st.Pool.QueryRow(ctx, `INSERT INTO events (ext_id, case_id, type, price_micros, rate_nanos, value, created_at, dsp)
+			VALUES ($1, md5($1), 'view', $2, $3, $4, $5, $6) RETURNING id`,
+			wins[i].ExtID, v.priceMicros, v.rateNanos, ads.ViewValue(v.priceMicros, v.rateNanos), v.at, v.dsp).Scan(&ids[i])
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -75,9 +75,9 @@ func bulkViews(t *testing.T, st *store.Store, n int, at time.Time) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = st.Pool.Exec(ctx, `INSERT INTO events (ext_id, case_id, type, price_micros, rate_nanos, value, created_at)
+	_, err = st.Pool.Exec(ctx, `INSERT INTO events (ext_id, case_id, type, price_micros, rate_nanos, value, created_at, dsp)
 		SELECT a.ext_id, md5(a.ext_id), 'view', a.price_micros, 50000000,
-			div(a.price_micros::numeric * 100000000000, 50000000)::bigint, $1
+			div(a.price_micros::numeric * 100000000000, 50000000)::bigint, $1, a.dsp
 		FROM auctions a WHERE a.ext_id LIKE 'bulk%' ORDER BY a.ext_id`, at)
 	if err != nil {
 		t.Fatal(err)
@@ -101,3 +101,6 @@ func sumValues(t *testing.T, st *store.Store, where string, args ...any) (sum, n
 	}
 	return sum, n
 }
+
+// allFrom and allTo cover every report and event of a test.
+var allFrom, allTo = time.Unix(0, 0), time.Now().AddDate(10, 0, 0)

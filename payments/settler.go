@@ -15,15 +15,20 @@ import (
 )
 
 // Settler opens a report for every period and settles each one settle_after
-// after its period ends. Several bridges may run one each on the same
-// database: the store settles every report exactly once.
+// after its period ends, in transactions of payments.settle_chunk views.
+// Several bridges may run one each on the same database: the store settles
+// every report exactly once (they take turns on its chunks).
 type Settler struct {
 	store       *store.Store
 	period      time.Duration
 	settleAfter time.Duration
+	chunk       int // views per settlement transaction
 	log         *slog.Logger
 
-	// Interval is how often Run ticks; Now is the clock (tests inject one).
+	// Interval is how often Run ticks. Now is the clock periods are opened
+	// and found due by; nil is the database's, so that several bridges
+	// agree on when a period may be settled whatever their own clocks say
+	// (tests inject one).
 	Interval time.Duration
 	Now      func() time.Time
 
@@ -36,7 +41,8 @@ func NewSettler(st *store.Store, cfg config.Payments, log *slog.Logger) *Settler
 	// being due, and a 1 s test period still works.
 	interval := min(cfg.Period/2, 5*time.Second)
 	interval = max(interval, 100*time.Millisecond)
-	return &Settler{store: st, period: cfg.Period, settleAfter: cfg.SettleAfter, log: log, Interval: interval, Now: time.Now}
+	return &Settler{store: st, period: cfg.Period, settleAfter: cfg.SettleAfter, chunk: cfg.SettleChunk, log: log,
+		Interval: interval}
 }
 
 // Run ticks until ctx is cancelled. Database errors are logged and retried
@@ -59,7 +65,10 @@ func (s *Settler) Run(ctx context.Context) error {
 // Tick opens the reports of every period up to now and settles the due
 // ones, oldest first. It returns the reports this call settled.
 func (s *Settler) Tick(ctx context.Context) ([]store.Report, error) {
-	now := s.Now()
+	now, err := s.now(ctx)
+	if err != nil {
+		return nil, err
+	}
 	if s.firstStart.IsZero() {
 		fs, err := s.store.EnsureFirstStart(ctx, now)
 		if err != nil {
@@ -76,7 +85,7 @@ func (s *Settler) Tick(ctx context.Context) ([]store.Report, error) {
 	}
 	var settled []store.Report
 	for _, id := range due {
-		r, mine, err := s.store.SettleReport(ctx, id, now)
+		r, mine, err := s.store.SettleReport(ctx, id, now, s.chunk)
 		if err != nil {
 			return settled, err
 		}
@@ -86,4 +95,11 @@ func (s *Settler) Tick(ctx context.Context) ([]store.Report, error) {
 		}
 	}
 	return settled, nil
+}
+
+func (s *Settler) now(ctx context.Context) (time.Time, error) {
+	if s.Now != nil {
+		return s.Now(), nil
+	}
+	return s.store.Now(ctx)
 }

@@ -96,7 +96,7 @@ func TestReportLifecycle(t *testing.T) {
 	if len(list) != 4 {
 		t.Fatalf("%d reports, want 4 (3 settled, 1 open)", len(list))
 	}
-	if mm, _, err := st.VerifyPayments(ctx); err != nil || len(mm) != 0 {
+	if mm, _, err := st.VerifyPayments(ctx, allFrom, allTo); err != nil || len(mm) != 0 {
 		t.Fatalf("verify: %v %+v", err, mm)
 	}
 }
@@ -227,7 +227,7 @@ func TestConcurrentSettlersSettleEachPeriodOnce(t *testing.T) {
 	if reportSum != eventSum || eventSum != all || n != total || total != 400 {
 		t.Fatalf("reports %d, settled events %d (%d), all events %d (%d)", reportSum, eventSum, n, all, total)
 	}
-	if mm, _, err := a.VerifyPayments(ctx); err != nil || len(mm) != 0 {
+	if mm, _, err := a.VerifyPayments(ctx, allFrom, allTo); err != nil || len(mm) != 0 {
 		t.Fatalf("verify: %v %+v", err, mm)
 	}
 }
@@ -280,7 +280,7 @@ func TestMoneyProperty(t *testing.T) {
 		}
 		var pages int64
 		for off := int64(0); ; off += 7 {
-			rows, err := st.ReportDetails(ctx, r.ID, 7, off)
+			rows, err := st.ReportDetails(ctx, r, 7, off)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -334,7 +334,7 @@ func TestReportValueNeverOverflows(t *testing.T) {
 	if total != int64(len(big)) {
 		t.Fatalf("%d views settled, want %d", total, len(big))
 	}
-	if mm, _, err := st.VerifyPayments(ctx); err != nil || len(mm) != 0 {
+	if mm, _, err := st.VerifyPayments(ctx, allFrom, allTo); err != nil || len(mm) != 0 {
 		t.Fatalf("verify: %v %+v", err, mm)
 	}
 }

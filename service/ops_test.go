@@ -251,7 +251,8 @@ func TestMetricsAfterScriptedAuctionsAndEvents(t *testing.T) {
 		`bridge_outbox_notices{dsp="bidder",status="pending"}`:                        0,
 		`bridge_outbox_deliveries_total{dsp="bidder",kind="burl",result="delivered"}`: 3,
 		`bridge_outbox_at_risk_nano_usd{dsp="bidder"}`:                                0,
-		`bridge_db_pool_max_conns`:                                                    20,
+		`bridge_db_pool_max_conns`:                                                    16, // database.max_conns 20 less database.win_conns 4
+		`bridge_db_win_pool_max_conns`:                                                4,
 		`bridge_config_reloads_total{result="ok"}`:                                    0,
 	}
 	// Delivered notices are counted, not re-counted in the database at every

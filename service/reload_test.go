@@ -130,7 +130,7 @@ func TestSIGHUPWithANewDSPStartsUsingIt(t *testing.T) {
 		t.Errorf("a changed database.max_conns must be logged as needing a restart:\n%s", log)
 	}
 	m := scrape(t, svc.MetricsAddr())
-	if m[`bridge_dsp_requests_total{dsp="newcomer"}`] != 1 || m[`bridge_db_pool_max_conns`] != 20 {
+	if m[`bridge_dsp_requests_total{dsp="newcomer"}`] != 1 || m[`bridge_db_pool_max_conns`] != 16 {
 		t.Errorf("metrics after reload: newcomer requests %v, pool max %v", m[`bridge_dsp_requests_total{dsp="newcomer"}`], m[`bridge_db_pool_max_conns`])
 	}
 }

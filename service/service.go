@@ -21,6 +21,7 @@ import (
 	"github.com/adshares/dsp-bridge/outbox"
 	"github.com/adshares/dsp-bridge/pglocal"
 	"github.com/adshares/dsp-bridge/rates"
+	"github.com/adshares/dsp-bridge/retention"
 	"github.com/adshares/dsp-bridge/store"
 )
 
@@ -76,7 +77,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Service, e
 		url = c.URL("postgres")
 		log.Info("throwaway PostgreSQL started", "url", url)
 	}
-	st, err := store.Open(ctx, url, cfg.Database.MaxConns)
+	st, err := store.OpenWith(ctx, url, store.Options{MaxConns: cfg.Database.MaxConns, WinConns: cfg.Database.WinConns})
 	if err != nil {
 		s.Close()
 		return nil, err
@@ -89,6 +90,13 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Service, e
 	}
 	if len(applied) > 0 {
 		log.Info("migrations applied", "versions", applied)
+	}
+	// Partitions for the coming days before the first request, so that
+	// today's rows never wait in a default partition. Not fatal: an insert
+	// without its partition lands in the default one, and the keeper
+	// tries again every retention.check_interval.
+	if _, err := retention.New(st, cfg, log).Ensure(ctx); err != nil {
+		log.Warn("retention: partitions not created at start; the keeper will try again", "error", err)
 	}
 	w, err := wire(ctx, s)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/adshares/dsp-bridge/outbox"
 	"github.com/adshares/dsp-bridge/payments"
 	"github.com/adshares/dsp-bridge/rates"
+	"github.com/adshares/dsp-bridge/retention"
 )
 
 // wiring is what each capability contributes to the running bridge.
@@ -37,6 +38,9 @@ func wire(ctx context.Context, s *Service) (*wiring, error) {
 	auth, err := payments.NewVerifier(s.Config.AdServer, s.Log)
 	if err != nil {
 		return w, err
+	}
+	if auth != nil {
+		auth.Shared = s.Store // nonces refused at every bridge sharing the database
 	}
 
 	// Registration, inventory and the auction: /info.json, /inventory, /bid.
@@ -89,11 +93,19 @@ func wire(ctx context.Context, s *Service) (*wiring, error) {
 	w.modules = append(w.modules, payments.NewModule(s.Store, s.Config.Payments, auth, s.Log))
 	w.workers = append(w.workers, payments.NewSettler(s.Store, s.Config.Payments, s.Log))
 
-	// Metrics read at scrape time: breakers, the pool, outbox and reports.
+	// Retention: partitions created ahead, expired ones dropped.
+	keeper := retention.New(s.Store, s.Config, s.Log)
+	keeper.Observe, keeper.ObserveRun = w.metrics.ObserveRetentionDrop, w.metrics.ObserveRetentionRun
+	w.workers = append(w.workers, keeper)
+
+	// Metrics read at scrape time: breakers, the pools, outbox, reports, tables.
 	w.metrics.SetDSPs(dspNames(s.Config))
 	w.metrics.WatchDSPs(demand.Auction.DSPStates)
 	w.metrics.WatchPool(s.Store.Pool)
-	w.metrics.WatchStore(s.Store, s.Config.Payments.Window, s.Log)
+	if s.Store.WinPool() != s.Store.Pool {
+		w.metrics.WatchWinPool(s.Store.WinPool())
+	}
+	w.metrics.WatchStore(s.Store, s.Config.Payments.Window, s.Config.Retention.Wins, s.Log)
 	return w, nil
 }
 

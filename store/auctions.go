@@ -45,23 +45,31 @@ type Auction struct {
 var ErrNotFound = errors.New("store: not found")
 
 // InsertAuctions stores wins in one round trip (one transaction), so that a
-// busy /bid path costs the database one commit per call, not per slot.
+// busy /bid path costs the database one commit per call, not per slot. It
+// runs on the connections reserved for wins (database.win_conns): slow
+// views, settlement or operator queries cannot make it wait for a
+// connection. created_at is a.CreatedAt, or the database's now() when zero;
+// an ext_id from NewExtID(now) should be stored with CreatedAt zero or now.
 func (s *Store) InsertAuctions(ctx context.Context, wins []Auction) error {
 	if len(wins) == 0 {
 		return nil
 	}
 	batch := &pgx.Batch{}
 	for _, a := range wins {
+		var at *time.Time
+		if !a.CreatedAt.IsZero() {
+			at = &a.CreatedAt
+		}
 		batch.Queue(`INSERT INTO auctions (ext_id, auction_id, request_id, creative_id, dsp, seat, bid_id, ad_id,
 			price_micros, bid_currency, bid_price, nurl, burl, click_url, adomain, bid_adjustment_ppm,
-			crid, cid, cat, attr, w, h, mtype, exp, fixed_price)
+			crid, cid, cat, attr, w, h, mtype, exp, fixed_price, created_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, coalesce(nullif($16::bigint, 0), 1000000),
-			$17, $18, $19, $20, $21, $22, $23, $24, $25)`,
+			$17, $18, $19, $20, $21, $22, $23, $24, $25, coalesce($26::timestamptz, now()))`,
 			a.ExtID, a.AuctionID, a.RequestID, a.CreativeID, a.DSP, a.Seat, a.BidID, a.AdID,
 			a.PriceMicros, a.BidCurrency, a.BidPrice, a.NURL, a.BURL, a.ClickURL, a.ADomain, a.BidAdjustmentPPM,
-			a.CrID, a.CID, nonNil(a.Cat), nonNil(a.Attr), a.W, a.H, a.MType, a.Exp, a.FixedPrice)
+			a.CrID, a.CID, nonNil(a.Cat), nonNil(a.Attr), a.W, a.H, a.MType, a.Exp, a.FixedPrice, at)
 	}
-	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, s.wins, func(tx pgx.Tx) error {
 		return tx.SendBatch(ctx, batch).Close()
 	})
 	if err != nil {
@@ -78,13 +86,37 @@ func nonNil[T any](l []T) []T {
 	return l
 }
 
-// GetAuction returns the win stored under extID, or ErrNotFound.
+// extIDSlack is how far from the time in its ext_id a win is looked for
+// first: clocks of the instance that made it and of the database may
+// differ a little, never an hour.
+const extIDSlack = time.Hour
+
+const auctionColumns = `ext_id, auction_id, request_id, creative_id, dsp, seat, bid_id, ad_id,
+	price_micros, bid_currency, bid_price, nurl, burl, click_url, adomain, bid_adjustment_ppm,
+	crid, cid, cat, attr, w, h, mtype, exp, fixed_price, created_at`
+
+// getAuctionNearSQL finds a win in the partitions around its ext_id's time.
+const getAuctionNearSQL = `SELECT ` + auctionColumns + ` FROM auctions
+	WHERE ext_id = $1 AND created_at >= $2 AND created_at < $3`
+
+// getAuctionSQL finds a win in every partition (ext_ids without a time).
+const getAuctionSQL = `SELECT ` + auctionColumns + ` FROM auctions WHERE ext_id = $1`
+
+// GetAuction returns the win stored under extID, or ErrNotFound. An ext_id
+// from NewExtID is looked up in the partitions near its time first.
 func (s *Store) GetAuction(ctx context.Context, extID string) (*Auction, error) {
+	if t, ok := ExtIDTime(extID); ok {
+		a, err := s.getAuction(ctx, getAuctionNearSQL, extID, t.Add(-extIDSlack), t.Add(extIDSlack))
+		if !errors.Is(err, ErrNotFound) {
+			return a, err
+		}
+	}
+	return s.getAuction(ctx, getAuctionSQL, extID)
+}
+
+func (s *Store) getAuction(ctx context.Context, sql string, args ...any) (*Auction, error) {
 	var a Auction
-	err := s.Pool.QueryRow(ctx, `SELECT ext_id, auction_id, request_id, creative_id, dsp, seat, bid_id, ad_id,
-		price_micros, bid_currency, bid_price, nurl, burl, click_url, adomain, bid_adjustment_ppm,
-		crid, cid, cat, attr, w, h, mtype, exp, fixed_price, created_at
-		FROM auctions WHERE ext_id = $1`, extID).Scan(
+	err := s.Pool.QueryRow(ctx, sql, args...).Scan(
 		&a.ExtID, &a.AuctionID, &a.RequestID, &a.CreativeID, &a.DSP, &a.Seat, &a.BidID, &a.AdID,
 		&a.PriceMicros, &a.BidCurrency, &a.BidPrice, &a.NURL, &a.BURL, &a.ClickURL, &a.ADomain, &a.BidAdjustmentPPM,
 		&a.CrID, &a.CID, &a.Cat, &a.Attr, &a.W, &a.H, &a.MType, &a.Exp, &a.FixedPrice, &a.CreatedAt)

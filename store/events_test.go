@@ -144,3 +144,73 @@ func TestReplayedViewNoticeAgesFromEnqueue(t *testing.T) {
 		t.Fatalf("notice created_at = %+v, want %s", ns, ev.EnqueuedAt)
 	}
 }
+
+// A view after its win's deadline is stored, not billed, and sends no burl;
+// the win's later views are repeats.
+func TestRecordViewLateIsStoredNotBilled(t *testing.T) {
+	ctx := context.Background()
+	st := testdb.New(t)
+	insertWin(t, st, "late1")
+	ev := view("late1", 1)
+	ev.Late = true
+	got, err := st.RecordView(ctx, ev, "alpha", "http://127.0.0.1:1/b")
+	if err != nil || got.EventID == 0 || got.Billed || got.NoticeID != 0 || got.Reason != store.UnbilledLate {
+		t.Fatalf("late view: %+v %v", got, err)
+	}
+	again, err := st.RecordView(ctx, view("late1", 2), "alpha", "http://127.0.0.1:1/b")
+	if err != nil || again.Billed || again.Reason != store.UnbilledRepeat {
+		t.Fatalf("view after the late one: %+v %v", again, err)
+	}
+	evs, _ := st.EventsOf(ctx, "late1")
+	ns, _ := st.NoticesOf(ctx, "late1")
+	if len(evs) != 2 || evs[0].Value != 0 || evs[0].UnbilledReason != "late" || evs[1].UnbilledReason != "repeat" || len(ns) != 0 {
+		t.Fatalf("events %+v, notices %+v", evs, ns)
+	}
+}
+
+// Daily partitions: the win's views land in other partitions than the win
+// and than each other, and still only the first is billed and a repeated
+// call changes nothing (the database no longer enforces it across
+// partitions; the look-up under the ext_id's lock does).
+func TestRecordViewIsOnceAcrossPartitions(t *testing.T) {
+	ctx := context.Background()
+	st := testdb.New(t)
+	win := time.Date(2024, 5, 1, 23, 59, 0, 0, time.UTC)
+	for _, table := range store.PartitionedTables {
+		if _, err := st.EnsurePartitions(ctx, table, win, win.Add(72*time.Hour), 24*time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.InsertAuctions(ctx, []store.Auction{{ExtID: "xp", AuctionID: "r", RequestID: "0", CreativeID: "c", DSP: "alpha",
+		PriceMicros: 2_000_000, CreatedAt: win}}); err != nil {
+		t.Fatal(err)
+	}
+	at := func(d time.Duration, c int) store.Event {
+		ev := view("xp", c)
+		ev.CreatedAt, ev.WinAt = win.Add(d), win
+		return ev
+	}
+	for i, tc := range []struct {
+		ev       store.Event
+		inserted bool
+		billed   bool
+	}{
+		{at(2*time.Minute, 1), true, true},    // next day's partition
+		{at(30*time.Hour, 1), false, false},   // the same case, a day later: nothing
+		{at(2*time.Minute, 1), false, false},  // replayed from the spool: nothing
+		{at(50*time.Hour, 2), true, false},    // another case, two days later: a repeat
+		{at(-30*time.Second, 3), true, false}, // stamped before its win (a skewed clock): still a repeat
+		{at(50*time.Hour, 2), false, false},
+	} {
+		got, err := st.RecordView(ctx, tc.ev, "alpha", "http://127.0.0.1:1/b")
+		if err != nil || (got.EventID != 0) != tc.inserted || got.Billed != tc.billed {
+			t.Fatalf("view %d: %+v %v", i, got, err)
+		}
+	}
+	var billed, views, notices, parts int
+	st.Pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE value > 0), count(*), count(DISTINCT tableoid) FROM events`).Scan(&billed, &views, &parts)
+	st.Pool.QueryRow(ctx, `SELECT count(*) FROM outbox`).Scan(&notices)
+	if billed != 1 || views != 3 || notices != 1 || parts != 3 {
+		t.Fatalf("billed %d, views %d in %d partitions, notices %d; want 1, 3 in 3, 1", billed, views, parts, notices)
+	}
+}

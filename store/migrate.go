@@ -57,7 +57,11 @@ func Migrations() ([]Migration, error) {
 
 // Migrate applies every migration not applied yet and returns the versions it
 // applied. It is idempotent and safe to run from several processes at once.
-func (s *Store) Migrate(ctx context.Context) ([]int, error) {
+func (s *Store) Migrate(ctx context.Context) ([]int, error) { return s.migrate(ctx, 0) }
+
+// migrate applies the migrations not applied yet, up to version upTo (0:
+// all of them).
+func (s *Store) migrate(ctx context.Context, upTo int) ([]int, error) {
 	migrations, err := Migrations()
 	if err != nil {
 		return nil, err
@@ -86,7 +90,7 @@ func (s *Store) Migrate(ctx context.Context) ([]int, error) {
 	}
 	var done []int
 	for _, m := range migrations {
-		if applied[m.Version] {
+		if applied[m.Version] || (upTo > 0 && m.Version > upTo) {
 			continue
 		}
 		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {

@@ -28,14 +28,21 @@ type Notice struct {
 	Claim     string // the claim token; needed to record the outcome
 }
 
-// PendingDSPs lists the DSPs that have pending notices, with one index probe
-// per DSP (a loose index scan), so it stays cheap with a large backlog.
-func (s *Store) PendingDSPs(ctx context.Context) ([]string, error) {
-	rows, err := s.Pool.Query(ctx, `WITH RECURSIVE d AS (
-		SELECT (SELECT min(dsp) FROM outbox WHERE status = 'pending') AS dsp
-		UNION ALL
-		SELECT (SELECT min(dsp) FROM outbox WHERE status = 'pending' AND dsp > d.dsp) FROM d WHERE d.dsp IS NOT NULL)
-		SELECT dsp FROM d WHERE dsp IS NOT NULL`)
+// epoch is "since the beginning": a created_at bound that prunes nothing.
+var epoch = time.Unix(0, 0)
+
+// pendingDSPsSQL lists the DSPs with pending notices created since $1, with
+// one index probe per DSP and partition (a loose index scan), so it stays
+// cheap with a large backlog and many partitions.
+const pendingDSPsSQL = `WITH RECURSIVE d AS (
+	SELECT (SELECT min(dsp) FROM outbox WHERE status = 'pending' AND created_at >= $1) AS dsp
+	UNION ALL
+	SELECT (SELECT min(dsp) FROM outbox WHERE status = 'pending' AND created_at >= $1 AND dsp > d.dsp) FROM d WHERE d.dsp IS NOT NULL)
+	SELECT dsp FROM d WHERE dsp IS NOT NULL`
+
+// PendingDSPs lists the DSPs that have pending notices created since since.
+func (s *Store) PendingDSPs(ctx context.Context, since time.Time) ([]string, error) {
+	rows, err := s.Pool.Query(ctx, pendingDSPsSQL, since)
 	if err != nil {
 		return nil, fmt.Errorf("store: pending dsps: %w", err)
 	}
@@ -46,35 +53,60 @@ func (s *Store) PendingDSPs(ctx context.Context) ([]string, error) {
 	return out, nil
 }
 
-// ClaimNotices claims, per DSP, up to quota[dsp] pending notices due at now,
-// oldest first, skipping rows another worker is claiming. Each claimed row's
-// next_attempt_at moves to leaseUntil, so a worker that dies holding it
-// gives it back then. All DSPs are claimed in one round trip; each claim is
-// its own short statement.
-func (s *Store) ClaimNotices(ctx context.Context, now, leaseUntil time.Time, token string, quota map[string]int) ([]Notice, error) {
-	batch := &pgx.Batch{}
-	for dsp, n := range quota {
-		if n <= 0 {
-			continue
-		}
-		batch.Queue(`UPDATE outbox SET next_attempt_at = $3, claim = $4
-			WHERE id IN (SELECT id FROM outbox
-				WHERE status = 'pending' AND dsp = $1 AND next_attempt_at <= $2
-				ORDER BY next_attempt_at, id LIMIT $5 FOR UPDATE SKIP LOCKED)
-			RETURNING id, ext_id, dsp, kind, url, attempts, created_at, claim`,
-			dsp, now, leaseUntil, token, n)
+// Claim is what ClaimNotices asks for.
+type Claim struct {
+	// Now is the time notices must be due by and the lease starts from;
+	// zero (the bridge) uses the database's clock, so that instances with
+	// skewed clocks never cut each other's leases short. Tests inject one.
+	Now time.Time
+	// Lease is how long the claim lasts: a worker that dies holding it
+	// gives the notice back then.
+	Lease time.Duration
+	// Since is the oldest created_at looked at (partition pruning); older
+	// pending notices are given up by ExpireNotices.
+	Since time.Time
+	Token string
+	// Quota is, per DSP, how many notices to claim at most.
+	Quota map[string]int
+}
+
+// claimSQL claims, for one DSP, up to $5 pending notices due at $2 (or the
+// database's now), oldest first, skipping rows another worker is claiming,
+// and moves their next_attempt_at to the end of the lease.
+const claimSQL = `UPDATE outbox SET next_attempt_at = coalesce($2::timestamptz, statement_timestamp()) + $3::interval, claim = $4
+	WHERE created_at >= $6 AND (id, created_at) IN (SELECT id, created_at FROM outbox
+		WHERE status = 'pending' AND dsp = $1 AND created_at >= $6
+			AND next_attempt_at <= coalesce($2::timestamptz, statement_timestamp())
+		ORDER BY next_attempt_at, id LIMIT $5 FOR UPDATE SKIP LOCKED)
+	RETURNING id, ext_id, dsp, kind, url, attempts, created_at, claim`
+
+// ClaimNotices claims, per DSP, up to c.Quota[dsp] due notices. It returns
+// them and the time the claim was made at (c.Now, or the database's clock),
+// which the caller's deadlines and backoff should count from. All DSPs are
+// claimed in one round trip; each claim is its own short statement.
+func (s *Store) ClaimNotices(ctx context.Context, c Claim) ([]Notice, time.Time, error) {
+	var now *time.Time
+	if !c.Now.IsZero() {
+		now = &c.Now
 	}
-	if batch.Len() == 0 {
-		return nil, nil
+	batch := &pgx.Batch{}
+	batch.Queue(`SELECT coalesce($1::timestamptz, statement_timestamp())`, now)
+	for dsp, n := range c.Quota {
+		if n > 0 {
+			batch.Queue(claimSQL, dsp, now, c.Lease, c.Token, n, c.Since)
+		}
+	}
+	if batch.Len() == 1 {
+		return nil, c.Now, nil
 	}
 	// A batch is one implicit transaction: claims of all DSPs commit together.
 	br := s.Pool.SendBatch(ctx, batch)
 	var out []Notice
-	var err error
-	for range batch.Len() {
+	var at time.Time
+	err := br.QueryRow().Scan(&at)
+	for i := 1; i < batch.Len() && err == nil; i++ {
 		var rows pgx.Rows
-		rows, err = br.Query()
-		if err != nil {
+		if rows, err = br.Query(); err != nil {
 			break
 		}
 		var got []Notice
@@ -83,61 +115,151 @@ func (s *Store) ClaimNotices(ctx context.Context, now, leaseUntil time.Time, tok
 			err := r.Scan(&n.ID, &n.ExtID, &n.DSP, &n.Kind, &n.URL, &n.Attempts, &n.CreatedAt, &n.Claim)
 			return n, err
 		})
-		if err != nil {
-			break
-		}
 		out = append(out, got...)
 	}
 	if cerr := br.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		return nil, fmt.Errorf("store: claim notices: %w", err)
+		return nil, time.Time{}, fmt.Errorf("store: claim notices: %w", err)
 	}
-	return out, nil
+	return out, at, nil
 }
 
 // ErrClaimLost is returned when a notice's outcome cannot be recorded
 // because its claim expired and another worker took it over.
 var ErrClaimLost = errors.New("store: notice claim lost")
 
+// Outcome is the result of one delivery attempt of a claimed notice.
+type Outcome struct {
+	Notice Notice
+	// Status is NoticeDelivered (a 2xx), NoticePending (retry at Next) or
+	// NoticeUndelivered (given up).
+	Status string
+	At     time.Time // delivered_at, for NoticeDelivered
+	Next   time.Time // the next attempt, for NoticePending
+	// HTTPStatus is the DSP's answer (0: none).
+	HTTPStatus int
+	// Attempted says whether a call was made (and so counts as an attempt);
+	// a notice given up before any call is not.
+	Attempted bool
+	Reason    string // last_error
+}
+
+// recordOutcomesSQL records many outcomes in one statement. Only the holder
+// of a claim may record it (claim = token, still pending); the ids it
+// returns are the ones recorded.
+const recordOutcomesSQL = `UPDATE outbox o SET
+	status = v.status,
+	attempts = o.attempts + v.inc,
+	delivered_at = CASE WHEN v.status = 'delivered' THEN v.at ELSE o.delivered_at END,
+	next_attempt_at = CASE WHEN v.status = 'pending' THEN v.next ELSE o.next_attempt_at END,
+	last_status = CASE WHEN v.status = 'undelivered' THEN coalesce(nullif(v.code, 0), o.last_status) ELSE nullif(v.code, 0) END,
+	last_error = v.reason,
+	claim = ''
+	FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::int[], $6::timestamptz[], $7::timestamptz[], $8::int[], $9::text[])
+		AS v(id, created_at, claim, status, inc, at, next, code, reason)
+	WHERE o.id = v.id AND o.created_at = v.created_at AND o.created_at >= $10 AND o.created_at <= $11
+		AND o.claim = v.claim AND o.status = 'pending'
+	RETURNING o.id`
+
+// RecordOutcomes stores the outcomes of many deliveries in one statement
+// (one commit for a whole burst of deliveries) and returns the ids whose
+// claim was lost (expired and taken over: nothing recorded for them).
+func (s *Store) RecordOutcomes(ctx context.Context, outs []Outcome) (lost []int64, err error) {
+	if len(outs) == 0 {
+		return nil, nil
+	}
+	n := len(outs)
+	ids, created, claims, statuses := make([]int64, n), make([]time.Time, n), make([]string, n), make([]string, n)
+	incs, ats, nexts, codes, reasons := make([]int32, n), make([]*time.Time, n), make([]*time.Time, n), make([]int32, n), make([]string, n)
+	lo, hi := outs[0].Notice.CreatedAt, outs[0].Notice.CreatedAt
+	for i, o := range outs {
+		ids[i], created[i], claims[i], statuses[i] = o.Notice.ID, o.Notice.CreatedAt, o.Notice.Claim, o.Status
+		if o.Attempted {
+			incs[i] = 1
+		}
+		if o.Status == NoticeDelivered {
+			ats[i] = &outs[i].At
+		}
+		if o.Status == NoticePending {
+			nexts[i] = &outs[i].Next
+		}
+		codes[i], reasons[i] = int32(o.HTTPStatus), o.Reason
+		lo, hi = minTime(lo, o.Notice.CreatedAt), maxTime(hi, o.Notice.CreatedAt)
+	}
+	rows, err := s.Pool.Query(ctx, recordOutcomesSQL, ids, created, claims, statuses, incs, ats, nexts, codes, reasons, lo, hi)
+	if err != nil {
+		return nil, fmt.Errorf("store: outbox update: %w", err)
+	}
+	done, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("store: outbox update: %w", err)
+	}
+	recorded := make(map[int64]bool, len(done))
+	for _, id := range done {
+		recorded[id] = true
+	}
+	for _, id := range ids {
+		if !recorded[id] {
+			lost = append(lost, id)
+		}
+	}
+	return lost, nil
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
 // MarkDelivered records a 2xx answer.
 func (s *Store) MarkDelivered(ctx context.Context, n Notice, at time.Time, status int) error {
-	return s.markNotice(ctx, `UPDATE outbox SET status = 'delivered', attempts = attempts + 1, delivered_at = $3,
-		last_status = $4, last_error = '', claim = '' WHERE id = $1 AND claim = $2 AND status = 'pending'`,
-		n.ID, n.Claim, at, status)
+	return s.recordOne(ctx, Outcome{Notice: n, Status: NoticeDelivered, At: at, HTTPStatus: status, Attempted: true})
 }
 
 // MarkRetry records a failed attempt and schedules the next one.
 func (s *Store) MarkRetry(ctx context.Context, n Notice, next time.Time, status int, reason string) error {
-	return s.markNotice(ctx, `UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $3,
-		last_status = nullif($4, 0), last_error = $5, claim = '' WHERE id = $1 AND claim = $2 AND status = 'pending'`,
-		n.ID, n.Claim, next, status, reason)
+	return s.recordOne(ctx, Outcome{Notice: n, Status: NoticePending, Next: next, HTTPStatus: status, Attempted: true, Reason: reason})
 }
 
 // MarkUndelivered gives a notice up for good (a 4xx, or too old); it stays
 // in the outbox, visible to the operator. attempted says whether a call was
 // made this time (and so counts as an attempt).
 func (s *Store) MarkUndelivered(ctx context.Context, n Notice, attempted bool, status int, reason string) error {
-	inc := 0
-	if attempted {
-		inc = 1
-	}
-	return s.markNotice(ctx, `UPDATE outbox SET status = 'undelivered', attempts = attempts + $3,
-		last_status = coalesce(nullif($4, 0), last_status), last_error = $5, claim = ''
-		WHERE id = $1 AND claim = $2 AND status = 'pending'`,
-		n.ID, n.Claim, inc, status, reason)
+	return s.recordOne(ctx, Outcome{Notice: n, Status: NoticeUndelivered, HTTPStatus: status, Attempted: attempted, Reason: reason})
 }
 
-func (s *Store) markNotice(ctx context.Context, sql string, args ...any) error {
-	tag, err := s.Pool.Exec(ctx, sql, args...)
+func (s *Store) recordOne(ctx context.Context, o Outcome) error {
+	lost, err := s.RecordOutcomes(ctx, []Outcome{o})
 	if err != nil {
-		return fmt.Errorf("store: outbox update: %w", err)
+		return err
 	}
-	if tag.RowsAffected() == 0 {
+	if len(lost) > 0 {
 		return ErrClaimLost
 	}
 	return nil
+}
+
+// ExpireNotices gives up the pending notices created before before that no
+// worker holds (never claimed in time: the claims only look at recent
+// partitions), and returns how many.
+func (s *Store) ExpireNotices(ctx context.Context, before time.Time, reason string) (int64, error) {
+	tag, err := s.Pool.Exec(ctx, `UPDATE outbox SET status = 'undelivered', last_error = $2, claim = ''
+		WHERE status = 'pending' AND created_at < $1 AND next_attempt_at < statement_timestamp()`, before, reason)
+	if err != nil {
+		return 0, fmt.Errorf("store: expire notices: %w", err)
+	}
+	return tag.RowsAffected(), nil
 }
 
 // OutboxStats are the notice counts of one DSP. Pending includes Retrying.
@@ -156,30 +278,44 @@ type OutboxStats struct {
 	OldestPending *time.Time `json:"oldest_pending,omitempty"`
 }
 
-// OutboxStatsByDSP counts notices per DSP and status (a full scan: for the
-// operator, not for hot paths).
+// outboxStatsSQL counts the notices created in [$1, $2) per DSP and
+// status. What an undelivered burl puts at risk is on its own row.
+const outboxStatsSQL = `SELECT dsp,
+	count(*) FILTER (WHERE status = 'pending'),
+	count(*) FILTER (WHERE status = 'pending' AND attempts > 0),
+	count(*) FILTER (WHERE status = 'delivered'),
+	count(*) FILTER (WHERE status = 'undelivered'),
+	coalesce(sum(billed_value) FILTER (WHERE status = 'undelivered' AND kind = 'burl'), 0)::bigint,
+	coalesce(sum(billed_price_micros) FILTER (WHERE status = 'undelivered' AND kind = 'burl'), 0)::bigint,
+	min(created_at) FILTER (WHERE status = 'pending')
+	FROM outbox WHERE created_at >= $1 AND created_at < $2 %s
+	GROUP BY dsp ORDER BY dsp`
+
+// OutboxStats counts the notices created in [from, to) per DSP and status
+// (bridge outbox status): it reads only the partitions of the range.
+func (s *Store) OutboxStats(ctx context.Context, from, to time.Time) ([]OutboxStats, error) {
+	return s.outboxStats(ctx, fmt.Sprintf(outboxStatsSQL, ""), from, to)
+}
+
+// OutboxStatsByDSP counts every notice ever made (the demo and tests; an
+// operator asks OutboxStats for a range).
 func (s *Store) OutboxStatsByDSP(ctx context.Context) ([]OutboxStats, error) {
-	return s.outboxStats(ctx, "")
+	return s.OutboxStats(ctx, epoch, time.Now().AddDate(100, 0, 0))
 }
 
-// OpenOutboxByDSP is OutboxStatsByDSP without the delivered notices
-// (Delivered stays 0): it reads only open rows, through the partial index
-// outbox_open, so it stays cheap however many notices were delivered.
-func (s *Store) OpenOutboxByDSP(ctx context.Context) ([]OutboxStats, error) {
-	return s.outboxStats(ctx, "WHERE o.status <> 'delivered'")
+// openOutboxSQL is outboxStatsSQL without the delivered notices: it reads
+// only open rows of the range, through the partial index outbox_open, so
+// the metrics scrape stays cheap however many notices were delivered.
+var openOutboxSQL = fmt.Sprintf(outboxStatsSQL, "AND status <> 'delivered'")
+
+// OpenOutboxByDSP is OutboxStats of the open notices (Delivered stays 0)
+// created since since: what the metrics scrape reads.
+func (s *Store) OpenOutboxByDSP(ctx context.Context, since time.Time) ([]OutboxStats, error) {
+	return s.outboxStats(ctx, openOutboxSQL, since, time.Now().AddDate(100, 0, 0))
 }
 
-func (s *Store) outboxStats(ctx context.Context, where string) ([]OutboxStats, error) {
-	rows, err := s.Pool.Query(ctx, `SELECT o.dsp,
-		count(*) FILTER (WHERE o.status = 'pending'),
-		count(*) FILTER (WHERE o.status = 'pending' AND o.attempts > 0),
-		count(*) FILTER (WHERE o.status = 'delivered'),
-		count(*) FILTER (WHERE o.status = 'undelivered'),
-		coalesce(sum(e.value) FILTER (WHERE o.status = 'undelivered' AND o.kind = 'burl'), 0)::bigint,
-		coalesce(sum(e.price_micros) FILTER (WHERE o.status = 'undelivered' AND o.kind = 'burl'), 0)::bigint,
-		min(o.created_at) FILTER (WHERE o.status = 'pending')
-		FROM outbox o LEFT JOIN events e ON e.id = o.event_id `+where+`
-		GROUP BY o.dsp ORDER BY o.dsp`)
+func (s *Store) outboxStats(ctx context.Context, sql string, from, to time.Time) ([]OutboxStats, error) {
+	rows, err := s.Pool.Query(ctx, sql, from, to)
 	if err != nil {
 		return nil, fmt.Errorf("store: outbox stats: %w", err)
 	}
@@ -202,11 +338,15 @@ type OutboxBacklog struct {
 	OldestPending *time.Time `json:"oldest_pending,omitempty"`
 }
 
-// Backlog counts pending notices (through the partial index on pending rows).
-func (s *Store) Backlog(ctx context.Context) (OutboxBacklog, error) {
+// backlogSQL counts pending notices created since $1 (through the partial
+// index on pending rows).
+const backlogSQL = `SELECT count(*), count(*) FILTER (WHERE attempts > 0), min(created_at)
+	FROM outbox WHERE status = 'pending' AND created_at >= $1`
+
+// Backlog counts the pending notices created since since.
+func (s *Store) Backlog(ctx context.Context, since time.Time) (OutboxBacklog, error) {
 	var b OutboxBacklog
-	err := s.Pool.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE attempts > 0), min(created_at)
-		FROM outbox WHERE status = 'pending'`).Scan(&b.Pending, &b.Retrying, &b.OldestPending)
+	err := s.Pool.QueryRow(ctx, backlogSQL, since).Scan(&b.Pending, &b.Retrying, &b.OldestPending)
 	if err != nil {
 		return b, fmt.Errorf("store: outbox backlog: %w", err)
 	}
@@ -229,7 +369,8 @@ type NoticeRow struct {
 	DeliveredAt *time.Time
 }
 
-// NoticesOf returns the outbox rows of an ext_id.
+// NoticesOf returns the outbox rows of an ext_id (every partition: tests
+// and operator tools).
 func (s *Store) NoticesOf(ctx context.Context, extID string) ([]NoticeRow, error) {
 	rows, err := s.Pool.Query(ctx, `SELECT id, ext_id, dsp, kind, url, status, attempts, last_status, last_error,
 		next_attempt_at, created_at, delivered_at FROM outbox WHERE ext_id = $1 ORDER BY id`, extID)

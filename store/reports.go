@@ -37,6 +37,12 @@ type Report struct {
 	Views       int64
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
+	// EventsFrom and EventsTo bound the created_at of the report's rows
+	// (nil: none yet): its details are read from those partitions only.
+	EventsFrom, EventsTo *time.Time
+	// DetailsDroppedAt is set once retention dropped a partition holding
+	// some of the report's rows (only ever outside payments.window).
+	DetailsDroppedAt *time.Time
 }
 
 // ReportID returns the id of the period starting at unix second start, and
@@ -47,6 +53,12 @@ func ReportID(start int64) (int64, error) {
 	}
 	return start, nil
 }
+
+// openReportsSQL finds where the reports stop and the oldest unsettled
+// billed view (through the partial index events_unsettled of every
+// partition: a straggler may be old).
+const openReportsSQL = `SELECT (SELECT max(period_end) FROM payment_reports),
+	(SELECT min(created_at) FROM events WHERE report_id IS NULL AND type = 'view' AND value > 0)`
 
 // OpenReports creates the report of every period from where the reports
 // stop (or, before the first one, from the period of the first start or of
@@ -59,8 +71,7 @@ func (s *Store) OpenReports(ctx context.Context, period time.Duration, firstStar
 		return 0, fmt.Errorf("store: payment period %s is not whole seconds", period)
 	}
 	var lastEnd, oldestView *time.Time
-	err := s.Pool.QueryRow(ctx, `SELECT (SELECT max(period_end) FROM payment_reports),
-		(SELECT min(created_at) FROM events WHERE report_id IS NULL AND type = 'view' AND value > 0)`).Scan(&lastEnd, &oldestView)
+	err := s.Pool.QueryRow(ctx, openReportsSQL).Scan(&lastEnd, &oldestView)
 	if err != nil {
 		return 0, fmt.Errorf("store: open reports: %w", err)
 	}
@@ -123,60 +134,53 @@ func (s *Store) DueReports(ctx context.Context, settleAfter time.Duration, now t
 	return ids, nil
 }
 
-// SettleReport closes report id in one transaction: it stamps the report on
-// every unsettled billed view recorded before the period's end (stragglers
-// of earlier periods included; oldest first, as many as fit in an int64
-// value), and sets value = their sum, views = their
-// count, status done. The report row is locked first, so when several
-// bridges race exactly one settles it; the others see it done and return
-// false. A done report never changes again.
-func (s *Store) SettleReport(ctx context.Context, id int64, now time.Time) (*Report, bool, error) {
+// DefaultSettleChunk is how many views one settlement transaction stamps
+// (payments.settle_chunk): short transactions whatever the period's size.
+const DefaultSettleChunk = 50_000
+
+// settlePickSQL takes the next chunk of a report: the oldest unsettled
+// billed views recorded before the period's end (stragglers of earlier
+// periods included), in (created_at, id) order through the partial index
+// events_unsettled, locked until the chunk commits.
+const settlePickSQL = `SELECT id, created_at, value FROM events
+	WHERE report_id IS NULL AND type = 'view' AND value > 0 AND created_at < $1
+	ORDER BY created_at, id LIMIT $2 FOR UPDATE`
+
+// settleStampSQL stamps a chunk with its report and positions. lo/hi ($5,
+// $6) are the chunk's created_at range: the update prunes to the
+// partitions holding it.
+const settleStampSQL = `UPDATE events e SET report_id = $1, report_seq = v.seq
+	FROM unnest($2::bigint[], $3::timestamptz[], $4::bigint[]) AS v(id, created_at, seq)
+	WHERE e.id = v.id AND e.created_at = v.created_at AND e.created_at >= $5 AND e.created_at <= $6 AND e.report_id IS NULL`
+
+// SettleReport closes report id: it stamps the report on every unsettled
+// billed view recorded before the period's end, chunk views per
+// transaction, numbering them 1..n, and then sets value = their sum, views
+// = their count, status done. A report takes views only while its value
+// fits in a bigint (an overflow would fail this report, and every later
+// one, forever): the views left out go to the next report. Every chunk
+// locks the report row first, so when several bridges race they take turns
+// and the positions stay 1..n without a gap; a bridge that dies between
+// chunks leaves the report processing with its progress, and whoever comes
+// next goes on from there. settled is true for the call that turned the
+// report done. A done report never changes again.
+func (s *Store) SettleReport(ctx context.Context, id int64, now time.Time, chunk int) (*Report, bool, error) {
+	if chunk <= 0 {
+		chunk = DefaultSettleChunk
+	}
 	settled := false
-	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
-		var status string
-		var end time.Time
-		err := tx.QueryRow(ctx, `SELECT status, period_end FROM payment_reports WHERE id = $1 FOR UPDATE`, id).Scan(&status, &end)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return ErrNotFound
-		}
+	for done := false; !done; {
+		err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+			last, finished, err := settleChunk(ctx, tx, id, now, chunk)
+			done, settled = finished, last
+			return err
+		})
 		if err != nil {
-			return err
+			if errors.Is(err, ErrNotFound) {
+				return nil, false, err
+			}
+			return nil, false, fmt.Errorf("store: settle report %d: %w", id, err)
 		}
-		if status == StatusDone {
-			return nil
-		}
-		var value, views int64
-		// Number the rows in event id order as they are stamped: details
-		// then page by position, exactly and cheaply at any offset. A report
-		// takes views only while its value fits in a bigint (the running sum
-		// is numeric): an overflow would fail this report, and every later
-		// one, forever. The views left out go to the next report.
-		err = tx.QueryRow(ctx, `WITH picked AS (
-				SELECT id, value FROM events
-				WHERE report_id IS NULL AND type = 'view' AND value > 0 AND created_at < $2
-				ORDER BY id FOR UPDATE),
-			numbered AS (SELECT id, row_number() OVER (ORDER BY id) AS seq,
-					sum(value) OVER (ORDER BY id) AS running FROM picked),
-			stamped AS (
-				UPDATE events e SET report_id = $1, report_seq = n.seq FROM numbered n
-				WHERE e.id = n.id AND e.report_id IS NULL AND n.running <= 9223372036854775807
-				RETURNING e.value)
-			SELECT coalesce(sum(value), 0)::bigint, count(*) FROM stamped`, id, end).Scan(&value, &views)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `UPDATE payment_reports SET status = 'done', value = $2, views = $3, updated_at = $4
-			WHERE id = $1`, id, value, views, now); err != nil {
-			return err
-		}
-		settled = true
-		return nil
-	})
-	if err != nil {
-		if errors.Is(err, ErrNotFound) {
-			return nil, false, err
-		}
-		return nil, false, fmt.Errorf("store: settle report %d: %w", id, err)
 	}
 	r, err := s.GetReport(ctx, id)
 	if err != nil {
@@ -185,11 +189,84 @@ func (s *Store) SettleReport(ctx context.Context, id int64, now time.Time) (*Rep
 	return r, settled, nil
 }
 
-const reportColumns = `id, period_start, period_end, status, value, views, created_at, updated_at`
+// settleChunk stamps one chunk of report id in tx. settled: this chunk
+// turned the report done; finished: the report is done (now or before).
+func settleChunk(ctx context.Context, tx pgx.Tx, id int64, now time.Time, chunk int) (settled, finished bool, err error) {
+	var status string
+	var end time.Time
+	var views, value int64
+	err = tx.QueryRow(ctx, `SELECT status, period_end, stamped_views, stamped_value FROM payment_reports
+		WHERE id = $1 FOR UPDATE`, id).Scan(&status, &end, &views, &value)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, false, ErrNotFound
+	}
+	if err != nil || status == StatusDone {
+		return false, status == StatusDone, err
+	}
+	rows, err := tx.Query(ctx, settlePickSQL, end, chunk)
+	if err != nil {
+		return false, false, err
+	}
+	var ids, seqs []int64
+	var created []time.Time
+	var lo, hi time.Time
+	full := false // the report's value cannot take the next view
+	n := 0
+	for rows.Next() {
+		var eid, v int64
+		var at time.Time
+		if err := rows.Scan(&eid, &at, &v); err != nil {
+			rows.Close()
+			return false, false, err
+		}
+		n++
+		if full || v > math.MaxInt64-value {
+			full = true
+			continue
+		}
+		value += v
+		views++
+		ids, created, seqs = append(ids, eid), append(created, at), append(seqs, views)
+		if len(ids) == 1 {
+			lo = at
+		}
+		hi = at
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return false, false, err
+	}
+	if len(ids) > 0 {
+		tag, err := tx.Exec(ctx, settleStampSQL, id, ids, created, seqs, lo, hi)
+		if err != nil {
+			return false, false, err
+		}
+		if tag.RowsAffected() != int64(len(ids)) {
+			return false, false, fmt.Errorf("stamped %d of %d views", tag.RowsAffected(), len(ids))
+		}
+	}
+	// The last chunk: fewer rows than asked for, or the value is full.
+	last := n < chunk || full
+	var from, to *time.Time
+	if len(ids) > 0 {
+		from, to = &lo, &hi
+	}
+	_, err = tx.Exec(ctx, `UPDATE payment_reports SET stamped_views = $2::bigint, stamped_value = $3::bigint,
+			events_from = least(events_from, $4::timestamptz), events_to = greatest(events_to, $5::timestamptz),
+			status = CASE WHEN $6::boolean THEN 'done' ELSE status END,
+			value = CASE WHEN $6::boolean THEN $3::bigint END,
+			views = CASE WHEN $6::boolean THEN $2::bigint ELSE views END,
+			updated_at = CASE WHEN $6::boolean THEN $7::timestamptz ELSE updated_at END
+		WHERE id = $1`, id, views, value, from, to, last, now)
+	return last, last, err
+}
+
+const reportColumns = `id, period_start, period_end, status, value, views, created_at, updated_at, events_from, events_to, details_dropped_at`
 
 func scanReport(row pgx.Row) (*Report, error) {
 	var r Report
-	err := row.Scan(&r.ID, &r.PeriodStart, &r.PeriodEnd, &r.Status, &r.Value, &r.Views, &r.CreatedAt, &r.UpdatedAt)
+	err := row.Scan(&r.ID, &r.PeriodStart, &r.PeriodEnd, &r.Status, &r.Value, &r.Views, &r.CreatedAt, &r.UpdatedAt,
+		&r.EventsFrom, &r.EventsTo, &r.DetailsDroppedAt)
 	return &r, err
 }
 
@@ -233,16 +310,20 @@ type PaymentDetail struct {
 	Value  int64 // ADS clicks
 }
 
-// ReportDetails returns one page of a report's billed views in event id
+// reportDetailsSQL reads one page of a report by position, in the
+// partitions that hold the report's rows only.
+const reportDetailsSQL = `SELECT case_id, value FROM events
+	WHERE report_id = $1 AND report_seq > $3::bigint AND report_seq <= $3::bigint + $2::bigint AND created_at >= $4 AND created_at <= $5
+	ORDER BY report_seq`
+
+// ReportDetails returns one page of a report's billed views in position
 // order: stable and exact across calls, because a settled report's rows and
 // their positions (report_seq) never change.
-func (s *Store) ReportDetails(ctx context.Context, id int64, limit, offset int64) ([]PaymentDetail, error) {
-	if limit <= 0 || offset < 0 || offset > math.MaxInt64-limit {
-		return nil, nil // past any report's end
+func (s *Store) ReportDetails(ctx context.Context, r *Report, limit, offset int64) ([]PaymentDetail, error) {
+	if limit <= 0 || offset < 0 || offset > math.MaxInt64-limit || r.EventsFrom == nil || r.EventsTo == nil {
+		return nil, nil // past any report's end, or a report without rows
 	}
-	rows, err := s.Pool.Query(ctx, `SELECT case_id, value FROM events
-		WHERE report_id = $1 AND report_seq > $3 AND report_seq <= $3 + $2
-		ORDER BY report_seq`, id, limit, offset)
+	rows, err := s.Pool.Query(ctx, reportDetailsSQL, r.ID, limit, offset, *r.EventsFrom, *r.EventsTo)
 	if err != nil {
 		return nil, fmt.Errorf("store: report details: %w", err)
 	}

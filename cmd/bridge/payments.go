@@ -19,7 +19,7 @@ func init() {
 	register("payments list", "payment reports: status, value in ADS and clicks, views", paymentsListCmd)
 	register("payments show", "one report per DSP (ID [--details] for every row)", paymentsShowCmd)
 	register("payments dsps", "what each DSP owes (--from --to): views, USD spend, bid adjustment, undelivered, at risk", paymentsDSPsCmd)
-	register("payments verify", "recompute every done report from its events; exit 1 on a mismatch", paymentsVerifyCmd)
+	register("payments verify", "recompute the reports of --from --to from their events; exit 1 on a mismatch", paymentsVerifyCmd)
 }
 
 // paymentsEnv is what every payments command needs: flags, config, store.
@@ -425,15 +425,17 @@ type mismatchOut struct {
 }
 
 func paymentsVerifyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	e := newPaymentsEnv("payments verify", stderr)
+	e := newPaymentsEnv("payments verify", stderr).withRange()
 	defer e.close()
-	if _, err := e.open(ctx, args, stderr); err != nil {
-		return err
-	}
-	mm, reports, err := e.st.VerifyPayments(ctx)
+	from, to, err := e.openWindow(ctx, args, stderr)
 	if err != nil {
 		return err
 	}
+	mm, ver, err := e.st.VerifyPayments(ctx, from, to)
+	if err != nil {
+		return err
+	}
+	reports := ver.Reports
 	out := make([]mismatchOut, 0, len(mm))
 	for _, m := range mm {
 		out = append(out, mismatchOut{m.ReportID, m.EventID, m.Problem, m.Want, m.Got})
@@ -441,13 +443,21 @@ func paymentsVerifyCmd(ctx context.Context, args []string, stdout, stderr io.Wri
 	switch *e.format {
 	case "json":
 		err = table.WriteJSON(stdout, struct {
+			From     string        `json:"from"`
+			To       string        `json:"to"`
 			Reports  int           `json:"reports_checked"`
+			Archived int           `json:"reports_archived"`
+			Events   int64         `json:"billed_views_checked"`
 			OK       bool          `json:"ok"`
 			Problems []mismatchOut `json:"problems"`
-		}{reports, len(out) == 0, out})
+		}{ads.FormatATOM(from), ads.FormatATOM(to), reports, ver.Archived, ver.Events, len(out) == 0, out})
 	default:
 		if len(out) == 0 && *e.format == "table" {
-			fmt.Fprintf(stdout, "OK: %d reports checked, every done report equals the sum of its events\n", reports)
+			fmt.Fprintf(stdout, "OK: %d reports checked, every done report equals the sum of its events; %d billed views recorded from %s to %s recomputed\n",
+				reports, ver.Events, ads.FormatATOM(from), ads.FormatATOM(to))
+			if ver.Archived > 0 {
+				fmt.Fprintf(stdout, "%d reports archived (retention dropped some of their rows): totals kept, not recomputed\n", ver.Archived)
+			}
 			return nil
 		}
 		t := &table.Table{Header: []string{"REPORT", "EVENT", "PROBLEM", "EXPECTED", "STORED"}}

@@ -47,16 +47,19 @@ func paymentsDB(t *testing.T) (*store.Store, string) {
 	// The last view was billed after the operator set money.fee: 0.1.
 	fees := []int64{0, 0, 100_000}
 	for i, w := range wins {
-		_, err := st.Pool.Exec(ctx, `INSERT INTO events (ext_id, case_id, type, price_micros, rate_nanos, value, created_at, fee_ppm)
-			VALUES ($1, md5($1), 'view', $2, 50000000, $3, $4, $5)`, w.ExtID, w.PriceMicros, ads.ViewValueAfterFee(w.PriceMicros, 50_000_000, fees[i]),
-			t0.Add(time.Duration(i)*40*time.Minute), fees[i])
+		_, err := st.Pool.Exec(ctx, `INSERT INTO events (ext_id, case_id, type, price_micros, rate_nanos, value, created_at, fee_ppm, dsp,
+				bid_adjustment_ppm)
+			VALUES ($1, md5($1), 'view', $2, 50000000, $3, $4, $5, $6, coalesce(nullif($7::bigint, 0), 1000000))`,
+			w.ExtID, w.PriceMicros, ads.ViewValueAfterFee(w.PriceMicros, 50_000_000, fees[i]),
+			t0.Add(time.Duration(i)*40*time.Minute), fees[i], w.DSP, w.BidAdjustmentPPM)
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
 	// beta's billing notice was never delivered.
-	if _, err := st.Pool.Exec(ctx, `INSERT INTO outbox (ext_id, dsp, kind, url, status, created_at)
-		VALUES ('w2', 'beta', 'burl', 'http://127.0.0.1:1/bill', 'undelivered', $1)`, t0.Add(40*time.Minute)); err != nil {
+	if _, err := st.Pool.Exec(ctx, `INSERT INTO outbox (ext_id, dsp, kind, url, status, created_at, billed_value, billed_price_micros)
+		VALUES ('w2', 'beta', 'burl', 'http://127.0.0.1:1/bill', 'undelivered', $1, $2, 1234567)`,
+		t0.Add(40*time.Minute), ads.ViewValue(1_234_567, 50_000_000)); err != nil {
 		t.Fatal(err)
 	}
 	s := payments.NewSettler(st, config.Payments{Period: time.Hour, SettleAfter: 10 * time.Minute, Window: 720 * time.Hour},
@@ -143,7 +146,7 @@ func TestPaymentsCommands(t *testing.T) {
 		t.Fatalf("show details csv (fee column): %d\n%s", code, out)
 	}
 
-	code, out, _ = runCmd(t, "payments", "verify")
+	code, out, _ = runCmd(t, append([]string{"payments", "verify"}, window...)...)
 	if code != 0 || !strings.HasPrefix(out, "OK: 3 reports") {
 		t.Fatalf("verify clean: %d %s", code, out)
 	}
@@ -151,13 +154,13 @@ func TestPaymentsCommands(t *testing.T) {
 	if _, err := st.Pool.Exec(ctx, `UPDATE events SET value = value + 1 WHERE ext_id = 'w2'`); err != nil {
 		t.Fatal(err)
 	}
-	code, out, errOut = runCmd(t, "payments", "verify")
+	code, out, errOut = runCmd(t, append([]string{"payments", "verify"}, window...)...)
 	t.Logf("payments verify (corrupted):\n%s%s", out, errOut)
 	if code != 1 || !strings.Contains(out, "report value differs from the sum of its events") ||
 		!strings.Contains(out, "event value differs from price x (1 - fee) / rate") || !strings.Contains(errOut, "problem") {
 		t.Fatalf("verify corrupted: %d\n%s\n%s", code, out, errOut)
 	}
-	code, out, _ = runCmd(t, "payments", "verify", "--format", "json")
+	code, out, _ = runCmd(t, append([]string{"payments", "verify", "--format", "json"}, window...)...)
 	var v struct {
 		OK       bool
 		Problems []map[string]any

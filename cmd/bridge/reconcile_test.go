@@ -57,8 +57,11 @@ func reconcileDB(t *testing.T) {
 		if err := st.InsertAuctions(ctx, []store.Auction{a}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := st.Pool.Exec(ctx, `INSERT INTO events (ext_id, case_id, type, price_micros, rate_nanos, value, created_at)
-			VALUES ($1, md5($1), 'view', $2, 50000000, $3, $4)`, a.ExtID, a.PriceMicros, ads.ViewValue(a.PriceMicros, 50_000_000), x.at); err != nil {
+		// A billed view carries what the books need of its win (store.RecordView).
+		if _, err := st.Pool.Exec(ctx, `INSERT INTO events (ext_id, case_id, type, price_micros, rate_nanos, value, created_at,
+				dsp, bid_adjustment_ppm, bid_price, bid_currency)
+			VALUES ($1, md5($1), 'view', $2, 50000000, $3, $4, $5, $6, $7, $8)`, a.ExtID, a.PriceMicros, ads.ViewValue(a.PriceMicros, 50_000_000), x.at,
+			a.DSP, a.BidAdjustmentPPM, a.BidPrice, a.BidCurrency); err != nil {
 			t.Fatal(err)
 		}
 	}

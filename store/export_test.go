@@ -1,0 +1,52 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Internals the external tests (package store_test) look at: the SQL of
+// the queries whose plans they check, and migrating part of the way.
+
+// MigrateTo applies the migrations up to version.
+func (s *Store) MigrateTo(ctx context.Context, version int) ([]int, error) {
+	return s.migrate(ctx, version)
+}
+
+// SQL texts, by the name the EXPLAIN tests use.
+var (
+	SQLGetAuctionNear = getAuctionNearSQL
+	SQLGetAuction     = getAuctionSQL
+	SQLRecordView     = recordViewSQL
+	SQLRecordClick    = recordClickSQL
+	SQLPendingDSPs    = pendingDSPsSQL
+	SQLClaim          = claimSQL
+	SQLRecordOutcomes = recordOutcomesSQL
+	SQLOutboxStats    = outboxStatsSQL
+	SQLOpenOutbox     = openOutboxSQL
+	SQLBacklog        = backlogSQL
+	SQLOpenReports    = openReportsSQL
+	SQLSettlePick     = settlePickSQL
+	SQLSettleStamp    = settleStampSQL
+	SQLReportDetails  = reportDetailsSQL
+	SQLBilledViews    = billedViewsSQL
+	SQLReportTotals   = reportTotalsSQL
+	SQLDSPSpend       = dspSpendSQL
+	SQLVerifyRows     = verifyRowsSQL
+	SQLVerifyEvents   = verifyEventsSQL
+	SQLCountBilled    = countBilledSQL
+	SQLBilledByDay    = billedByDaySQL
+	ReportRows        = reportRows
+)
+
+// SettleOneChunk runs one settlement transaction of report id, as a bridge
+// that dies right after it would leave it.
+func (s *Store) SettleOneChunk(ctx context.Context, id int64, now time.Time, chunk int) (settled bool, err error) {
+	err = pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+		settled, _, err = settleChunk(ctx, tx, id, now, chunk)
+		return err
+	})
+	return settled, err
+}
