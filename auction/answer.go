@@ -32,6 +32,8 @@ type bid struct {
 	AdID    string          `json:"adid"`
 	NURL    string          `json:"nurl"`
 	BURL    string          `json:"burl"`
+	LURL    string          `json:"lurl"`
+	AdM     string          `json:"adm"`
 	ADomain []string        `json:"adomain"`
 	CrID    string          `json:"crid"`
 	Ext     json.RawMessage `json:"ext"`
@@ -52,12 +54,21 @@ func (b *bid) UnmarshalJSON(data []byte) error {
 		CrID    laxjson.String  `json:"crid"`
 		ADomain laxjson.Strings `json:"adomain"`
 		Price   laxjson.String  `json:"price"` // checked by priceMicros, per bid
+		AdM     json.RawMessage `json:"adm"`   // a string; native as an object costs only this bid (unrenderable)
 	}{plain: (*plain)(b)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
 	b.ID, b.ImpID, b.AdID, b.CrID, b.ADomain = string(w.ID), string(w.ImpID), string(w.AdID), string(w.CrID), w.ADomain
 	b.Price = json.Number(w.Price)
+	b.AdM = ""
+	if adm := bytes.TrimSpace(w.AdM); len(adm) > 0 && adm[0] == '"' {
+		if err := json.Unmarshal(adm, &b.AdM); err != nil {
+			return err
+		}
+	} else if len(adm) > 0 && string(adm) != "null" {
+		b.AdM = string(adm)
+	}
 	return nil
 }
 

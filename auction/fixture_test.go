@@ -10,9 +10,11 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/adshares/dsp-bridge/internal/testjson"
 )
@@ -21,14 +23,30 @@ import (
 // tests: an auction request, the exact OpenRTB request every DSP must
 // receive, the DSPs' answers, and the exact wins (as /bid answers them) and
 // stored rows. bridge/testdata pins how AdServer bodies become such requests.
+//
+// Markup fixtures also have a DSP asset server (assetServer): {{SERVER}}
+// anywhere in the file is its URL, {{DATA path mime}} the data: URI of what
+// it serves at path; "assets" adds documents (VAST behind a wrapper), and
+// the hits it saw and the outbox rows of each win are pinned too.
 type fixture struct {
-	Description    string            `json:"description"`
-	BidFloor       string            `json:"bidfloor"`
-	DSPs           []fixtureDSP      `json:"dsps"`
-	Request        Request           `json:"request"`
-	ExpectedAnswer json.RawMessage   `json:"expectedAnswer"`
-	ExpectedWins   []fixtureWin      `json:"expectedWins"`
-	ExpectedReject map[string]string `json:"expectedRejections"` // bid id → reason
+	Description     string                     `json:"description"`
+	BidFloor        string                     `json:"bidfloor"`
+	DSPs            []fixtureDSP               `json:"dsps"`
+	Request         Request                    `json:"request"`
+	Assets          map[string]asset           `json:"assets"`
+	ExpectedAnswer  json.RawMessage            `json:"expectedAnswer"`
+	ExpectedWins    []fixtureWin               `json:"expectedWins"`
+	ExpectedReject  map[string]string          `json:"expectedRejections"` // bid id → reason
+	ExpectedHits    map[string]int             `json:"expectedAssetHits"`  // path → hits (only with assets)
+	ExpectedNotices map[string][]fixtureNotice `json:"expectedNotices"`    // ext id → outbox rows
+}
+
+// fixtureNotice is an outbox row of a win; held means not due before the
+// hold (a markup win's nurl, until /bid has answered).
+type fixtureNotice struct {
+	Kind string `json:"kind"`
+	URL  string `json:"url"`
+	Held bool   `json:"held"`
 }
 
 type fixtureDSP struct {
@@ -37,6 +55,7 @@ type fixtureDSP struct {
 	Currency        string            `json:"currency"`
 	Seat            string            `json:"seat"`
 	ClickURLField   string            `json:"click_url_field"`
+	Creative        string            `json:"creative"`
 	ExpectedRequest json.RawMessage   `json:"expectedRequest"`
 	ExpectedHeaders map[string]string `json:"expectedHeaders"`
 	Answer          struct {
@@ -60,6 +79,11 @@ type fixtureWin struct {
 	BURL        string `json:"burl"`
 	ClickURL    string `json:"click_url"`
 	ADomain     string `json:"adomain"`
+	// Delivery and CreativePath say how the creative reached the browser;
+	// ImpressionURLs are fired with the burl.
+	Delivery       string   `json:"delivery"`
+	CreativePath   string   `json:"creative_path"`
+	ImpressionURLs []string `json:"impression_urls"`
 }
 
 func TestFixtures(t *testing.T) {
@@ -77,9 +101,14 @@ func runFixture(t *testing.T, file string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	assets := newAssetServer(t)
+	raw = expandFixture(t, raw, assets)
 	var f fixture
 	if err := json.Unmarshal(raw, &f); err != nil {
 		t.Fatalf("fixture: %v", err)
+	}
+	for path, doc := range f.Assets {
+		assets.docs[path] = doc
 	}
 	type got struct {
 		mu     sync.Mutex
@@ -118,7 +147,8 @@ func runFixture(t *testing.T, file string) {
 		if fd.Currency != "" {
 			d.Currency = fd.Currency
 		}
-		d.Seat, d.ClickURLField = fd.Seat, fd.ClickURLField
+		d.Seat, d.ClickURLField, d.Creative = fd.Seat, fd.ClickURLField, fd.Creative
+		d.AllowNetworks = []string{"127.0.0.0/8"} // the asset server is on loopback
 		cfg.DSPs = append(cfg.DSPs, d)
 	}
 	e := newEnv(t, cfg)
@@ -178,10 +208,15 @@ func runFixture(t *testing.T, file string) {
 		}
 		gotWin := fixtureWin{RequestID: a.RequestID, DSP: a.DSP, Seat: a.Seat, BidID: a.BidID, AdID: a.AdID,
 			CreativeID: a.CreativeID, PriceMicros: a.PriceMicros, BidCurrency: a.BidCurrency, BidPrice: a.BidPrice,
-			NURL: a.NURL, BURL: a.BURL, ClickURL: a.ClickURL, ADomain: a.ADomain}
-		if gotWin != want {
+			NURL: a.NURL, BURL: a.BURL, ClickURL: a.ClickURL, ADomain: a.ADomain,
+			Delivery: a.Delivery, CreativePath: a.CreativePath, ImpressionURLs: a.ImpressionURLs}
+		if len(gotWin.ImpressionURLs) == 0 {
+			gotWin.ImpressionURLs = nil
+		}
+		if !reflect.DeepEqual(gotWin, want) {
 			t.Errorf("stored win %d:\n got  %+v\n want %+v", i, gotWin, want)
 		}
+		checkNotices(t, e, answers[i].ExtID, f.ExpectedNotices[answers[i].ExtID])
 		if a.AuctionID != "auction-1" {
 			t.Errorf("stored auction id %q", a.AuctionID)
 		}
@@ -195,6 +230,48 @@ func runFixture(t *testing.T, file string) {
 			t.Errorf("rejections = %v, want %v", gotRej, f.ExpectedReject)
 		}
 	}
+	if f.ExpectedHits != nil {
+		got := assets.allHits()
+		for p, n := range got {
+			if n == 0 {
+				delete(got, p)
+			}
+		}
+		if !reflect.DeepEqual(got, f.ExpectedHits) {
+			t.Errorf("asset server hits %v, want %v", got, f.ExpectedHits)
+		}
+	}
+}
+
+// checkNotices compares a win's outbox rows with the fixture's.
+func checkNotices(t *testing.T, e *env, extID string, want []fixtureNotice) {
+	t.Helper()
+	rows, err := e.st.NoticesOf(context.Background(), extID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := []fixtureNotice{}
+	for _, r := range rows {
+		got = append(got, fixtureNotice{Kind: r.Kind, URL: r.URL, Held: r.NextAttempt.After(time.Now().Add(time.Second))})
+	}
+	if want == nil {
+		want = []fixtureNotice{}
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("notices of %s:\n got  %+v\n want %+v", extID, got, want)
+	}
+}
+
+var dataRef = regexp.MustCompile(`\{\{DATA ([^ }]+) ([^ }]+)\}\}`)
+
+// expandFixture fills in the asset server's URL and the data: URIs of its
+// assets.
+func expandFixture(t *testing.T, raw []byte, a *assetServer) []byte {
+	raw = bytes.ReplaceAll(raw, []byte("{{SERVER}}"), []byte(a.URL))
+	return dataRef.ReplaceAllFunc(raw, func(m []byte) []byte {
+		sm := dataRef.FindSubmatch(m)
+		return []byte(a.dataOf(t, string(sm[1]), string(sm[2])))
+	})
 }
 
 func isNull(r json.RawMessage) bool {

@@ -51,6 +51,16 @@ var defaults = map[string]any{
 	"inventory.classifier":               "0001000000081a67",
 	"inventory.keywords":                 map[string][]string{"category": {"unknown"}, "quality": {"high"}},
 	"metrics.listen":                     "127.0.0.1:9015",
+	"creatives.delivery":                 DeliveryInline,
+	"creatives.inline_max_bytes":         1 << 20,
+	"creatives.max_bytes":                16 << 20,
+	"creatives.cache_entries":            1000,
+	"creatives.cache_bytes":              64 << 20,
+	"creatives.vast_max_wrappers":        3,
+	"creatives.fetch_timeout":            "10s",
+	"creatives.background_fetches":       16,
+	"creatives.failure_ttl":              "1m",
+	"creatives.public_ttl":               "24h",
 }
 
 // Defaults of per-DSP and per-campaign fields (list items get no viper defaults).
@@ -245,6 +255,10 @@ func applyDerived(cfg *Config) {
 		}
 		if d.MaxConns == 0 {
 			d.MaxConns = DefaultDSPMaxConns
+		}
+		d.Creative = strings.ToLower(d.Creative)
+		if d.Creative == "" {
+			d.Creative = CreativeAuto
 		}
 		d.Breaker = d.Breaker.withDefaults(cfg.Auction.Breaker)
 	}

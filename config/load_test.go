@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -30,7 +31,13 @@ type sample struct {
 	want any
 }
 
-var dspJSON = `[{"name":"alpha","endpoint":"http://127.0.0.1:9/bid","timeout":"300ms","headers":{"X-Api-Key":"k1"},"currency":"usd","dialect":"2.5","allow_networks":["127.0.0.0/8","10.1.0.0/16"]}]`
+// sampleWith are other keys a sample needs to be valid (key → value, in the
+// file as top-level YAML and in the environment).
+var sampleWith = map[string]map[string]string{
+	"public_listen": {"public_url": "https://ads.example.org"},
+}
+
+var dspJSON = `[{"name":"alpha","endpoint":"http://127.0.0.1:9/bid","timeout":"300ms","headers":{"X-Api-Key":"k1"},"currency":"usd","dialect":"2.5","allow_networks":["127.0.0.0/8","10.1.0.0/16"],"creative":"Markup","loss_notices":true}]`
 var campaignJSON = `[{"id":"5f0c6a1e2b3d4c5e8f9a0b1c2d3e4f50","budget":7,"creatives":[{"id":"9f3b2a10c4d54e6f8a7b6c5d4e3f2a1b","type":"image","mime":"image/png","size":"300x250"}]}]`
 
 // samples must name every key of Config: TestEveryKeyFromFileAndEnv fails
@@ -65,8 +72,8 @@ var samples = map[string]sample{
 		}
 		d := c.DSPs[0]
 		return d.Name + " " + d.Endpoint + " " + d.Timeout.String() + " " + headerValue(d.Headers, "X-Api-Key") + " " + d.Currency + " " + d.Dialect +
-			" " + strings.Join(d.AllowNetworks, ",")
-	}, "alpha http://127.0.0.1:9/bid 300ms k1 USD 2.5 127.0.0.0/8,10.1.0.0/16"},
+			" " + strings.Join(d.AllowNetworks, ",") + " " + d.Creative + " " + strconv.FormatBool(d.LossNotices)
+	}, "alpha http://127.0.0.1:9/bid 300ms k1 USD 2.5 127.0.0.0/8,10.1.0.0/16 markup true"},
 	"money.ads_usd":         {`0.25`, "0.25", func(c *Config) any { return c.Money.AdsUSDNanos() }, int64(250_000_000)},
 	"money.rates":           {`{"EUR": "1.1"}`, `{"EUR": "1.1"}`, func(c *Config) any { return c.Money.Rates["EUR"] }, "1.1"},
 	"payments.period":       {`30s`, "30s", func(c *Config) any { return c.Payments.Period }, 30 * time.Second},
@@ -89,8 +96,18 @@ var samples = map[string]sample{
 		}
 		return c.Inventory.Campaigns[0].Budget
 	}, int64(7)},
-	"metrics.listen": {`"127.0.0.1:9999"`, "127.0.0.1:9999", func(c *Config) any { return c.Metrics.Listen }, "127.0.0.1:9999"},
-	"metrics.pprof":  {`true`, "true", func(c *Config) any { return c.Metrics.Pprof }, true},
+	"metrics.listen":               {`"127.0.0.1:9999"`, "127.0.0.1:9999", func(c *Config) any { return c.Metrics.Listen }, "127.0.0.1:9999"},
+	"metrics.pprof":                {`true`, "true", func(c *Config) any { return c.Metrics.Pprof }, true},
+	"creatives.delivery":           {`direct`, "direct", func(c *Config) any { return c.Creatives.Delivery }, "direct"},
+	"creatives.inline_max_bytes":   {`2048`, "2048", func(c *Config) any { return c.Creatives.InlineMaxBytes }, int64(2048)},
+	"creatives.max_bytes":          {`4096`, "4096", func(c *Config) any { return c.Creatives.MaxBytes }, int64(4096)},
+	"creatives.cache_entries":      {`7`, "7", func(c *Config) any { return c.Creatives.CacheEntries }, 7},
+	"creatives.cache_bytes":        {`9999`, "9999", func(c *Config) any { return c.Creatives.CacheBytes }, int64(9999)},
+	"creatives.vast_max_wrappers":  {`2`, "2", func(c *Config) any { return c.Creatives.VASTMaxWrappers }, 2},
+	"creatives.fetch_timeout":      {`3s`, "3s", func(c *Config) any { return c.Creatives.FetchTimeout }, 3 * time.Second},
+	"creatives.background_fetches": {`5`, "5", func(c *Config) any { return c.Creatives.BackgroundFetches }, 5},
+	"creatives.failure_ttl":        {`30s`, "30s", func(c *Config) any { return c.Creatives.FailureTTL }, 30 * time.Second},
+	"creatives.public_ttl":         {`48h`, "48h", func(c *Config) any { return c.Creatives.PublicTTL }, 48 * time.Hour},
 }
 
 // yamlFor nests a dotted key into YAML on top of the minimal config.
@@ -124,6 +141,9 @@ func TestEveryKeyFromFileAndEnv(t *testing.T) {
 			if key == "money.ads_usd" {
 				body = "adshares:\n  address: 0001-00000003-AB0C\nmoney:\n  ads_usd: 0.25\n"
 			}
+			for k, v := range sampleWith[key] {
+				body += k + ": " + v + "\n" // top-level companions only
+			}
 			cfg, _, err := Load(writeFile(t, body))
 			if err != nil {
 				t.Fatalf("load: %v\n%s", err, body)
@@ -134,6 +154,9 @@ func TestEveryKeyFromFileAndEnv(t *testing.T) {
 		})
 		t.Run(key+"/env", func(t *testing.T) {
 			t.Setenv(EnvName(key), s.env)
+			for k, v := range sampleWith[key] {
+				t.Setenv(EnvName(k), v)
+			}
 			cfg, _, err := Load(writeFile(t, minimal))
 			if err != nil {
 				t.Fatalf("load: %v", err)

@@ -187,7 +187,8 @@ func (m *Module) count(typ, result string) {
 
 // store writes one event (live or replayed) and returns its win. Views are
 // valued with ads.ViewValue at the record's rate; the burl gets the win's
-// macros expanded.
+// macros expanded; the first view also enqueues the markup's impression
+// URLs (expanded when the bid won).
 func (m *Module) store(ctx context.Context, rec Record) (*store.Auction, error) {
 	a, err := m.Store.GetAuction(ctx, rec.ExtID)
 	if errors.Is(err, store.ErrNotFound) {
@@ -209,8 +210,11 @@ func (m *Module) store(ctx context.Context, rec Record) (*store.Auction, error) 
 		burl = macros.Expand(a.BURL, macros.Values{AuctionID: a.AuctionID, BidID: a.BidID, ImpID: a.RequestID,
 			SeatID: a.Seat, AdID: a.AdID, Price: a.BidPrice, Currency: a.BidCurrency})
 	}
-	res, err := m.Store.RecordView(ctx, ev, a.DSP, burl)
-	if err == nil && res.NoticeID != 0 && m.Notify != nil {
+	// The markup's pixels (or VAST Impressions) are impression notices,
+	// fired with the burl and in the same transaction as the billed view:
+	// the page never fires them (BROWSER.md).
+	res, err := m.Store.RecordView(ctx, ev, a.DSP, burl, a.ImpressionURLs...)
+	if err == nil && (res.NoticeID != 0 || res.Impressions > 0) && m.Notify != nil {
 		m.Notify()
 	}
 	return a, err

@@ -2,13 +2,16 @@ package service
 
 import (
 	"context"
+	"fmt"
 
+	"github.com/adshares/dsp-bridge/auction"
 	"github.com/adshares/dsp-bridge/bridge"
 	"github.com/adshares/dsp-bridge/config"
 	"github.com/adshares/dsp-bridge/events"
 	"github.com/adshares/dsp-bridge/metrics"
 	"github.com/adshares/dsp-bridge/outbox"
 	"github.com/adshares/dsp-bridge/payments"
+	"github.com/adshares/dsp-bridge/public"
 )
 
 // wiring is what each capability contributes to the running bridge.
@@ -20,6 +23,7 @@ type wiring struct {
 	metrics *metrics.Metrics
 	demand  *bridge.Demand // its Auctioneer takes config reloads
 	notices *outbox.Worker // takes the DSPs' allow_networks on reloads
+	public  *public.Server // the public listener, if public_listen is set
 }
 
 // wire builds every capability from the configuration. Each capability
@@ -38,7 +42,11 @@ func wire(ctx context.Context, s *Service) (*wiring, error) {
 	}
 
 	// Registration, inventory and the auction: /info.json, /inventory, /bid.
-	demand, err := bridge.NewDemand(ctx, s.Config, s.Store, s.Log, bridge.DemandOptions{Auth: auth.Middleware, Observer: w.metrics})
+	// Rejections are counted in the database too (payments dsps), through
+	// the tally in front of the metrics.
+	tally := auction.NewTally(s.Store, w.metrics, s.Log)
+	w.workers = append(w.workers, tally)
+	demand, err := bridge.NewDemand(ctx, s.Config, s.Store, s.Log, bridge.DemandOptions{Auth: auth.Middleware, Observer: tally})
 	if err != nil {
 		return w, err
 	}
@@ -67,6 +75,20 @@ func wire(ctx context.Context, s *Service) (*wiring, error) {
 	w.checks = append(w.checks, notices.Check, ev.Check)
 	w.workers = append(w.workers, ev, notices)
 	w.closers = append(w.closers, ev.Close)
+	// Markup wins: their held nurl is released once /bid has answered.
+	demand.Auction.SetStore(s.Store, notices.Wake)
+
+	// The public listener (creatives.delivery public): /c/{token} only.
+	if s.Config.PublicListen != "" {
+		ps, err := public.Listen(s.Config.PublicListen, s.Store, s.Config.Creatives.PublicTTL, s.Log)
+		if err != nil {
+			return w, fmt.Errorf("public_listen %s: %w", s.Config.PublicListen, err)
+		}
+		ps.Notify, ps.Observe = notices.Wake, w.metrics.ObservePublic
+		w.public = ps
+		w.workers = append(w.workers, ps)
+		w.closers = append(w.closers, ps.Close)
+	}
 
 	// Payments: the settler, /payment-reports, /payment-details.
 	w.modules = append(w.modules, payments.NewModule(s.Store, s.Config.Payments, auth, s.Log))
@@ -75,6 +97,7 @@ func wire(ctx context.Context, s *Service) (*wiring, error) {
 	// Metrics read at scrape time: breakers, the pool, outbox and reports.
 	w.metrics.SetDSPs(dspNames(s.Config))
 	w.metrics.WatchDSPs(demand.Auction.DSPStates)
+	w.metrics.WatchCreatives(demand.Auction.CreativeStats)
 	w.metrics.WatchPool(s.Store.Pool)
 	w.metrics.WatchStore(s.Store, s.Config.Payments.Window, s.Log)
 	return w, nil

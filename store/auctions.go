@@ -1,9 +1,11 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -28,24 +30,80 @@ type Auction struct {
 	ClickURL    string
 	ADomain     string
 	CreatedAt   time.Time
+
+	// Delivery is how the creative reaches the browser: "nurl" (serve_url
+	// is the nurl), "inline", "public" or "direct"; "" for wins stored
+	// before creatives from markup.
+	Delivery string
+	// CreativePath is where the creative came from: markup_image, vast or
+	// nurl.
+	CreativePath string
+	// ServeToken and CreativeSHA256 are set for public delivery: the
+	// /c/{token} of serve_url and the creatives row it serves.
+	ServeToken     string
+	CreativeSHA256 []byte
+	// ImpressionURLs are the markup's pixels or the VAST Impression URLs,
+	// macros expanded: fired with the burl when the view arrives.
+	ImpressionURLs []string
+
+	// Creative, if set, is stored (or its last use moved forward) in the
+	// same transaction as the win: the bytes behind CreativeSHA256.
+	Creative *Creative
+	// WinNotice, if set, is the win's expanded nurl, enqueued in the same
+	// transaction but held until WinNoticeDue: the handler releases it
+	// once /bid has answered (ReleaseWinNotices), and a crash fires it
+	// when the hold passes.
+	WinNotice    string
+	WinNoticeDue time.Time
+}
+
+// Creative is the content of a creative the bridge serves itself.
+type Creative struct {
+	SHA256      []byte
+	ContentType string
+	Bytes       []byte
 }
 
 // ErrNotFound is returned when a looked-up row does not exist.
 var ErrNotFound = errors.New("store: not found")
 
 // InsertAuctions stores wins in one round trip (one transaction), so that a
-// busy /bid path costs the database one commit per call, not per slot.
+// busy /bid path costs the database one commit per call, not per slot. The
+// creatives of public wins and the held win notices of markup wins are
+// written in the same transaction.
 func (s *Store) InsertAuctions(ctx context.Context, wins []Auction) error {
 	if len(wins) == 0 {
 		return nil
 	}
 	batch := &pgx.Batch{}
+	// Creatives first, once each, in a fixed order: two batches touching
+	// the same creatives lock their rows in the same order (no deadlock).
+	var creatives []*Creative
+	for i := range wins {
+		if c := wins[i].Creative; c != nil && !slices.ContainsFunc(creatives, func(o *Creative) bool { return bytes.Equal(o.SHA256, c.SHA256) }) {
+			creatives = append(creatives, c)
+		}
+	}
+	slices.SortFunc(creatives, func(a, b *Creative) int { return bytes.Compare(a.SHA256, b.SHA256) })
+	for _, c := range creatives {
+		batch.Queue(upsertCreativeSQL, c.SHA256, c.ContentType, c.Bytes)
+	}
 	for _, a := range wins {
+		impressions := a.ImpressionURLs
+		if impressions == nil {
+			impressions = []string{}
+		}
 		batch.Queue(`INSERT INTO auctions (ext_id, auction_id, request_id, creative_id, dsp, seat, bid_id, ad_id,
-			price_micros, bid_currency, bid_price, nurl, burl, click_url, adomain)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+			price_micros, bid_currency, bid_price, nurl, burl, click_url, adomain,
+			delivery, creative_path, serve_token, creative_sha256, impression_urls)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`,
 			a.ExtID, a.AuctionID, a.RequestID, a.CreativeID, a.DSP, a.Seat, a.BidID, a.AdID,
-			a.PriceMicros, a.BidCurrency, a.BidPrice, a.NURL, a.BURL, a.ClickURL, a.ADomain)
+			a.PriceMicros, a.BidCurrency, a.BidPrice, a.NURL, a.BURL, a.ClickURL, a.ADomain,
+			a.Delivery, a.CreativePath, a.ServeToken, a.CreativeSHA256, impressions)
+		if a.WinNotice != "" {
+			batch.Queue(`INSERT INTO outbox (ext_id, dsp, kind, url, next_attempt_at) VALUES ($1, $2, 'nurl', $3, $4)`,
+				a.ExtID, a.DSP, a.WinNotice, a.WinNoticeDue)
+		}
 	}
 	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
 		return tx.SendBatch(ctx, batch).Close()
@@ -60,10 +118,12 @@ func (s *Store) InsertAuctions(ctx context.Context, wins []Auction) error {
 func (s *Store) GetAuction(ctx context.Context, extID string) (*Auction, error) {
 	var a Auction
 	err := s.Pool.QueryRow(ctx, `SELECT ext_id, auction_id, request_id, creative_id, dsp, seat, bid_id, ad_id,
-		price_micros, bid_currency, bid_price, nurl, burl, click_url, adomain, created_at
+		price_micros, bid_currency, bid_price, nurl, burl, click_url, adomain, created_at,
+		delivery, creative_path, serve_token, creative_sha256, impression_urls
 		FROM auctions WHERE ext_id = $1`, extID).Scan(
 		&a.ExtID, &a.AuctionID, &a.RequestID, &a.CreativeID, &a.DSP, &a.Seat, &a.BidID, &a.AdID,
-		&a.PriceMicros, &a.BidCurrency, &a.BidPrice, &a.NURL, &a.BURL, &a.ClickURL, &a.ADomain, &a.CreatedAt)
+		&a.PriceMicros, &a.BidCurrency, &a.BidPrice, &a.NURL, &a.BURL, &a.ClickURL, &a.ADomain, &a.CreatedAt,
+		&a.Delivery, &a.CreativePath, &a.ServeToken, &a.CreativeSHA256, &a.ImpressionURLs)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ErrNotFound
 	}

@@ -31,6 +31,9 @@ type Recorded struct {
 	EventID  int64 // 0 when the event was already recorded
 	Billed   bool  // this view is the billed one of its ext_id
 	NoticeID int64 // the burl notice enqueued with it, or 0
+	// Impressions is how many impression notices (markup pixels, VAST
+	// Impression URLs) were enqueued with it.
+	Impressions int
 }
 
 // eventLockClass is the first key of the per-ext_id advisory lock that
@@ -55,20 +58,29 @@ const recordViewSQL = `WITH prior AS (
 	INSERT INTO outbox (ext_id, event_id, dsp, kind, url, created_at, next_attempt_at)
 	SELECT $1, ev.id, $10, 'burl', $11, $12, $12 FROM ev, prior
 	WHERE NOT prior.seen AND $11 <> ''
-	ON CONFLICT (ext_id, kind) DO NOTHING
+	ON CONFLICT (ext_id, kind, seq) DO NOTHING
+	RETURNING id
+), imp AS (
+	INSERT INTO outbox (ext_id, event_id, dsp, kind, url, seq, created_at, next_attempt_at)
+	SELECT $1, ev.id, $10, 'imp', u.url, u.n, $12, $12
+	FROM ev, prior, unnest($13::text[]) WITH ORDINALITY AS u(url, n)
+	WHERE NOT prior.seen
+	ON CONFLICT (ext_id, kind, seq) DO NOTHING
 	RETURNING id
 )
 SELECT coalesce((SELECT id FROM ev), 0),
 	(SELECT id FROM ev) IS NOT NULL AND NOT (SELECT seen FROM prior),
-	coalesce((SELECT id FROM ob), 0)`
+	coalesce((SELECT id FROM ob), 0),
+	(SELECT count(*) FROM imp)::int`
 
 // RecordView stores a view idempotently and commits before returning. Only
-// the first view of an ext_id is billed (value ev.Value, burl enqueued for
-// dsp in the same transaction); a view of the same ext_id with another case
-// id is stored with value 0; the same (ext_id, case_id) again changes
-// nothing. burl is the notice URL with its macros already expanded ("" for
-// none).
-func (s *Store) RecordView(ctx context.Context, ev Event, dsp, burl string) (Recorded, error) {
+// the first view of an ext_id is billed (value ev.Value, burl and the
+// impression notices enqueued for dsp in the same transaction); a view of
+// the same ext_id with another case id is stored with value 0; the same
+// (ext_id, case_id) again changes nothing. burl is the notice URL with its
+// macros already expanded ("" for none); impressions are the markup's pixel
+// URLs, expanded, enqueued as kind imp with seq 1..n.
+func (s *Store) RecordView(ctx context.Context, ev Event, dsp, burl string, impressions ...string) (Recorded, error) {
 	// One round trip, one implicit transaction: the lock, then the insert.
 	batch := &pgx.Batch{}
 	batch.Queue(`SELECT pg_advisory_xact_lock($1, hashtext($2))`, eventLockClass, ev.ExtID)
@@ -77,12 +89,12 @@ func (s *Store) RecordView(ctx context.Context, ev Event, dsp, burl string) (Rec
 		enqueued = ev.CreatedAt
 	}
 	batch.Queue(recordViewSQL, ev.ExtID, ev.CaseID, ev.ImpressionID, ev.ZoneID, ev.PublisherID,
-		ev.PriceMicros, ev.RateNanos, ev.Value, ev.CreatedAt, dsp, burl, enqueued)
+		ev.PriceMicros, ev.RateNanos, ev.Value, ev.CreatedAt, dsp, burl, enqueued, append([]string{}, impressions...))
 	br := s.Pool.SendBatch(ctx, batch)
 	var out Recorded
 	_, err := br.Exec()
 	if err == nil {
-		err = br.QueryRow().Scan(&out.EventID, &out.Billed, &out.NoticeID)
+		err = br.QueryRow().Scan(&out.EventID, &out.Billed, &out.NoticeID, &out.Impressions)
 	}
 	// Close reads the commit's answer: only after it is the view durable.
 	if cerr := br.Close(); err == nil {
