@@ -44,7 +44,20 @@ func markupDSP(t *testing.T, price, adm, nurl, burl, lurl string) *dspsim.Server
 func loopback(name, endpoint string) config.DSP {
 	d := testDSP(name, endpoint)
 	d.AllowNetworks = []string{"127.0.0.0/8"}
+	d.Timeout = patientTMax - time.Second
 	return d
+}
+
+// patientTMax is the auction deadline of these tests: long, so that a
+// loaded machine does not turn a decision into a timeout. Only the test of
+// a creative that never arrives waits for it.
+const patientTMax = 4 * time.Second
+
+// markupConfig is the test config with these DSPs and the patient deadline.
+func markupConfig(dsps ...config.DSP) *config.Config {
+	cfg := auctionConfig(dsps...)
+	cfg.Auction.TMax = patientTMax
+	return cfg
 }
 
 func imageAdm(a *assetServer, img string) string {
@@ -73,7 +86,7 @@ func TestCreativeFailuresLoseToTheNextBid(t *testing.T) {
 	huge := markupDSP(t, "3", `<img src="`+a.URL+`/big/2000000">`, "", "", "")
 	slow := markupDSP(t, "2", imageAdm(a, "300x250.png"), a.URL+"/win", "", "")
 	ok := sim(t, dspsim.Options{Price: "1.00"})
-	cfg := auctionConfig(loopback("script", script.Endpoint()), loopback("wrong", wrong.Endpoint()),
+	cfg := markupConfig(loopback("script", script.Endpoint()), loopback("wrong", wrong.Endpoint()),
 		loopback("huge", huge.Endpoint()), loopback("slow", slow.Endpoint()), loopback("ok", ok.Endpoint()))
 	e := newEnv(t, cfg)
 
@@ -165,7 +178,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func TestMarkupWinNoticeFiresOnceAfterTheAnswer(t *testing.T) {
 	a := newAssetServer(t)
 	d := markupDSP(t, "1.5", imageAdm(a, "300x250.png"), a.URL+"/win?p=${AUCTION_PRICE}", a.URL+"/bill", "")
-	e, w := noticeEnv(t, auctionConfig(loopback("m", d.Endpoint())))
+	e, w := noticeEnv(t, markupConfig(loopback("m", d.Endpoint())))
 	res := e.run(e.request(creativePNG))
 	if len(res.Wins) != 1 || !strings.HasPrefix(res.Wins[0].ServeURL, "data:image/png;base64,") {
 		t.Fatalf("wins %+v", res.Wins)
@@ -197,7 +210,7 @@ func TestMarkupWinNoticeFiresOnceAfterTheAnswer(t *testing.T) {
 func TestUnwrittenAnswerCancelsTheWinNotice(t *testing.T) {
 	a := newAssetServer(t)
 	d := markupDSP(t, "1.5", imageAdm(a, "300x250.png"), a.URL+"/win", "", "")
-	e, _ := noticeEnv(t, auctionConfig(loopback("m", d.Endpoint())))
+	e, _ := noticeEnv(t, markupConfig(loopback("m", d.Endpoint())))
 	res := e.run(e.request(creativePNG))
 	ext := res.Wins[0].ExtID
 	res.Answered(false)
@@ -210,7 +223,7 @@ func TestUnwrittenAnswerCancelsTheWinNotice(t *testing.T) {
 func TestCrashBeforeTheAnswerFiresTheWinNoticeAfterTheHold(t *testing.T) {
 	a := newAssetServer(t)
 	d := markupDSP(t, "1.5", imageAdm(a, "300x250.png"), a.URL+"/win", "", "")
-	cfg := auctionConfig(loopback("m", d.Endpoint()))
+	cfg := markupConfig(loopback("m", d.Endpoint()))
 	e, _ := noticeEnv(t, cfg)
 	res := e.run(e.request(creativePNG))
 	n, held := heldNotice(t, e.st, res.Wins[0].ExtID)
@@ -246,7 +259,7 @@ func TestLossNoticesCarryReasonAndPriceToWin(t *testing.T) {
 	broken := markupDSP(t, "3.5", `<iframe src="https://x.example/"></iframe>`, "", "", lurl)
 	low := markupDSP(t, "1", imageAdm(a, "300x250.png"), "", "", lurl)
 	quiet := markupDSP(t, "0.5", imageAdm(a, "300x250.png"), "", "", lurl) // loss_notices off
-	cfg := auctionConfig(loopback("top", top.Endpoint()), loopback("broken", broken.Endpoint()), loopback("low", low.Endpoint()), loopback("quiet", quiet.Endpoint()))
+	cfg := markupConfig(loopback("top", top.Endpoint()), loopback("broken", broken.Endpoint()), loopback("low", low.Endpoint()), loopback("quiet", quiet.Endpoint()))
 	for i := range cfg.DSPs[:3] {
 		cfg.DSPs[i].LossNotices = true
 	}
@@ -289,7 +302,7 @@ func TestMinToWinInTheLosersCurrency(t *testing.T) {
 func TestPublicDeliveryStoresEachCreativeOnce(t *testing.T) {
 	a := newAssetServer(t)
 	d := markupDSP(t, "1.5", imageAdm(a, "300x250.png"), a.URL+"/win", "", "")
-	cfg := auctionConfig(loopback("m", d.Endpoint()))
+	cfg := markupConfig(loopback("m", d.Endpoint()))
 	cfg.PublicURL, cfg.Creatives.Delivery = "https://ads.example.org", config.DeliveryPublic
 	e := newEnv(t, cfg)
 	var tokens []string
@@ -331,7 +344,7 @@ func TestLargePublicCreativeIsStoredBeforeItWins(t *testing.T) {
 		a.URL + `/big-mp4/600000</MediaFile></MediaFiles></Linear></Creative></Creatives></InLine></Ad></VAST>`
 	big := markupDSP(t, "3", vast, "", "", "")
 	ok := sim(t, dspsim.Options{Price: "1.00"})
-	cfg := auctionConfig(loopback("big", big.Endpoint()), loopback("ok", ok.Endpoint()))
+	cfg := markupConfig(loopback("big", big.Endpoint()), loopback("ok", ok.Endpoint()))
 	cfg.PublicURL, cfg.Creatives.Delivery = "https://ads.example.org", config.DeliveryPublic
 	e := newEnv(t, cfg)
 	e.a.SetStore(e.st, nil)
@@ -371,7 +384,7 @@ func TestDirectDeliveryNeedsCORSOnEveryHop(t *testing.T) {
 			a := newAssetServer(t)
 			a.cors = cors
 			d := markupDSP(t, "1.5", imageAdm(a, "300x250.png"), "", "", "")
-			cfg := auctionConfig(loopback("m", d.Endpoint()))
+			cfg := markupConfig(loopback("m", d.Endpoint()))
 			cfg.Creatives.Delivery = config.DeliveryDirect
 			e := newEnv(t, cfg)
 			res := e.run(e.request(creativePNG))
@@ -397,7 +410,7 @@ func TestRefusedNoticeURLLosesTheBid(t *testing.T) {
 	a := newAssetServer(t)
 	d := markupDSP(t, "2", imageAdm(a, "300x250.png"), "http://10.1.2.3/win", "", "")
 	ok := sim(t, dspsim.Options{Price: "1.00"})
-	e := newEnv(t, auctionConfig(loopback("m", d.Endpoint()), loopback("ok", ok.Endpoint())))
+	e := newEnv(t, markupConfig(loopback("m", d.Endpoint()), loopback("ok", ok.Endpoint())))
 	res := e.run(e.request(creativePNG))
 	if len(res.Wins) != 1 || res.Wins[0].DSP != "ok" || rejectionsByBid(res)["m"] != "refused_url" {
 		t.Fatalf("wins %+v rejections %v", res.Wins, rejectionsByBid(res))
@@ -410,7 +423,7 @@ func TestCreativeModePerDSP(t *testing.T) {
 	a := newAssetServer(t)
 	both := markupDSP(t, "2", imageAdm(a, "300x250.png"), a.URL+"/creative", "", "")
 	none := markupDSP(t, "3", "", a.URL+"/creative", "", "")
-	cfg := auctionConfig(loopback("both", both.Endpoint()), loopback("none", none.Endpoint()))
+	cfg := markupConfig(loopback("both", both.Endpoint()), loopback("none", none.Endpoint()))
 	cfg.DSPs[0].Creative, cfg.DSPs[1].Creative = config.CreativeNURL, config.CreativeMarkup
 	e := newEnv(t, cfg)
 	res := e.run(e.request(creativePNG))

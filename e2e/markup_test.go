@@ -73,12 +73,12 @@ func startMarkupBridge(t *testing.T, delivery string, dsps [][2]string, extra st
 	}
 	var ds strings.Builder
 	for _, d := range dsps {
-		fmt.Fprintf(&ds, "  - {name: %s, endpoint: %q, timeout: 600ms, allow_networks: [127.0.0.0/8], loss_notices: true}\n", d[0], d[1])
+		fmt.Fprintf(&ds, "  - {name: %s, endpoint: %q, timeout: 1500ms, allow_networks: [127.0.0.0/8], loss_notices: true}\n", d[0], d[1])
 	}
 	yaml := fmt.Sprintf(`listen: %q
 database: {url: %q}
 adshares: {address: "0001-00000003-AB0C"}
-auction: {tmax: 800ms}
+auction: {tmax: 2s}
 money: {ads_usd: "0.05"}
 metrics: {listen: ""}
 outbox: {poll: 50ms, backoff_base: 100ms, backoff_max: 1s}
