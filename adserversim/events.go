@@ -199,13 +199,26 @@ type ServeResult struct {
 	Status      int
 	ContentType string
 	Size        int
-	CORS        bool // Access-Control-Allow-Origin allows any origin
+	CORS        bool // Access-Control-Allow-Origin allows any origin (always true for data:)
+	Body        []byte
 }
 
 // Serve fetches a won serve_url as the publisher's browser does: a
 // cross-origin GET without cookies, following redirects, that must answer
-// below 400 (§3.4). With RequireCORS a missing CORS header fails too.
+// below 400 (§3.4). With RequireCORS a missing CORS header fails too. A
+// data: URI is decoded, as the browser does, without any request.
 func (c *Client) Serve(ctx context.Context, w Win, origin string) (ServeResult, error) {
+	if strings.HasPrefix(w.ServeURL, "data:") {
+		// The browser decodes a data: URI itself: no request, no CORS.
+		typ, body, err := DecodeDataURI(w.ServeURL)
+		if err != nil {
+			return ServeResult{}, fmt.Errorf("serve: %w", err)
+		}
+		if len(body) == 0 {
+			return ServeResult{Status: http.StatusOK, ContentType: typ, CORS: true}, errors.New("serve: an empty data: URI: the slot is blank")
+		}
+		return ServeResult{Status: http.StatusOK, ContentType: typ, Size: len(body), CORS: true, Body: body}, nil
+	}
 	hdr := http.Header{
 		"User-Agent": {"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36"},
 		"Accept":     {"*/*"},
@@ -216,7 +229,7 @@ func (c *Client) Serve(ctx context.Context, w Win, origin string) (ServeResult, 
 		return ServeResult{}, fmt.Errorf("serve: %w", err)
 	}
 	acao := resp.header.Get("Access-Control-Allow-Origin")
-	res := ServeResult{Status: resp.status, ContentType: resp.header.Get("Content-Type"), Size: len(resp.body), CORS: acao == "*" || acao == origin}
+	res := ServeResult{Status: resp.status, ContentType: resp.header.Get("Content-Type"), Size: len(resp.body), CORS: acao == "*" || acao == origin, Body: resp.body}
 	if resp.status >= 400 {
 		return res, fmt.Errorf("serve: %s answered %d: the browser shows nothing and sends no view", w.ServeURL, resp.status)
 	}

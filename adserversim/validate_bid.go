@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"strings"
 )
 
 // BidEntry is one accepted entry of a /bid answer.
@@ -21,7 +22,9 @@ var extIDRe = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 // string ext_id, request_id and serve_url, each request_id one of those sent.
 // A single bad entry rejects the whole answer. It also holds the bridge to the
 // contract's musts: at most one entry per request_id, a URL-safe non-empty
-// ext_id, and an absolute http(s) serve_url the browser can fetch.
+// ext_id, and a serve_url the browser can fetch: an absolute http(s) URL, or
+// a data: URI of the creative's bytes (the AdServer does not validate
+// serve_url; its page fetches data: URIs like any other, BROWSER.md).
 func ValidateBidResponse(status int, body []byte, sentRequestIDs []string) error {
 	_, err := parseBidResponse(status, body, sentRequestIDs)
 	return err
@@ -68,8 +71,12 @@ func parseBidResponse(status int, body []byte, sent []string) ([]BidEntry, error
 			c.fail(path+".request_id", "%q answered twice: the view and click URLs would carry a duplicated extid", e.RequestID)
 		case !extIDRe.MatchString(e.ExtID):
 			c.fail(path+".ext_id", "%q must be non-empty URL-safe characters [A-Za-z0-9_-] (§8.3)", e.ExtID)
+		case strings.HasPrefix(e.ServeURL, "data:"):
+			if _, _, err := DecodeDataURI(e.ServeURL); err != nil {
+				c.fail(path+".serve_url", "a data: URI the browser cannot fetch: %v", err)
+			}
 		case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
-			c.fail(path+".serve_url", "%q must be an absolute http(s) URL: the browser fetches it", e.ServeURL)
+			c.fail(path+".serve_url", "%q must be an absolute http(s) URL or a data: URI: the browser fetches it", e.ServeURL)
 		}
 		seen[e.RequestID] = true
 		out = append(out, e)

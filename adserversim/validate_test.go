@@ -273,6 +273,9 @@ func TestValidateBidResponse(t *testing.T) {
 		{"ext_id not url safe", 200, entry("ext_id", "a b/c"), "[0].ext_id"},
 		{"serve_url missing", 200, entry("serve_url", del), "[0].serve_url"},
 		{"serve_url relative", 200, entry("serve_url", "/ad.png"), "[0].serve_url"},
+		{"serve_url data URI", 200, entry("serve_url", "data:image/png;base64,iVBORw0KGgo="), ""},
+		{"serve_url data URI bad base64", 200, entry("serve_url", "data:image/png;base64,!!"), "[0].serve_url"},
+		{"serve_url data URI without comma", 200, entry("serve_url", "data:image/png;base64"), "[0].serve_url"},
 		{"duplicate request_id", 200, []byte(`[{"request_id":"1","ext_id":"a","serve_url":"http://x.example/1"},{"request_id":"1","ext_id":"b","serve_url":"http://x.example/2"}]`), "[1].request_id"},
 		{"one bad of two", 200, []byte(`[{"request_id":"1","ext_id":"a","serve_url":"http://x.example/1"},{"request_id":"2","ext_id":null,"serve_url":"http://x.example/2"}]`), "[1].ext_id"},
 	}

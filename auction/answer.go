@@ -32,6 +32,8 @@ type bid struct {
 	AdID    string          `json:"adid"`
 	NURL    string          `json:"nurl"`
 	BURL    string          `json:"burl"`
+	LURL    string          `json:"lurl"`
+	AdM     string          `json:"adm"`
 	ADomain []string        `json:"adomain"`
 	CrID    string          `json:"crid"`
 	CID     string          `json:"cid"`
@@ -66,6 +68,7 @@ func (b *bid) UnmarshalJSON(data []byte) error {
 		H       json.RawMessage `json:"h"`
 		MType   json.RawMessage `json:"mtype"`
 		Exp     json.RawMessage `json:"exp"`
+		AdM     json.RawMessage `json:"adm"` // a string; native as an object costs only this bid (unrenderable)
 	}{plain: (*plain)(b)}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
@@ -74,6 +77,14 @@ func (b *bid) UnmarshalJSON(data []byte) error {
 	b.CID = string(w.CID)
 	b.Price = json.Number(w.Price)
 	b.problem = b.decodeDetails(w.Cat, w.Attr, map[string]json.RawMessage{"w": w.W, "h": w.H, "mtype": w.MType, "exp": w.Exp})
+	b.AdM = ""
+	if adm := bytes.TrimSpace(w.AdM); len(adm) > 0 && adm[0] == '"' {
+		if err := json.Unmarshal(adm, &b.AdM); err != nil {
+			return err
+		}
+	} else if len(adm) > 0 && string(adm) != "null" {
+		b.AdM = string(adm)
+	}
 	return nil
 }
 

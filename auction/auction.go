@@ -28,7 +28,8 @@ type Auctioneer struct {
 	saver    Saver
 	observer Observer
 	log      *slog.Logger
-	payloads bool // log.payloads: DSP requests and answers at debug level
+	payloads bool           // log.payloads: DSP requests and answers at debug level
+	cr       *creativeStage // creatives from markup (creatives.go)
 
 	// newAuctionID and newExtID make ids; tests replace them.
 	newAuctionID func() string
@@ -52,14 +53,16 @@ func NewAuctioneer(cfg *config.Config, saver Saver, observer Observer, log *slog
 		return nil, err
 	}
 	a.set.Store(set)
+	a.cr = newCreativeStage(cfg, func() Observer { return a.observer }, log)
 	return a, nil
 }
 
-// Close releases the DSP connection pools.
+// Close releases the DSP connection pools and stops the creative fetches.
 func (a *Auctioneer) Close() {
 	for _, d := range a.set.Load().dsps {
 		d.close()
 	}
+	a.cr.close()
 }
 
 // Run auctions the slots. It returns by tmax (plus the scheduler's jitter)
@@ -164,7 +167,7 @@ collect:
 			a.observer.ObserveDSP(r)
 		}
 	}
-	a.finish(ctx, deadline, res, base.ID, req.Slots, cands)
+	a.finish(ctx, deadline, deadline.Add(-set.reserve), res, base.ID, req, cands)
 	return res
 }
 
@@ -195,42 +198,37 @@ func (a *Auctioneer) judge(ctx context.Context, auctionID string, ans *answer, i
 	return cands, rejs
 }
 
-// finish picks the winner of every slot, stores the wins and fills res.
-func (a *Auctioneer) finish(ctx context.Context, deadline time.Time, res *AuctionResult, auctionID string, slots []Slot, cands []candidate) {
-	best := map[string]*candidate{}
-	for i := range cands {
-		c := &cands[i]
-		if b := best[c.bid.ImpID]; b == nil || better(c, b) {
-			best[c.bid.ImpID] = c
-		}
-	}
+// finish picks the winner of every slot (resolving its creative by until,
+// creatives.go), stores the wins by deadline and fills res.
+func (a *Auctioneer) finish(ctx context.Context, deadline, until time.Time, res *AuctionResult, auctionID string, req *Request, cands []candidate) {
+	outs := a.place(ctx, until, auctionID, req.securePage(), req.Slots, cands)
+	a.reportRefusals(ctx, auctionID, res, outs)
 	var rows []store.Auction
 	var wins []Win
-	for _, s := range slots { // slot order, so the answer follows the request
-		c := best[s.ID]
-		if c == nil {
+	var placed []*placement
+	for _, o := range outs { // slot order, so the answer follows the request
+		p := o.won
+		if p == nil {
 			continue
 		}
-		b := c.bid
+		c, b, s := p.c, p.c.bid, o.slot
 		row := store.Auction{
 			ExtID: a.newExtID(), AuctionID: auctionID, RequestID: s.ID, CreativeID: s.Creative.ID,
 			DSP: c.dsp.cfg.Name, Seat: c.seat, BidID: c.bidID, AdID: b.AdID, PriceMicros: c.priceMicros, BidAdjustmentPPM: c.dsp.adjPPM,
 			BidCurrency: c.currency, BidPrice: c.price, FixedPrice: c.fixed,
 			NURL: macros.Canonical(b.NURL), BURL: macros.Canonical(b.BURL),
-			ClickURL: clickURL(c.dsp.cfg, b), ADomain: strings.Join(b.ADomain, ","),
+			ClickURL: p.clickURL, ADomain: strings.Join(b.ADomain, ","),
 		}
 		winDetails(&row, b)
+		a.cr.fill(&row, p)
 		rows = append(rows, row)
-		wins = append(wins, Win{
-			RequestID: row.RequestID, ExtID: row.ExtID, DSP: row.DSP, PriceMicros: row.PriceMicros,
-			ServeURL: macros.Expand(row.NURL, macros.Values{
-				AuctionID: auctionID, BidID: row.BidID, ImpID: row.RequestID, SeatID: row.Seat,
-				AdID: row.AdID, Price: row.BidPrice, Currency: row.BidCurrency,
-			}),
-		})
+		placed = append(placed, p)
+		wins = append(wins, Win{RequestID: row.RequestID, ExtID: row.ExtID, DSP: row.DSP, PriceMicros: row.PriceMicros,
+			ServeURL: p.serveURL, Delivery: p.delivery})
 	}
 	if len(rows) == 0 {
 		res.Outcome = AuctionNoBid
+		a.sendLosses(auctionID, outs, true)
 		return
 	}
 	saveCtx, cancel := context.WithDeadline(ctx, deadline)
@@ -239,8 +237,11 @@ func (a *Auctioneer) finish(ctx context.Context, deadline time.Time, res *Auctio
 		// Never promise a win that cannot be billed.
 		a.log.ErrorContext(ctx, "wins not stored; answering no bid", "auction_id", auctionID, "error", err)
 		res.Outcome = AuctionStoreError
+		a.sendLosses(auctionID, outs, false)
 		return
 	}
 	res.Outcome = AuctionWon
 	res.Wins = wins
+	res.answered = a.cr.stored(rows, placed)
+	a.sendLosses(auctionID, outs, true)
 }

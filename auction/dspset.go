@@ -121,6 +121,7 @@ func (a *Auctioneer) Reload(cfg *config.Config) (ReloadSummary, error) {
 		return sum, err
 	}
 	a.set.Store(set)
+	a.cr.fetch.set(cfg.DSPs) // creative fetches follow the new allow_networks
 	var retired []*dspClient
 	for _, d := range old.dsps {
 		if !set.uses(d) {

@@ -10,9 +10,11 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/go-viper/mapstructure/v2"
 
@@ -23,17 +25,33 @@ import (
 // tests: an auction request, the exact OpenRTB request every DSP must
 // receive, the DSPs' answers, and the exact wins (as /bid answers them) and
 // stored rows. bridge/testdata pins how AdServer bodies become such requests.
+//
+// Markup fixtures also have a DSP asset server (assetServer): {{SERVER}}
+// anywhere in the file is its URL, {{DATA path mime}} the data: URI of what
+// it serves at path; "assets" adds documents (VAST behind a wrapper), and
+// the hits it saw and the outbox rows of each win are pinned too.
 type fixture struct {
-	Description    string            `json:"description"`
-	BidFloor       string            `json:"bidfloor"`
-	DSPs           []fixtureDSP      `json:"dsps"`
-	Request        Request           `json:"request"`
-	ExpectedAnswer json.RawMessage   `json:"expectedAnswer"`
-	ExpectedWins   []fixtureWin      `json:"expectedWins"`
-	ExpectedReject map[string]string `json:"expectedRejections"` // bid id → reason
+	Description     string                     `json:"description"`
+	BidFloor        string                     `json:"bidfloor"`
+	DSPs            []fixtureDSP               `json:"dsps"`
+	Request         Request                    `json:"request"`
+	Assets          map[string]asset           `json:"assets"`
+	ExpectedAnswer  json.RawMessage            `json:"expectedAnswer"`
+	ExpectedWins    []fixtureWin               `json:"expectedWins"`
+	ExpectedReject  map[string]string          `json:"expectedRejections"` // bid id → reason
+	ExpectedHits    map[string]int             `json:"expectedAssetHits"`  // path → hits (only with assets)
+	ExpectedNotices map[string][]fixtureNotice `json:"expectedNotices"`    // ext id → outbox rows
 	// Config is applied over the test config, with the YAML key names
 	// (supply_chain, privacy, blocking, traffic, auction.imp_exp, ...).
 	Config map[string]any `json:"config"`
+}
+
+// fixtureNotice is an outbox row of a win; held means not due before the
+// hold (a markup win's nurl, until /bid has answered).
+type fixtureNotice struct {
+	Kind string `json:"kind"`
+	URL  string `json:"url"`
+	Held bool   `json:"held"`
 }
 
 type fixtureDSP struct {
@@ -43,6 +61,7 @@ type fixtureDSP struct {
 	Seat            string            `json:"seat"`
 	ClickURLField   string            `json:"click_url_field"`
 	Config          map[string]any    `json:"config"` // more dsps[] keys, as in YAML
+	Creative        string            `json:"creative"`
 	ExpectedRequest json.RawMessage   `json:"expectedRequest"`
 	ExpectedHeaders map[string]string `json:"expectedHeaders"`
 	Answer          struct {
@@ -75,6 +94,11 @@ type fixtureWin struct {
 	MType       int64    `json:"mtype,omitempty"`
 	Exp         int64    `json:"exp,omitempty"`
 	FixedPrice  bool     `json:"fixed_price,omitempty"`
+	// Delivery and CreativePath say how the creative reached the browser;
+	// ImpressionURLs are fired with the burl.
+	Delivery       string   `json:"delivery"`
+	CreativePath   string   `json:"creative_path"`
+	ImpressionURLs []string `json:"impression_urls"`
 }
 
 func TestFixtures(t *testing.T) {
@@ -92,9 +116,14 @@ func runFixture(t *testing.T, file string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	assets := newAssetServer(t)
+	raw = expandFixture(t, raw, assets)
 	var f fixture
 	if err := json.Unmarshal(raw, &f); err != nil {
 		t.Fatalf("fixture: %v", err)
+	}
+	for path, doc := range f.Assets {
+		assets.docs[path] = doc
 	}
 	type got struct {
 		mu     sync.Mutex
@@ -134,7 +163,8 @@ func runFixture(t *testing.T, file string) {
 		if fd.Currency != "" {
 			d.Currency = fd.Currency
 		}
-		d.Seat, d.ClickURLField = fd.Seat, fd.ClickURLField
+		d.Seat, d.ClickURLField, d.Creative = fd.Seat, fd.ClickURLField, fd.Creative
+		d.AllowNetworks = []string{"127.0.0.0/8"} // the asset server is on loopback
 		decodeConfig(t, fd.Config, &d)
 		cfg.DSPs = append(cfg.DSPs, d)
 	}
@@ -197,10 +227,11 @@ func runFixture(t *testing.T, file string) {
 			CreativeID: a.CreativeID, PriceMicros: a.PriceMicros, BidCurrency: a.BidCurrency, BidPrice: a.BidPrice,
 			NURL: a.NURL, BURL: a.BURL, ClickURL: a.ClickURL, ADomain: a.ADomain,
 			CrID: a.CrID, CID: a.CID, Cat: nilIfEmpty(a.Cat), Attr: nilIfEmpty(a.Attr), W: a.W, H: a.H, MType: a.MType, Exp: a.Exp,
-			FixedPrice: a.FixedPrice}
+			FixedPrice: a.FixedPrice, Delivery: a.Delivery, CreativePath: a.CreativePath, ImpressionURLs: nilIfEmpty(a.ImpressionURLs)}
 		if !reflect.DeepEqual(gotWin, want) {
 			t.Errorf("stored win %d:\n got  %+v\n want %+v", i, gotWin, want)
 		}
+		checkNotices(t, e, answers[i].ExtID, f.ExpectedNotices[answers[i].ExtID])
 		if a.AuctionID != "auction-1" {
 			t.Errorf("stored auction id %q", a.AuctionID)
 		}
@@ -214,6 +245,48 @@ func runFixture(t *testing.T, file string) {
 			t.Errorf("rejections = %v, want %v", gotRej, f.ExpectedReject)
 		}
 	}
+	if f.ExpectedHits != nil {
+		got := assets.allHits()
+		for p, n := range got {
+			if n == 0 {
+				delete(got, p)
+			}
+		}
+		if !reflect.DeepEqual(got, f.ExpectedHits) {
+			t.Errorf("asset server hits %v, want %v", got, f.ExpectedHits)
+		}
+	}
+}
+
+// checkNotices compares a win's outbox rows with the fixture's.
+func checkNotices(t *testing.T, e *env, extID string, want []fixtureNotice) {
+	t.Helper()
+	rows, err := e.st.NoticesOf(context.Background(), extID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := []fixtureNotice{}
+	for _, r := range rows {
+		got = append(got, fixtureNotice{Kind: r.Kind, URL: r.URL, Held: r.NextAttempt.After(time.Now().Add(time.Second))})
+	}
+	if want == nil {
+		want = []fixtureNotice{}
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("notices of %s:\n got  %+v\n want %+v", extID, got, want)
+	}
+}
+
+var dataRef = regexp.MustCompile(`\{\{DATA ([^ }]+) ([^ }]+)\}\}`)
+
+// expandFixture fills in the asset server's URL and the data: URIs of its
+// assets.
+func expandFixture(t *testing.T, raw []byte, a *assetServer) []byte {
+	raw = bytes.ReplaceAll(raw, []byte("{{SERVER}}"), []byte(a.URL))
+	return dataRef.ReplaceAllFunc(raw, func(m []byte) []byte {
+		sm := dataRef.FindSubmatch(m)
+		return []byte(a.dataOf(t, string(sm[1]), string(sm[2])))
+	})
 }
 
 // decodeConfig applies YAML-named keys (as JSON) over a config value, the

@@ -2,6 +2,7 @@ package auction
 
 import (
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"time"
 
@@ -18,4 +19,14 @@ func newAuctionID() string {
 	var b [16]byte
 	rand.Read(b[:])
 	return hex.EncodeToString(b[:])
+}
+
+// newServeToken returns the unguessable token of a public serve_url
+// ({public_url}/c/{token}): 16 crypto-random bytes as 22 characters of
+// unpadded base64url. The public listener finds the win by it (and by the
+// win's age), so knowing one ext_id or token reveals no other creative.
+func newServeToken() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
 }

@@ -37,6 +37,9 @@ func buildRequest(id string, req *Request, sup *supply) *openrtb2.BidRequest {
 			// The page said it is not framed; the slot said nothing.
 			imp.Banner.TopFrame = 1
 		}
+		if s.Creative.Type == "video" {
+			imp.Video = videoOf(s)
+		}
 		if secure {
 			// The browser fetches serve_url from an https page: the DSP
 			// must answer with an https nurl.
@@ -113,6 +116,9 @@ func (c *dspClient) request(base *openrtb2.BidRequest, tmax time.Duration, floor
 			w, h := b.Format[0].W, b.Format[0].H
 			b.W, b.H = &w, &h
 			imp.Banner = &b
+		}
+		if imp.Video != nil && c.cfg.Dialect == "2.5" {
+			imp.Video = video25(imp.Video)
 		}
 		if floor > 0 {
 			imp.BidFloor = float64(floor) / 1e6

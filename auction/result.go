@@ -109,6 +109,9 @@ type Win struct {
 	ServeURL    string
 	DSP         string
 	PriceMicros int64
+	// Delivery is how the creative reaches the browser: nurl (ServeURL is
+	// the DSP's nurl), inline (a data: URI), public or direct.
+	Delivery string
 }
 
 // AuctionOutcome is how an auction ended.
@@ -138,6 +141,19 @@ type AuctionResult struct {
 	Duration       time.Duration // from start to answer
 	// Overhead is the bridge's own share: Duration minus the longest DSP wait.
 	Overhead time.Duration
+
+	answered func(written bool) // releases or cancels held win notices
+}
+
+// Answered tells the auction whether the /bid answer carrying its wins was
+// written (true) or could not be (false): the win notices of markup wins
+// are then released, or cancelled so the DSP does not hear of a win the
+// AdServer never got. Call it once, after writing.
+func (r *AuctionResult) Answered(written bool) {
+	if r != nil && r.answered != nil {
+		r.answered(written)
+		r.answered = nil
+	}
 }
 
 // Observer receives auction outcomes (for metrics). The auction calls it

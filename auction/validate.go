@@ -55,7 +55,9 @@ func validate(a *answer, imps map[string]bool, secure bool, floorMicros int64) (
 				reject(sb, b, ReasonUnknownImp, "impid "+b.ImpID+" was not offered")
 			case !strings.EqualFold(cur, d.cfg.Currency):
 				reject(sb, b, ReasonCurrency, "currency "+cur+" is not "+d.cfg.Currency)
-			case !validNURL(b.NURL):
+			case creativeMode(d.cfg, b) == config.CreativeNURL && !validNURL(b.NURL):
+				// The nurl is the creative (its body): no serve_url without it.
+				// A markup bid needs none; its nurl is a win notice.
 				reject(sb, b, ReasonNoNURL, "nurl missing or not http(s)")
 			case hasNUL(string(sb.Seat), b.ID, string(r.BidID), b.AdID, b.BURL, strings.Join(b.ADomain, "")):
 				// PostgreSQL text cannot hold NUL: storing this win would
@@ -83,7 +85,7 @@ func validate(a *answer, imps map[string]bool, secure bool, floorMicros int64) (
 					reject(sb, b, ReasonBadPrice, "price rounds to 0 micro-USD: "+string(b.Price))
 				case p < floorMicros:
 					reject(sb, b, ReasonBelowFloor, "price "+string(price)+" "+cur+" is below the floor")
-				case secure && !browserFetchable(b.NURL):
+				case secure && creativeMode(d.cfg, b) == config.CreativeNURL && !browserFetchable(b.NURL):
 					// The browser fetches serve_url from the page with XHR and
 					// blocks http from https: the slot would stay empty, where
 					// a rejection lets the AdServer fill it from elsewhere.

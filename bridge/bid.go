@@ -74,13 +74,17 @@ func (h *BidHandler) serve(w http.ResponseWriter, r *http.Request) {
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(out); err != nil {
+		res.Answered(false)
 		httpapi.WriteError(w, err)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
 	w.WriteHeader(http.StatusOK)
-	w.Write(buf.Bytes())
+	_, err = w.Write(buf.Bytes())
+	// The DSPs of markup wins hear of them now (their nurl), or never if the
+	// AdServer could not be told.
+	res.Answered(err == nil)
 }
 
 // auctionRequest turns the parsed body into what the auction sells: each

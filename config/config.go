@@ -18,9 +18,12 @@ type Config struct {
 	// BaseURL is announced to the AdServer as serverUrl; default http:// + Listen.
 	BaseURL           string `mapstructure:"base_url"`
 	AllowPublicListen bool   `mapstructure:"allow_public_listen"`
-	// PublicURL, when set, is a public address from which the bridge serves
-	// bid markup itself (a later capability).
-	PublicURL    string `mapstructure:"public_url"`
+	// PublicURL is the public https origin the operator routes to
+	// PublicListen: serve_url of creatives.delivery public is
+	// PublicURL/c/<token>.
+	PublicURL string `mapstructure:"public_url"`
+	// PublicListen is the address of the public listener that serves those
+	// creatives and nothing else.
 	PublicListen string `mapstructure:"public_listen"`
 
 	Log       Log       `mapstructure:"log"`
@@ -42,6 +45,7 @@ type Config struct {
 	Privacy     Privacy     `mapstructure:"privacy"`
 	Blocking    Blocking    `mapstructure:"blocking"`
 	Traffic     Traffic     `mapstructure:"traffic"`
+	Creatives   Creatives   `mapstructure:"creatives"`
 }
 
 // Log configures structured logging.
@@ -152,6 +156,13 @@ type DSP struct {
 	Privacy Privacy `mapstructure:"privacy"`
 	// Blocking adds to blocking.* for this DSP.
 	Blocking Blocking `mapstructure:"blocking"`
+	// Creative says where this DSP's bids carry their creative: "auto"
+	// (default: the adm markup when there is one, else the nurl body),
+	// "markup" (adm only) or "nurl" (the nurl answers the creative bytes).
+	Creative string `mapstructure:"creative"`
+	// LossNotices fires the lurl of this DSP's valid bids that lost (best
+	// effort, never through the database).
+	LossNotices bool `mapstructure:"loss_notices"`
 }
 
 // DSPOnly filters what one DSP is offered. Each empty list means "any".
@@ -344,4 +355,46 @@ type Creative struct {
 type Metrics struct {
 	Listen string `mapstructure:"listen"`
 	Pprof  bool   `mapstructure:"pprof"`
+}
+
+// Creative delivery modes (creatives.delivery).
+const (
+	DeliveryInline = "inline" // serve_url is a data: URI of the creative
+	DeliveryPublic = "public" // serve_url is public_url/c/<token>, served by public_listen
+	DeliveryDirect = "direct" // the DSP's asset URL where every hop answers CORS *, else inline
+)
+
+// Where a DSP's bids carry their creative (dsps[].creative).
+const (
+	CreativeAuto   = "auto"
+	CreativeMarkup = "markup"
+	CreativeNURL   = "nurl"
+)
+
+// Creatives configures how creatives from DSP markup (adm: image markup,
+// VAST) are fetched, cached and delivered to the browser.
+type Creatives struct {
+	// Delivery is inline, public or direct.
+	Delivery string `mapstructure:"delivery"`
+	// InlineMaxBytes is the largest creative delivered inline (a data:
+	// URI in the /bid answer); larger ones lose with creative_too_large.
+	InlineMaxBytes int64 `mapstructure:"inline_max_bytes"`
+	// MaxBytes is the largest creative fetched for public or direct
+	// delivery.
+	MaxBytes int64 `mapstructure:"max_bytes"`
+	// CacheEntries and CacheBytes bound the cache of resolved creatives
+	// (URLs remembered; bytes of the distinct creatives).
+	CacheEntries int   `mapstructure:"cache_entries"`
+	CacheBytes   int64 `mapstructure:"cache_bytes"`
+	// VASTMaxWrappers is how many VAST wrappers are followed.
+	VASTMaxWrappers int `mapstructure:"vast_max_wrappers"`
+	// FetchTimeout bounds one fetch, also one finishing in the background.
+	FetchTimeout time.Duration `mapstructure:"fetch_timeout"`
+	// BackgroundFetches caps fetches left running after their auction gave up.
+	BackgroundFetches int `mapstructure:"background_fetches"`
+	// FailureTTL is how long a failed fetch is remembered.
+	FailureTTL time.Duration `mapstructure:"failure_ttl"`
+	// PublicTTL is how long after its win a public creative is served
+	// (and its bytes kept).
+	PublicTTL time.Duration `mapstructure:"public_ttl"`
 }

@@ -64,6 +64,16 @@ var defaults = map[string]any{
 	"inventory.classifier":               "0001000000081a67",
 	"inventory.keywords":                 map[string][]string{"category": {"unknown"}, "quality": {"high"}},
 	"metrics.listen":                     "127.0.0.1:9015",
+	"creatives.delivery":                 DeliveryInline,
+	"creatives.inline_max_bytes":         1 << 20,
+	"creatives.max_bytes":                16 << 20,
+	"creatives.cache_entries":            1000,
+	"creatives.cache_bytes":              64 << 20,
+	"creatives.vast_max_wrappers":        3,
+	"creatives.fetch_timeout":            "10s",
+	"creatives.background_fetches":       16,
+	"creatives.failure_ttl":              "1m",
+	"creatives.public_ttl":               "24h",
 }
 
 // dsps[].price_missing values.
@@ -271,6 +281,10 @@ func applyDerived(cfg *Config) {
 		}
 		if d.BidAdjustment == "" {
 			d.BidAdjustment = "1"
+		}
+		d.Creative = strings.ToLower(d.Creative)
+		if d.Creative == "" {
+			d.Creative = CreativeAuto
 		}
 		d.Breaker = d.Breaker.withDefaults(cfg.Auction.Breaker)
 		if d.PriceMissing == "" {

@@ -31,7 +31,13 @@ type sample struct {
 	want any
 }
 
-var dspJSON = `[{"name":"alpha","endpoint":"http://127.0.0.1:9/bid","timeout":"300ms","headers":{"X-Api-Key":"k1"},"currency":"usd","dialect":"2.5","allow_networks":["127.0.0.0/8","10.1.0.0/16"],"bid_adjustment":"0.85"}]`
+// sampleWith are other keys a sample needs to be valid (key → value, in the
+// file as top-level YAML and in the environment).
+var sampleWith = map[string]map[string]string{
+	"public_listen": {"public_url": "https://ads.example.org"},
+}
+
+var dspJSON = `[{"name":"alpha","endpoint":"http://127.0.0.1:9/bid","timeout":"300ms","headers":{"X-Api-Key":"k1"},"currency":"usd","dialect":"2.5","allow_networks":["127.0.0.0/8","10.1.0.0/16"],"bid_adjustment":"0.85","creative":"Markup","loss_notices":true}]`
 var campaignJSON = `[{"id":"5f0c6a1e2b3d4c5e8f9a0b1c2d3e4f50","budget":7,"creatives":[{"id":"9f3b2a10c4d54e6f8a7b6c5d4e3f2a1b","type":"image","mime":"image/png","size":"300x250"}]}]`
 
 // samples must name every key of Config: TestEveryKeyFromFileAndEnv fails
@@ -67,8 +73,8 @@ var samples = map[string]sample{
 		}
 		d := c.DSPs[0]
 		return d.Name + " " + d.Endpoint + " " + d.Timeout.String() + " " + headerValue(d.Headers, "X-Api-Key") + " " + d.Currency + " " + d.Dialect +
-			" " + strings.Join(d.AllowNetworks, ",") + " " + strconv.FormatInt(d.BidAdjustmentPPM(), 10)
-	}, "alpha http://127.0.0.1:9/bid 300ms k1 USD 2.5 127.0.0.0/8,10.1.0.0/16 850000"},
+			" " + strings.Join(d.AllowNetworks, ",") + " " + strconv.FormatInt(d.BidAdjustmentPPM(), 10) + " " + d.Creative + " " + strconv.FormatBool(d.LossNotices)
+	}, "alpha http://127.0.0.1:9/bid 300ms k1 USD 2.5 127.0.0.0/8,10.1.0.0/16 850000 markup true"},
 	"money.ads_usd":                {`0.25`, "0.25", func(c *Config) any { return c.Money.AdsUSDNanos() }, int64(250_000_000)},
 	"money.rates":                  {`{"EUR": "1.1"}`, `{"EUR": "1.1"}`, func(c *Config) any { return c.Money.Rates["EUR"] }, "1.1"},
 	"money.rate_url":               {`"http://127.0.0.1:8010/"`, "http://127.0.0.1:8010/", func(c *Config) any { return c.Money.RateURL }, "http://127.0.0.1:8010"},
@@ -106,19 +112,29 @@ var samples = map[string]sample{
 	"auction.imp_exp": {`1h`, "1h", func(c *Config) any { return c.Auction.ImpExp }, time.Hour},
 	"supply_chain.asi": {`bridge.example.org`, "bridge.example.org", func(c *Config) any { return c.SupplyChain.ASI + " " + c.SupplyChain.SID },
 		"bridge.example.org 0001-00000005-CBCA"}, // sid from adserver.address (set below)
-	"supply_chain.sid":        {`pub-7`, "pub-7", func(c *Config) any { return c.SupplyChain.SID }, "pub-7"},
-	"supply_chain.complete":   {`0`, "0", func(c *Config) any { return c.SupplyChain.Complete }, 0},
-	"privacy.gdpr":            {`1`, "1", func(c *Config) any { return deref(c.Privacy.GDPR) }, 1},
-	"privacy.consent":         {`"CPXxRfAPXxRfAAfKABENB-CgAAAAAAAAAAYgAAAAAAAA"`, "CPXxRfAPXxRfAAfKABENB-CgAAAAAAAAAAYgAAAAAAAA", func(c *Config) any { return deref(c.Privacy.Consent) }, "CPXxRfAPXxRfAAfKABENB-CgAAAAAAAAAAYgAAAAAAAA"},
-	"privacy.us_privacy":      {`1YNN`, "1YNN", func(c *Config) any { return deref(c.Privacy.USPrivacy) }, "1YNN"},
-	"privacy.gpp":             {`DBABMA~CPXxRfAPXxRfAAfKABENB-CgAAAAAAAAAAYgAAAAAAAA`, "DBABMA~CPXxRfAPXxRfAAfKABENB-CgAAAAAAAAAAYgAAAAAAAA", func(c *Config) any { return deref(c.Privacy.GPP) }, "DBABMA~CPXxRfAPXxRfAAfKABENB-CgAAAAAAAAAAYgAAAAAAAA"},
-	"privacy.gpp_sid":         {`[2, 6]`, "[2,6]", func(c *Config) any { return c.Privacy.GPPSID }, []int{2, 6}},
-	"privacy.coppa":           {`1`, "1", func(c *Config) any { return deref(c.Privacy.COPPA) }, 1},
-	"blocking.presets":        {`[mopub]`, "[mopub]", func(c *Config) any { return c.Blocking.Presets }, []string{"mopub"}},
-	"blocking.bcat":           {`[IAB3, iab7-39]`, "[IAB3, iab7-39]", func(c *Config) any { return c.Blocking.BCat }, []string{"IAB3", "iab7-39"}},
-	"blocking.badv":           {`[spam.example]`, `["spam.example"]`, func(c *Config) any { return c.Blocking.BAdv }, []string{"spam.example"}},
-	"blocking.battr":          {`[1, 8]`, "[1,8]", func(c *Config) any { return c.Blocking.BAttr }, []int{1, 8}},
-	"traffic.min_human_score": {`0.25`, "0.25", func(c *Config) any { return c.Traffic.MinHumanScore }, 0.25},
+	"supply_chain.sid":             {`pub-7`, "pub-7", func(c *Config) any { return c.SupplyChain.SID }, "pub-7"},
+	"supply_chain.complete":        {`0`, "0", func(c *Config) any { return c.SupplyChain.Complete }, 0},
+	"privacy.gdpr":                 {`1`, "1", func(c *Config) any { return deref(c.Privacy.GDPR) }, 1},
+	"privacy.consent":              {`"CPXxRfAPXxRfAAfKABENB-CgAAAAAAAAAAYgAAAAAAAA"`, "CPXxRfAPXxRfAAfKABENB-CgAAAAAAAAAAYgAAAAAAAA", func(c *Config) any { return deref(c.Privacy.Consent) }, "CPXxRfAPXxRfAAfKABENB-CgAAAAAAAAAAYgAAAAAAAA"},
+	"privacy.us_privacy":           {`1YNN`, "1YNN", func(c *Config) any { return deref(c.Privacy.USPrivacy) }, "1YNN"},
+	"privacy.gpp":                  {`DBABMA~CPXxRfAPXxRfAAfKABENB-CgAAAAAAAAAAYgAAAAAAAA`, "DBABMA~CPXxRfAPXxRfAAfKABENB-CgAAAAAAAAAAYgAAAAAAAA", func(c *Config) any { return deref(c.Privacy.GPP) }, "DBABMA~CPXxRfAPXxRfAAfKABENB-CgAAAAAAAAAAYgAAAAAAAA"},
+	"privacy.gpp_sid":              {`[2, 6]`, "[2,6]", func(c *Config) any { return c.Privacy.GPPSID }, []int{2, 6}},
+	"privacy.coppa":                {`1`, "1", func(c *Config) any { return deref(c.Privacy.COPPA) }, 1},
+	"blocking.presets":             {`[mopub]`, "[mopub]", func(c *Config) any { return c.Blocking.Presets }, []string{"mopub"}},
+	"blocking.bcat":                {`[IAB3, iab7-39]`, "[IAB3, iab7-39]", func(c *Config) any { return c.Blocking.BCat }, []string{"IAB3", "iab7-39"}},
+	"blocking.badv":                {`[spam.example]`, `["spam.example"]`, func(c *Config) any { return c.Blocking.BAdv }, []string{"spam.example"}},
+	"blocking.battr":               {`[1, 8]`, "[1,8]", func(c *Config) any { return c.Blocking.BAttr }, []int{1, 8}},
+	"traffic.min_human_score":      {`0.25`, "0.25", func(c *Config) any { return c.Traffic.MinHumanScore }, 0.25},
+	"creatives.delivery":           {`direct`, "direct", func(c *Config) any { return c.Creatives.Delivery }, "direct"},
+	"creatives.inline_max_bytes":   {`2048`, "2048", func(c *Config) any { return c.Creatives.InlineMaxBytes }, int64(2048)},
+	"creatives.max_bytes":          {`4096`, "4096", func(c *Config) any { return c.Creatives.MaxBytes }, int64(4096)},
+	"creatives.cache_entries":      {`7`, "7", func(c *Config) any { return c.Creatives.CacheEntries }, 7},
+	"creatives.cache_bytes":        {`9999`, "9999", func(c *Config) any { return c.Creatives.CacheBytes }, int64(9999)},
+	"creatives.vast_max_wrappers":  {`2`, "2", func(c *Config) any { return c.Creatives.VASTMaxWrappers }, 2},
+	"creatives.fetch_timeout":      {`3s`, "3s", func(c *Config) any { return c.Creatives.FetchTimeout }, 3 * time.Second},
+	"creatives.background_fetches": {`5`, "5", func(c *Config) any { return c.Creatives.BackgroundFetches }, 5},
+	"creatives.failure_ttl":        {`30s`, "30s", func(c *Config) any { return c.Creatives.FailureTTL }, 30 * time.Second},
+	"creatives.public_ttl":         {`48h`, "48h", func(c *Config) any { return c.Creatives.PublicTTL }, 48 * time.Hour},
 }
 
 func deref[T any](p *T) any {
@@ -162,6 +178,9 @@ func TestEveryKeyFromFileAndEnv(t *testing.T) {
 			if key == "money.ads_usd" {
 				body = "adshares:\n  address: 0001-00000003-AB0C\nmoney:\n  ads_usd: 0.25\n"
 			}
+			for k, v := range sampleWith[key] {
+				body += k + ": " + v + "\n" // top-level companions only
+			}
 			cfg, _, err := Load(writeFile(t, body))
 			if err != nil {
 				t.Fatalf("load: %v\n%s", err, body)
@@ -174,6 +193,9 @@ func TestEveryKeyFromFileAndEnv(t *testing.T) {
 			t.Setenv(EnvName(key), s.env)
 			if key == "supply_chain.asi" {
 				t.Setenv("BRIDGE_ADSERVER_ADDRESS", "0001-00000005-CBCA")
+			}
+			for k, v := range sampleWith[key] {
+				t.Setenv(EnvName(k), v)
 			}
 			cfg, _, err := Load(writeFile(t, minimal))
 			if err != nil {

@@ -116,11 +116,7 @@ func (c *Config) Validate() []string {
 			add("metrics.listen: %s", err)
 		}
 	}
-	if c.PublicURL != "" {
-		if err := checkBaseURL(c.PublicURL); err != "" {
-			add("public_url: %s", err)
-		}
-	}
+	p = append(p, c.validateCreatives()...)
 	p = append(p, c.validateInventory()...)
 	return p
 }
@@ -235,6 +231,11 @@ func (c *Config) validateDSPs() []string {
 		}
 		if d.Breaker.IsEnabled() && (d.Breaker.Failures < 1 || d.Breaker.OpenFor <= 0 || d.Breaker.HalfOpenRequests < 1) {
 			p = append(p, fmt.Sprintf("%s: breaker needs failures >= 1, open_for > 0 and half_open_requests >= 1", at))
+		}
+		switch d.Creative {
+		case CreativeAuto, CreativeMarkup, CreativeNURL:
+		default:
+			p = append(p, fmt.Sprintf("%s: creative %q is not auto, markup or nurl", at, d.Creative))
 		}
 		for j, n := range d.AllowNetworks {
 			if _, err := outbound.ParseNetwork(n); err != nil {

@@ -45,6 +45,7 @@ type cache struct {
 type cacheEntry struct {
 	url     string
 	a       *asset
+	cors    bool      // every hop of url's fetch answered CORS *
 	err     error     // a failed fetch, remembered until expires
 	expires time.Time // failures only
 }
@@ -59,27 +60,28 @@ func newCache(maxEntries int, maxBytes int64) *cache {
 		byURL: map[string]*list.Element{}, byHash: map[[sha256.Size]byte]*blob{}}
 }
 
-// get is the cached asset or failure of url; ok is false on a miss.
-func (c *cache) get(url string, now time.Time) (a *asset, err error, ok bool) {
+// get is the cached asset (and its URL's CORS) or failure of url; ok is
+// false on a miss.
+func (c *cache) get(url string, now time.Time) (a *asset, cors bool, err error, ok bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	el, found := c.byURL[url]
 	if !found {
-		return nil, nil, false
+		return nil, false, nil, false
 	}
 	e := el.Value.(*cacheEntry)
 	if e.err != nil && !now.Before(e.expires) {
 		c.remove(el)
-		return nil, nil, false
+		return nil, false, nil, false
 	}
 	c.lru.MoveToFront(el)
-	return e.a, e.err, true
+	return e.a, e.cors, e.err, true
 }
 
 // put remembers url's asset and returns the asset to use: an identical one
 // already stored, or a itself. An asset larger than the whole cache is not
 // stored (it would only flush everything else).
-func (c *cache) put(url string, a *asset) *asset {
+func (c *cache) put(url string, a *asset, cors bool) *asset {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if int64(len(a.bytes)) > c.maxBytes || c.maxEntries <= 0 {
@@ -98,7 +100,7 @@ func (c *cache) put(url string, a *asset) *asset {
 		c.bytes += int64(len(a.bytes))
 	}
 	b.refs++
-	c.byURL[url] = c.lru.PushFront(&cacheEntry{url: url, a: a})
+	c.byURL[url] = c.lru.PushFront(&cacheEntry{url: url, a: a, cors: cors})
 	c.evict()
 	return a
 }

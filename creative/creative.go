@@ -54,6 +54,11 @@ type Creative struct {
 	ErrorURLs     []string
 	Wrappers      int  // VAST wrappers followed
 	Cached        bool // the bytes came from the cache: no fetch was made
+	// CORS: every hop of the fetch of SourceURL (redirects included)
+	// answered Access-Control-Allow-Origin: *, when it was first fetched,
+	// so the browser could fetch SourceURL itself (creatives.delivery:
+	// direct).
+	CORS bool
 }
 
 // DataURI is the creative as a data: URI (base64), the `inline` delivery's

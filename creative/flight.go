@@ -12,6 +12,7 @@ type flight struct {
 	done       chan struct{}
 	cancel     context.CancelFunc
 	a          *asset // set before done is closed
+	cors       bool   // every hop answered CORS * (see fetch)
 	err        error
 	waiters    int  // resolutions waiting (under Resolver.mu)
 	background bool // running with nobody waiting, counted in Resolver.background
@@ -19,7 +20,9 @@ type flight struct {
 }
 
 // asset is url's fetched bytes: from the cache, from a fetch already in
-// flight, or from a new fetch. cached reports a cache hit.
+// flight, or from a new fetch. cached reports a cache hit; cors whether
+// every hop of url's fetch answered CORS * (a fact of the URL, not of the
+// bytes, so it is kept per URL).
 //
 // The fetch runs under its own context (bounded by FetchTimeout), not the
 // auction's. When the auction's deadline passes first, this resolution
@@ -28,15 +31,15 @@ type flight struct {
 // a DSP bids the same creative again and again, so the next auction finds
 // it in the cache instead of losing to the same slow first fetch forever.
 // The bound keeps a DSP whose assets never arrive from piling up fetches.
-func (r *Resolver) asset(ctx context.Context, url, accept string) (a *asset, cached bool, err error) {
-	if a, err, ok := r.cache.get(url, r.cfg.Now()); ok {
+func (r *Resolver) asset(ctx context.Context, url, accept string) (a *asset, cached, cors bool, err error) {
+	if a, cors, err, ok := r.cache.get(url, r.cfg.Now()); ok {
 		r.hits.Add(1)
-		return a, true, err
+		return a, true, cors, err
 	}
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()
-		return nil, false, refuse(ReasonFetchFailed, "the resolver is closed")
+		return nil, false, false, refuse(ReasonFetchFailed, "the resolver is closed")
 	}
 	f, shared := r.flights[url]
 	if shared {
@@ -54,15 +57,15 @@ func (r *Resolver) asset(ctx context.Context, url, accept string) (a *asset, cac
 
 	select {
 	case <-f.done:
-		return f.a, false, f.err
+		return f.a, false, f.cors, f.err
 	case <-ctx.Done():
 		select {
 		case <-f.done: // finished at the same moment: the result is there
-			return f.a, false, f.err
+			return f.a, false, f.cors, f.err
 		default:
 		}
 		detail := r.leave(f)
-		return nil, false, &Error{Reason: ReasonTimeout, Detail: "fetching " + clip(url) + " " + detail, Err: ctx.Err()}
+		return nil, false, false, &Error{Reason: ReasonTimeout, Detail: "fetching " + clip(url) + " " + detail, Err: ctx.Err()}
 	}
 }
 
@@ -89,11 +92,11 @@ func (r *Resolver) leave(f *flight) string {
 // run fetches url, caches the result and wakes the waiters.
 func (r *Resolver) run(ctx context.Context, f *flight, url, accept string) {
 	defer r.wg.Done()
-	b, err := fetch(ctx, r.f, url, accept, r.cfg.MaxBytes)
+	b, cors, err := fetch(ctx, r.f, url, accept, r.cfg.MaxBytes)
 	f.cancel()
 	var a *asset
 	if err == nil {
-		a = r.cache.put(url, newAsset(b))
+		a = r.cache.put(url, newAsset(b), cors)
 	} else if rememberFailure(err) {
 		r.cache.putFailure(url, err, r.cfg.Now().Add(r.cfg.FailureTTL))
 	}
@@ -102,7 +105,7 @@ func (r *Resolver) run(ctx context.Context, f *flight, url, accept string) {
 	if f.background {
 		r.background--
 	}
-	f.a, f.err, f.finished = a, err, true
+	f.a, f.cors, f.err, f.finished = a, cors, err, true
 	r.mu.Unlock()
 	close(f.done)
 }

@@ -57,6 +57,9 @@ type Error struct {
 	Reason Reason
 	Detail string
 	Err    error // the underlying error, if any
+	// WrongSize marks a creative_mismatch of the size alone (the type was
+	// the slot's): OpenRTB's loss reason 203 rather than 204.
+	WrongSize bool
 }
 
 func (e *Error) Error() string {

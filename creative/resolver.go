@@ -165,7 +165,7 @@ func (r *Resolver) image(ctx context.Context, slot Slot, adm string, v macros.Va
 	// Entity-encoded macros (&#36;{AUCTION_PRICE}) appear only once the
 	// attributes are decoded, hence the second expansion.
 	src := macros.ExpandAll(m.ImageURL, v)
-	a, cached, err := r.asset(ctx, src, acceptImage)
+	a, cached, cors, err := r.asset(ctx, src, acceptImage)
 	if err != nil {
 		return nil, err
 	}
@@ -173,6 +173,7 @@ func (r *Resolver) image(ctx context.Context, slot Slot, adm string, v macros.Va
 		return nil, err
 	}
 	c := fromAsset(PathMarkupImage, a, cached, src)
+	c.CORS = cors
 	c.W, c.H = a.w, a.h
 	c.ClickURL = macros.ExpandAll(m.ClickURL, v)
 	c.ImpressionURLs = expandAll(m.Pixels, v)
@@ -196,7 +197,7 @@ func (r *Resolver) NURL(ctx context.Context, slot Slot, nurl string) (*Creative,
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.FetchTimeout)
 	defer cancel()
 	r.fetches.Add(1)
-	b, err := fetch(ctx, r.f, u, accept, r.cfg.MaxBytes)
+	b, _, err := fetch(ctx, r.f, u, accept, r.cfg.MaxBytes)
 	if err != nil {
 		return nil, err
 	}
@@ -232,7 +233,9 @@ func checkImage(a *asset, slot Slot) error {
 	case a.mime != slot.Mime:
 		return refuse(ReasonMismatch, "the image is %s, the slot %s", a.mime, slot.Mime)
 	case a.w != slot.W || a.h != slot.H:
-		return refuse(ReasonMismatch, "the image is %dx%d, the slot %dx%d", a.w, a.h, slot.W, slot.H)
+		e := refuse(ReasonMismatch, "the image is %dx%d, the slot %dx%d", a.w, a.h, slot.W, slot.H)
+		e.WrongSize = true
+		return e
 	}
 	return nil
 }

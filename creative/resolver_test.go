@@ -120,10 +120,10 @@ func TestBackgroundFetchesAreBounded(t *testing.T) {
 	<-g2.gone // the second request was cut off at the DSP's side
 	close(g1.open)
 	r.wg.Wait()
-	if _, _, ok := r.cache.get(a.URL+"/img/300x250.png", time.Now()); !ok {
+	if _, _, _, ok := r.cache.get(a.URL+"/img/300x250.png", time.Now()); !ok {
 		t.Fatal("the background fetch was not cached")
 	}
-	if _, _, ok := r.cache.get(a.URL+"/img/301x250.png", time.Now()); ok {
+	if _, _, _, ok := r.cache.get(a.URL+"/img/301x250.png", time.Now()); ok {
 		t.Fatal("the cancelled fetch was cached")
 	}
 }
@@ -218,10 +218,10 @@ func TestCacheHitsDedupAndEviction(t *testing.T) {
 	// A fourth URL evicts the least recently used (auction=2).
 	resolve(a.URL + "/img/300x250.png?auction=3")
 	resolve(a.URL + "/img/300x250.png?auction=4")
-	if _, _, ok := r.cache.get(a.URL+"/img/300x250.png?auction=2", time.Now()); ok {
+	if _, _, _, ok := r.cache.get(a.URL+"/img/300x250.png?auction=2", time.Now()); ok {
 		t.Fatal("the least recently used entry was kept")
 	}
-	if _, _, ok := r.cache.get(a.URL+"/img/300x250.png?auction=1", time.Now()); !ok {
+	if _, _, _, ok := r.cache.get(a.URL+"/img/300x250.png?auction=1", time.Now()); !ok {
 		t.Fatal("a recently used entry was evicted")
 	}
 	if h := a.hitsOf("/img/300x250.png"); h != 4 {
@@ -232,20 +232,20 @@ func TestCacheHitsDedupAndEviction(t *testing.T) {
 func TestCacheByteCap(t *testing.T) {
 	c := newCache(100, 1000)
 	mk := func(n int, fill byte) *asset { return newAsset([]byte(strings.Repeat(string(fill), n))) }
-	c.put("a", mk(400, 'a'))
-	c.put("b", mk(400, 'b'))
-	c.put("b2", mk(400, 'b')) // same bytes as b: no more bytes
+	c.put("a", mk(400, 'a'), false)
+	c.put("b", mk(400, 'b'), false)
+	c.put("b2", mk(400, 'b'), false) // same bytes as b: no more bytes
 	if e, n, b := c.stats(); e != 3 || n != 2 || b != 800 {
 		t.Fatalf("entries %d assets %d bytes %d", e, n, b)
 	}
-	c.put("c", mk(400, 'c')) // 1200 > 1000: "a" goes
-	if _, _, ok := c.get("a", time.Now()); ok {
+	c.put("c", mk(400, 'c'), false) // 1200 > 1000: "a" goes
+	if _, _, _, ok := c.get("a", time.Now()); ok {
 		t.Fatal("byte cap not enforced")
 	}
 	if e, n, b := c.stats(); e != 3 || n != 2 || b != 800 {
 		t.Fatalf("after eviction: entries %d assets %d bytes %d", e, n, b)
 	}
-	c.put("huge", mk(1001, 'h')) // larger than the cache: not stored, nothing flushed
+	c.put("huge", mk(1001, 'h'), false) // larger than the cache: not stored, nothing flushed
 	if e, _, _ := c.stats(); e != 3 {
 		t.Fatalf("a huge asset flushed the cache: %d entries", e)
 	}

@@ -49,7 +49,7 @@ func (r *Resolver) vast(ctx context.Context, slot Slot, adm string, v macros.Val
 		return nil, err
 	}
 	src := macros.ExpandAll(mf.URL, v)
-	a, cached, err := r.asset(ctx, src, acceptVideo)
+	a, cached, cors, err := r.asset(ctx, src, acceptVideo)
 	if err != nil {
 		return nil, err
 	}
@@ -57,6 +57,7 @@ func (r *Resolver) vast(ctx context.Context, slot Slot, adm string, v macros.Val
 		return nil, err
 	}
 	c := fromAsset(PathVAST, a, cached, src)
+	c.CORS = cors
 	c.W, c.H, c.Wrappers = mf.W, mf.H, len(chain)-1
 	// The click-through is the inline ad's; a wrapper's (not in the spec,
 	// but seen) counts only when the inline ad has none, nearest first.
@@ -81,7 +82,7 @@ func (r *Resolver) wrapped(ctx context.Context, uri string, depth int) (*VASTAd,
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.FetchTimeout)
 	defer cancel()
 	r.wrapperFetches.Add(1)
-	doc, err := fetch(ctx, r.f, ExpandVASTMacros(uri, r.cfg.Now()), acceptVAST, MaxMarkupBytes)
+	doc, _, err := fetch(ctx, r.f, ExpandVASTMacros(uri, r.cfg.Now()), acceptVAST, MaxMarkupBytes)
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,6 +33,14 @@ type Profile struct {
 	OutageFrom, OutageTo time.Duration
 	// BillFailures makes its first N burl calls answer 503 (the bridge retries).
 	BillFailures int
+	// Creative is where its bids carry the creative: dspsim.CreativeNURL
+	// (default: the nurl answers it), CreativeImage (image markup in adm,
+	// bids on image slots only) or CreativeVAST (VAST in adm with a real
+	// mp4, bids on video slots only).
+	Creative dspsim.CreativeKind
+	// BadMarkupPercent of its markup bids carry HTML with a script instead,
+	// which the bridge refuses (unrenderable_markup): the next bid wins.
+	BadMarkupPercent int
 }
 
 // DefaultProfiles are the three DSPs of `bridge demo`: a fast cheap one, a
@@ -43,7 +52,22 @@ func DefaultProfiles(duration time.Duration) []Profile {
 		{Name: "deepblue", MinPrice: 800_000, MaxPrice: 2_600_000, BidPercent: 80, Latency: 180 * time.Millisecond, Timeout: 500 * time.Millisecond},
 		{Name: "flakyads", MinPrice: 1_000_000, MaxPrice: 3_200_000, BidPercent: 90, Latency: 60 * time.Millisecond, Timeout: 400 * time.Millisecond,
 			FailPercent: 10, OutageFrom: duration * 35 / 100, OutageTo: duration * 60 / 100, BillFailures: 3},
+		{Name: "pixelpush", MinPrice: 900_000, MaxPrice: 3_000_000, BidPercent: 85, Latency: 25 * time.Millisecond, Timeout: 300 * time.Millisecond,
+			Creative: dspsim.CreativeImage, BadMarkupPercent: 10},
+		{Name: "vidstream", MinPrice: 1_500_000, MaxPrice: 4_000_000, BidPercent: 90, Latency: 40 * time.Millisecond, Timeout: 300 * time.Millisecond,
+			Creative: dspsim.CreativeVAST},
 	}
+}
+
+// markup reports whether the DSP puts its creative in adm.
+func (p Profile) markup() bool { return p.Creative != "" && p.Creative != dspsim.CreativeNURL }
+
+// impressionHit is the endpoint its markup's impression tracker calls.
+func (p Profile) impressionHit() dspsim.Hit {
+	if p.Creative == dspsim.CreativeVAST {
+		return dspsim.HitImpression
+	}
+	return dspsim.HitPixel
 }
 
 // DSP is one running simulated DSP and the bids it made.
@@ -60,7 +84,12 @@ type DSP struct {
 }
 
 func startDSP(p Profile, seed uint64) (*DSP, error) {
-	s, err := dspsim.Start(dspsim.Options{Latency: p.Latency, BillFailures: p.BillFailures})
+	opts := dspsim.Options{Latency: p.Latency, BillFailures: p.BillFailures, Creative: p.Creative,
+		ADomain: []string{p.Name + ".example"}}
+	if p.Creative == dspsim.CreativeVAST {
+		opts.VideoBytes, opts.VideoMime = dspsim.SampleMP4, "video/mp4" // a real 300x250 H.264 file
+	}
+	s, err := dspsim.Start(opts)
 	if err != nil {
 		return nil, err
 	}
@@ -132,6 +161,7 @@ func (d *DSP) respond(req *openrtb2.BidRequest) (int, []byte) {
 		CrID    string      `json:"crid"`
 		NURL    string      `json:"nurl"`
 		BURL    string      `json:"burl"`
+		AdM     string      `json:"adm,omitempty"`
 		ADomain []string    `json:"adomain"`
 		W       int64       `json:"w,omitempty"`
 		H       int64       `json:"h,omitempty"`
@@ -144,6 +174,11 @@ func (d *DSP) respond(req *openrtb2.BidRequest) (int, []byte) {
 		if d.draw(100, "bid", page, ip, imp.ID) >= int64(d.Profile.BidPercent) {
 			continue
 		}
+		// A markup DSP bids on the slots its creative fits: its PNGs on
+		// banners that take PNG, VAST on video slots.
+		if d.Profile.markup() && !d.fits(&imp) {
+			continue
+		}
 		cents := (d.Profile.MaxPrice - d.Profile.MinPrice) / 10_000
 		price := d.Profile.MinPrice + d.draw(cents+1, "price", page, ip, imp.ID)*10_000
 		d.bids[req.ID+"/"+imp.ID] = price
@@ -154,6 +189,13 @@ func (d *DSP) respond(req *openrtb2.BidRequest) (int, []byte) {
 		}
 		if imp.Banner != nil && len(imp.Banner.Format) > 0 {
 			b.W, b.H = imp.Banner.Format[0].W, imp.Banner.Format[0].H
+		}
+		if d.Profile.markup() {
+			// The nurl is now a win notice, the creative is the markup.
+			b.AdM = d.Server.Markup(b.W, b.H, q)
+			if d.draw(100, "bad-markup", page, ip, imp.ID) < int64(d.Profile.BadMarkupPercent) {
+				b.AdM = `<div><script src="` + base + `/tag.js"></script></div>`
+			}
 		}
 		bids = append(bids, b)
 	}
@@ -169,6 +211,15 @@ func (d *DSP) respond(req *openrtb2.BidRequest) (int, []byte) {
 		"seatbid": []any{map[string]any{"seat": d.Profile.Name, "bid": bids}},
 	})
 	return http.StatusOK, bytes.TrimSpace(out.Bytes())
+}
+
+// fits reports whether the markup DSP's creative suits the imp, as a DSP
+// reading the request would decide.
+func (d *DSP) fits(imp *openrtb2.Imp) bool {
+	if d.Profile.Creative == dspsim.CreativeVAST {
+		return imp.Video != nil
+	}
+	return imp.Video == nil && imp.Banner != nil && slices.Contains(imp.Banner.MIMEs, "image/png")
 }
 
 // formatMicros writes micro-USD as a decimal: 1370000 → "1.37".

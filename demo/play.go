@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net/url"
 	"slices"
 	"strconv"
 	"sync"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/adshares/dsp-bridge/adserversim"
 	"github.com/adshares/dsp-bridge/config"
+	"github.com/adshares/dsp-bridge/dspsim"
 	"github.com/adshares/dsp-bridge/rates"
 )
 
@@ -190,18 +190,16 @@ func (e *Env) playOne(ctx context.Context, tr *traffic, creatives []adserversim.
 }
 
 // follow is the browser and the AdServer after a win: fetch serve_url,
-// maybe report a view after a second on screen, maybe a click.
+// maybe report a view after a second on screen, maybe a click. Which DSP
+// won, in which auction, is looked up by ext_id (a data: serve_url names
+// no DSP); what it bid is the DSP's own record, and the price it was told
+// is read from its nurl once that arrived (prices).
 func (e *Env) follow(ctx context.Context, r *rand.Rand, imp adserversim.Impression, w adserversim.Win) WinRecord {
 	rec := WinRecord{ExtID: w.ExtID}
-	if u, err := url.Parse(w.ServeURL); err == nil {
-		q := u.Query()
-		rec.AuctionID, rec.ImpID = q.Get("auction"), q.Get("imp")
-		rec.ServeMicros, _ = config.ParseDecimal(q.Get("price"), 6)
-		for _, d := range e.DSPs {
-			if "http://"+u.Host == d.Server.URL() {
-				rec.DSP = d.Profile.Name
-				rec.BidMicros, _ = d.BidPrice(rec.AuctionID, rec.ImpID)
-			}
+	if a, err := e.Service.Store.GetAuction(ctx, w.ExtID); err == nil {
+		rec.DSP, rec.AuctionID, rec.ImpID = a.DSP, a.AuctionID, a.RequestID
+		if d := e.dsp(rec.DSP); d != nil {
+			rec.BidMicros, _ = d.BidPrice(rec.AuctionID, rec.ImpID)
 		}
 	}
 	viewed, clicked := r.IntN(100) < e.Options.ViewPercent, r.IntN(100) < e.Options.ClickPercent
@@ -230,13 +228,17 @@ func (e *Env) follow(ctx context.Context, r *rand.Rand, imp adserversim.Impressi
 }
 
 // waitNotices waits until every DSP has received one billing notice (burl)
-// per view of its ads: the bridge's outbox retries the failing ones.
+// per view of its ads — and a markup DSP one win notice (nurl) per win and
+// one impression pixel per view, which the bridge fires itself: the
+// bridge's outbox retries the failing ones. Then it reads the price each
+// win's nurl told its DSP.
 func (e *Env) waitNotices(ctx context.Context, tr *traffic) error {
-	want := map[string]int{}
+	views, wins := map[string]int{}, map[string]int{}
 	tr.mu.Lock()
 	for _, w := range tr.wins {
+		wins[w.DSP]++
 		if w.Viewed {
-			want[w.DSP]++
+			views[w.DSP]++
 		}
 	}
 	tr.mu.Unlock()
@@ -244,18 +246,51 @@ func (e *Env) waitNotices(ctx context.Context, tr *traffic) error {
 	for {
 		missing := 0
 		for _, d := range e.DSPs {
-			missing += max(want[d.Profile.Name]-len(d.Server.Bills()), 0)
+			n := d.Profile.Name
+			missing += max(views[n]-len(d.Server.Bills()), 0)
+			if d.Profile.markup() {
+				missing += max(wins[n]-d.Server.Hits(dspsim.HitWin), 0)
+				missing += max(views[n]-d.Server.Hits(d.Profile.impressionHit()), 0)
+			}
 		}
 		if missing == 0 {
+			e.prices(tr)
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%d billing notices still undelivered after %s", missing, e.Options.Wait)
+			return fmt.Errorf("%d notices (burl, markup nurl and pixels) still undelivered after %s", missing, e.Options.Wait)
 		}
 		if err := sleep(ctx, 100*time.Millisecond); err != nil {
 			return err
 		}
 	}
+}
+
+// prices fills each win's ServeMicros: the ${AUCTION_PRICE} its DSP was
+// told in the nurl of that auction and imp.
+func (e *Env) prices(tr *traffic) {
+	told := map[string]int64{}
+	for _, d := range e.DSPs {
+		for _, q := range d.Server.Wins() {
+			told[d.Profile.Name+"/"+q.Get("auction")+"/"+q.Get("imp")], _ = config.ParseDecimal(q.Get("price"), 6)
+		}
+	}
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	for i := range tr.wins {
+		w := &tr.wins[i]
+		w.ServeMicros = told[w.DSP+"/"+w.AuctionID+"/"+w.ImpID]
+	}
+}
+
+// dsp is the running DSP of that name.
+func (e *Env) dsp(name string) *DSP {
+	for _, d := range e.DSPs {
+		if d.Profile.Name == name {
+			return d
+		}
+	}
+	return nil
 }
 
 // settle waits until the report of the period of the last view is done,

@@ -10,6 +10,8 @@ import (
 
 	"github.com/adshares/dsp-bridge/ads"
 	"github.com/adshares/dsp-bridge/adserversim"
+	"github.com/adshares/dsp-bridge/auction"
+	"github.com/adshares/dsp-bridge/dspsim"
 	"github.com/adshares/dsp-bridge/internal/table"
 	"github.com/adshares/dsp-bridge/rates"
 )
@@ -29,41 +31,48 @@ type Summary struct {
 	BridgeRate  rates.Status
 	RateFetches int
 
-	Registered                bool
-	ServerURL, InventoryURL   string
-	Campaigns, Creatives      int
-	BidCalls, Slots, Filled   int
-	BidErrors                 []string // /bid answers the AdServer rejected
-	LatencyP50, LatencyMax    time.Duration
-	Served, Views, Clicks     int
-	NotViewed                 int // served, never seen for a second
-	ServeFailed, ViewFailed   int
-	DSPs                      []DSPSummary
-	Reports                   []ReportSummary // reports with billed views, paid by the AdServer
-	ReportsListed             int             // every report /payment-reports listed
-	ExpectedValue             int64           // Σ ads.ViewValueAfterFee(bid, rate, fee) over viewed wins, from the demo's own records
-	ReportedValue             int64           // Σ value of the paid reports
-	Credited                  int64           // Σ credited by the AdServer
-	Wins                      []WinRecord
-	TrafficTime, SettleWait   time.Duration
-	Total                     time.Duration
+	Registered              bool
+	ServerURL, InventoryURL string
+	Campaigns, Creatives    int
+	BidCalls, Slots, Filled int
+	BidErrors               []string // /bid answers the AdServer rejected
+	LatencyP50, LatencyMax  time.Duration
+	Served, Views, Clicks   int
+	NotViewed               int // served, never seen for a second
+	ServeFailed, ViewFailed int
+	DSPs                    []DSPSummary
+	Reports                 []ReportSummary // reports with billed views, paid by the AdServer
+	ReportsListed           int             // every report /payment-reports listed
+	ExpectedValue           int64           // Σ ads.ViewValueAfterFee(bid, rate, fee) over viewed wins, from the demo's own records
+	ReportedValue           int64           // Σ value of the paid reports
+	Credited                int64           // Σ credited by the AdServer
+	Wins                    []WinRecord
+	TrafficTime, SettleWait time.Duration
+	Total                   time.Duration
+	// Markup is what the bridge did with creatives from markup.
+	Markup                    auction.CreativeStats
 	bridgeViews, bridgeValues map[string]int64
 }
 
 // DSPSummary is one DSP's part.
 type DSPSummary struct {
 	Name         string
-	Requests     int   // bid requests it received
-	Failed       int   // answered 500
-	Bids         int   // bids it made
-	Wins         int   // slots it won
-	Served       int   // nurl hits (browser fetches of serve_url) at the DSP
-	Views        int   // viewed wins
-	Bills        int   // burl notices it received and accepted
-	BillHits     int   // burl calls including failed ones
-	Delivered    int64 // notices the bridge marked delivered
-	SpendMicros  int64 // Σ CPM micro-USD of its billed views (bridge's books): spend = /1000
-	OwedClicks   int64 // what its billed views are worth in ADS clicks (bridge's books)
+	Requests     int    // bid requests it received
+	Failed       int    // answered 500
+	Bids         int    // bids it made
+	Wins         int    // slots it won
+	Creative     string // where its bids carry the creative: nurl, image, vast
+	Markup       bool   // the creative is in adm: the bridge fires nurl and pixels itself
+	Served       int    // nurl hits at the DSP: the browser's fetch of serve_url, or the bridge's win notice for markup
+	Views        int    // viewed wins
+	Bills        int    // burl notices it received and accepted
+	BillHits     int    // burl calls including failed ones
+	Pixels       int    // markup impression pixels (or VAST Impressions) it received
+	Delivered    int64  // burl notices the bridge marked delivered
+	DeliveredWin int64  // nurl notices the bridge marked delivered (markup DSPs)
+	DeliveredImp int64  // impression notices the bridge marked delivered (markup DSPs)
+	SpendMicros  int64  // Σ CPM micro-USD of its billed views (bridge's books): spend = /1000
+	OwedClicks   int64  // what its billed views are worth in ADS clicks (bridge's books)
 	Breaker      string
 	BreakerOpens int
 }
@@ -96,11 +105,18 @@ func (e *Env) summarize(ctx context.Context, sum *Summary, tr *traffic, settleme
 	for _, d := range e.DSPs {
 		bids, failed := d.Bids()
 		st, opens := e.breakers.get(d.Profile.Name)
-		per[d.Profile.Name] = &DSPSummary{
+		ds := &DSPSummary{
 			Name: d.Profile.Name, Requests: d.Server.RequestCount(), Failed: failed, Bids: bids,
 			Served: len(d.Server.Wins()), Bills: len(d.Server.Bills()), BillHits: d.Server.BillHits(),
-			Breaker: st, BreakerOpens: opens,
+			Breaker: st, BreakerOpens: opens, Creative: string(d.Profile.Creative), Markup: d.Profile.markup(),
 		}
+		if ds.Creative == "" {
+			ds.Creative = string(dspsim.CreativeNURL)
+		}
+		if ds.Markup {
+			ds.Pixels = d.Server.Hits(d.Profile.impressionHit())
+		}
+		per[d.Profile.Name] = ds
 	}
 	for _, w := range sum.Wins {
 		if ds := per[w.DSP]; ds != nil {
@@ -139,14 +155,15 @@ func (e *Env) summarize(ctx context.Context, sum *Summary, tr *traffic, settleme
 				}
 			}
 		}
-		if stats, err := st.OutboxStatsByDSP(ctx); err == nil {
-			for _, s := range stats {
-				if ds := per[s.DSP]; ds != nil {
-					ds.Delivered = s.Delivered
+		if kinds, err := st.DeliveredByKind(ctx); err == nil {
+			for dsp, k := range kinds {
+				if ds := per[dsp]; ds != nil {
+					ds.Delivered, ds.DeliveredWin, ds.DeliveredImp = k["burl"], k["nurl"], k["imp"]
 				}
 			}
 		}
 	}
+	sum.Markup = e.Service.Auction().CreativeStats()
 	for _, d := range e.DSPs {
 		sum.DSPs = append(sum.DSPs, *per[d.Profile.Name])
 	}
@@ -204,8 +221,18 @@ func (s *Summary) Check() []string {
 	}
 	var owed int64
 	for _, d := range s.DSPs {
-		if d.Served != d.Wins-s.unservedOf(d.Name) {
+		if !d.Markup && d.Served != d.Wins-s.unservedOf(d.Name) {
 			add("%s: %d nurl hits for %d served wins", d.Name, d.Served, d.Wins-s.unservedOf(d.Name))
+		}
+		if d.Markup {
+			// The bridge fires a markup win's nurl once /bid has answered,
+			// and its pixel with the burl: once each.
+			if d.Served != d.Wins || d.DeliveredWin != int64(d.Wins) {
+				add("%s: %d win notices received, %d delivered, for %d wins", d.Name, d.Served, d.DeliveredWin, d.Wins)
+			}
+			if d.Pixels != d.Views || d.DeliveredImp != int64(d.Views) {
+				add("%s: %d impression pixels received, %d delivered, for %d views", d.Name, d.Pixels, d.DeliveredImp, d.Views)
+			}
 		}
 		if d.Bills != d.Views {
 			add("%s: %d burl notices received for %d views", d.Name, d.Bills, d.Views)
@@ -273,28 +300,36 @@ func (s *Summary) WriteTable(w io.Writer) {
 	fmt.Fprintf(w, "Browser/AdServer: %d served, %d viewed, %d not viewed, %d clicks\n", s.Served, s.Views, s.NotViewed, s.Clicks)
 	fmt.Fprintf(w, "ADS rate: %s USD per ADS from the rate feed %s (fake AdsOperator, asked %d times, %s); fee %s\n\n",
 		ads.FormatUSDNanos(s.BridgeRate.Nanos), s.RateURL, s.RateFetches, s.BridgeRate.State, ads.FormatPPM(s.FeePPM))
+	fmt.Fprintf(w, "Creatives from markup: %s resolved, %d of them from the cache (%d fetches); %s refused; wins delivered %s\n\n",
+		counts(s.Markup.Resolved), s.Markup.FromCache, s.Markup.Cache.Fetches, counts(s.Markup.Refused), counts(s.Markup.Delivered))
 
-	dsps := table.New("DSP", "REQUESTS", "FAILED", "BIDS", "WINS", "VIEWS", "BURL OK", "BURL CALLS", "BREAKER", "SPEND USD", "OWES ADS", "OWES CLICKS")
+	dsps := table.New("DSP", "CREATIVE", "REQUESTS", "FAILED", "BIDS", "WINS", "NURL", "VIEWS", "PIXELS", "BURL OK", "BURL CALLS", "BREAKER", "SPEND USD", "OWES ADS", "OWES CLICKS")
 	var t DSPSummary
 	for _, d := range s.DSPs {
 		br := d.Breaker
 		if d.BreakerOpens > 0 {
 			br = fmt.Sprintf("%s (opened %dx)", d.Breaker, d.BreakerOpens)
 		}
-		dsps.Add(d.Name, table.Int(d.Requests), table.Int(d.Failed), table.Int(d.Bids), table.Int(d.Wins), table.Int(d.Views),
-			table.Int(d.Bills), table.Int(d.BillHits), br, ads.FormatSpendUSD(d.SpendMicros), ads.FormatADS(d.OwedClicks), table.Int(d.OwedClicks))
+		pixels := "-"
+		if d.Markup {
+			pixels = table.Int(d.Pixels)
+		}
+		dsps.Add(d.Name, d.Creative, table.Int(d.Requests), table.Int(d.Failed), table.Int(d.Bids), table.Int(d.Wins), table.Int(d.Served),
+			table.Int(d.Views), pixels, table.Int(d.Bills), table.Int(d.BillHits), br, ads.FormatSpendUSD(d.SpendMicros), ads.FormatADS(d.OwedClicks), table.Int(d.OwedClicks))
 		t.Requests += d.Requests
 		t.Failed += d.Failed
 		t.Bids += d.Bids
 		t.Wins += d.Wins
+		t.Served += d.Served
+		t.Pixels += d.Pixels
 		t.Views += d.Views
 		t.Bills += d.Bills
 		t.BillHits += d.BillHits
 		t.SpendMicros += d.SpendMicros
 		t.OwedClicks += d.OwedClicks
 	}
-	dsps.Footer = []string{"TOTAL", table.Int(t.Requests), table.Int(t.Failed), table.Int(t.Bids), table.Int(t.Wins), table.Int(t.Views),
-		table.Int(t.Bills), table.Int(t.BillHits), "", ads.FormatSpendUSD(t.SpendMicros), ads.FormatADS(t.OwedClicks), table.Int(t.OwedClicks)}
+	dsps.Footer = []string{"TOTAL", "", table.Int(t.Requests), table.Int(t.Failed), table.Int(t.Bids), table.Int(t.Wins), table.Int(t.Served),
+		table.Int(t.Views), table.Int(t.Pixels), table.Int(t.Bills), table.Int(t.BillHits), "", ads.FormatSpendUSD(t.SpendMicros), ads.FormatADS(t.OwedClicks), table.Int(t.OwedClicks)}
 	dsps.Write(w, "table")
 
 	fmt.Fprintf(w, "\nPayment reports paid by the AdServer (%d listed, %d with billed views):\n", s.ReportsListed, len(s.Reports))
@@ -317,6 +352,27 @@ func (s *Summary) WriteTable(w io.Writer) {
 	} else {
 		fmt.Fprintf(w, "PROBLEMS:\n  - %s\n", strings.Join(p, "\n  - "))
 	}
+}
+
+// counts prints "a 3, b 1" in key order, or "0".
+func counts(m map[string]int64) string {
+	keys := make([]string, 0, len(m))
+	var total int64
+	for k, v := range m {
+		if v > 0 {
+			keys = append(keys, k)
+			total += v
+		}
+	}
+	if len(keys) == 0 {
+		return "0"
+	}
+	slices.Sort(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s %d", k, m[k])
+	}
+	return fmt.Sprintf("%d (%s)", total, strings.Join(parts, ", "))
 }
 
 func pct(a, b int) float64 {

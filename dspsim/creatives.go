@@ -233,3 +233,14 @@ func (s *Server) click(w http.ResponseWriter, r *http.Request) {
 	}
 	http.Redirect(w, r, to, http.StatusFound)
 }
+
+// Markup is the adm the simulator's bids carry for a w×h slot with its
+// configured creative kind ("" for nurl): image markup or VAST pointing at
+// this server's /creative, /pixel, /media/video endpoints. query is the
+// query string of its tracking URLs (macros may be left in it).
+func (s *Server) Markup(w, h int64, query string) string {
+	s.mu.Lock()
+	o := s.opts
+	s.mu.Unlock()
+	return markup(o, w, h, query)
+}

@@ -89,6 +89,15 @@ func TestLifecycle(t *testing.T) {
 	if d := sum.DSPs[2]; d.BreakerOpens == 0 || d.Failed == 0 {
 		t.Errorf("%s: breaker opened %d times after %d failures; its outage should open it", d.Name, d.BreakerOpens, d.Failed)
 	}
+	// The markup DSPs fill slots: their image markup and VAST resolve (the
+	// same creative mostly from the cache) and are delivered inline; their
+	// nurl and pixels are checked by Check. (Refusals are pinned by
+	// TestCreativeFailuresLoseAndAreCounted: here, on a loaded machine, the
+	// few scripted bids may all be cut off by the DSP timeout.)
+	if m := sum.Markup; m.Resolved["markup_image"] == 0 || m.Resolved["vast"] == 0 || m.FromCache == 0 ||
+		m.Delivered["inline"] == 0 || m.Delivered["inline"] > m.Resolved["markup_image"]+m.Resolved["vast"] {
+		t.Errorf("creatives from markup: %+v", m)
+	}
 
 	// Recompute independently: what the DSPs bid, per view, at the rate the
 	// fake rate service answered, less the 15 % fee.

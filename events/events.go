@@ -245,9 +245,10 @@ func (m *Module) viewDeadline(a *store.Auction) (time.Time, bool) {
 // store writes one event (live or replayed) and returns its win. Views are
 // valued with ads.ViewValueAfterFee at the record's rate and fee (those of
 // the moment the AdServer reported it, also when replayed later); the burl
-// gets the win's macros expanded. Ages count from the event's own time
-// (rec.At), so a view spooled in time and replayed later is billed as it
-// would have been.
+// gets the win's macros expanded; the first view also enqueues the markup's
+// impression URLs (expanded when the bid won). Ages count from the event's
+// own time (rec.At), so a view spooled in time and replayed later is billed
+// as it would have been.
 func (m *Module) store(ctx context.Context, rec Record) (stored, error) {
 	a, err := m.Store.GetAuction(ctx, rec.ExtID)
 	if errors.Is(err, store.ErrNotFound) {
@@ -279,8 +280,11 @@ func (m *Module) store(ctx context.Context, rec Record) (stored, error) {
 		burl = macros.Expand(a.BURL, macros.Values{AuctionID: a.AuctionID, BidID: a.BidID, ImpID: a.RequestID,
 			SeatID: a.Seat, AdID: a.AdID, Price: a.BidPrice, Currency: a.BidCurrency})
 	}
-	res, err := m.Store.RecordView(ctx, ev, a.DSP, burl)
-	if err == nil && res.NoticeID != 0 && m.Notify != nil {
+	// The markup's pixels (or VAST Impressions) are impression notices,
+	// fired with the burl and in the same transaction as the billed view:
+	// the page never fires them (BROWSER.md).
+	res, err := m.Store.RecordView(ctx, ev, a.DSP, burl, a.ImpressionURLs...)
+	if err == nil && (res.NoticeID != 0 || res.Impressions > 0) && m.Notify != nil {
 		m.Notify()
 	}
 	if err == nil && res.Billed && m.ObserveBilled != nil {

@@ -12,11 +12,20 @@ func TestExpand(t *testing.T) {
 		{"http://127.0.0.1/plain", "http://127.0.0.1/plain"},
 		{"http://127.0.0.1/w?x=${UNKNOWN}", "http://127.0.0.1/w?x=${UNKNOWN}"},
 		{"http://127.0.0.1/w?x={AUCTION_PRICE}", "http://127.0.0.1/w?x={AUCTION_PRICE}"},
+		{"http://127.0.0.1/w?l=${AUCTION_LOSS}&m=${AUCTION_MIN_TO_WIN}", "http://127.0.0.1/w?l=&m="},
 	}
 	for _, tt := range tests {
 		if got := Expand(tt.in, v); got != tt.want {
 			t.Errorf("Expand(%q) = %q, want %q", tt.in, got, tt.want)
 		}
+	}
+}
+
+func TestExpandLossMacros(t *testing.T) {
+	v := Values{Price: "1.2", Loss: "102", MinToWin: "1.35"}
+	got := ExpandAll("http://127.0.0.1/loss?r=${AUCTION_LOSS}&m={AUCTION_MIN_TO_WIN}&e=%24%7BAUCTION_LOSS%7D&p=${AUCTION_PRICE}", v)
+	if want := "http://127.0.0.1/loss?r=102&m=1.35&e=102&p=1.2"; got != want {
+		t.Fatalf("got %s, want %s", got, want)
 	}
 }
 

@@ -53,6 +53,9 @@ type Metrics struct {
 	bidDuration      *prometheus.HistogramVec
 	events           *prometheus.CounterVec
 	deliveries       *prometheus.CounterVec
+	creativeDelivery *prometheus.CounterVec
+	lossNotices      *prometheus.CounterVec
+	publicRequests   *prometheus.CounterVec
 	reloads          *prometheus.CounterVec
 	reloadTime       prometheus.Gauge
 	collectorErrors  *prometheus.CounterVec
@@ -100,6 +103,16 @@ func New() *Metrics {
 		"View and click notifications by result: recorded, late (stored, not billed), spooled, unknown, expired (win older than retention.wins), invalid, unavailable.", "type", "result")
 	m.deliveries = f.counter("outbox_deliveries_total",
 		"Notice delivery attempts by this process: delivered, retry, refused (4xx), blocked (outbound URL policy), expired.", "dsp", "kind", "result")
+	m.creativeDelivery = f.counter("creative_deliveries_total",
+		"Wins by how the creative reaches the browser: nurl (serve_url is the DSP's nurl), inline (data: URI), public, direct, direct_fallback (direct delivery fell back to inline: the DSP's URL lacks CORS on some hop).",
+		"dsp", "delivery")
+	m.lossNotices = f.counter("loss_notices_total",
+		"Loss notices (lurl) of valid bids that lost, by result: sent (2xx), failed, blocked (outbound URL policy), dropped (queue full).", "dsp", "result")
+	m.publicRequests = f.counter("public_requests_total",
+		"Requests to the public listener (public_listen) by result: served, not_found, unavailable.", "result")
+	for _, r := range []string{"served", "not_found", "unavailable"} {
+		m.publicRequests.WithLabelValues(r)
+	}
 	m.reloads = f.counter("config_reloads_total", "Configuration reloads (SIGHUP) by result: ok, error.", "result")
 	m.reloadTime = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: Namespace, Name: "config_last_reload_success_timestamp_seconds",
 		Help: "Unix time of the last successful configuration load (start or reload)."})
@@ -158,6 +171,9 @@ func (m *Metrics) SetDSPs(names []string) {
 		m.dspRequests.WithLabelValues(n)
 		m.dspBids.WithLabelValues(n)
 		m.dspLatency.WithLabelValues(n)
+		for _, r := range auction.CreativeReasons {
+			m.dspRejected.WithLabelValues(n, r.String())
+		}
 		for _, o := range []auction.Outcome{auction.OutcomeBid, auction.OutcomeNoBid, auction.OutcomeRejected,
 			auction.OutcomeTimeout, auction.OutcomeError, auction.OutcomeBreakerOpen, auction.OutcomeOverloaded,
 			auction.OutcomeSkippedQPS, auction.OutcomeSkippedFilter} {
@@ -236,6 +252,22 @@ func (m *Metrics) ObserveRetentionRun(result string) {
 	m.retentionRuns.WithLabelValues(result).Inc()
 }
 
+// ObserveCreative counts how a win's creative was delivered
+// (auction.CreativeObserver).
+func (m *Metrics) ObserveCreative(dsp, delivery string) {
+	m.creativeDelivery.WithLabelValues(dsp, delivery).Inc()
+}
+
+// ObserveLossNotice counts one lurl outcome (auction.CreativeObserver).
+func (m *Metrics) ObserveLossNotice(dsp, result string) {
+	m.lossNotices.WithLabelValues(dsp, result).Inc()
+}
+
+// ObservePublic counts one request to the public listener.
+func (m *Metrics) ObservePublic(result string) {
+	m.publicRequests.WithLabelValues(result).Inc()
+}
+
 // ObserveReload counts a configuration reload.
 func (m *Metrics) ObserveReload(err error) {
 	if err != nil {
@@ -247,6 +279,7 @@ func (m *Metrics) ObserveReload(err error) {
 }
 
 var (
-	_ auction.Observer        = (*Metrics)(nil)
-	_ auction.BreakerObserver = (*Metrics)(nil)
+	_ auction.Observer         = (*Metrics)(nil)
+	_ auction.BreakerObserver  = (*Metrics)(nil)
+	_ auction.CreativeObserver = (*Metrics)(nil)
 )

@@ -14,12 +14,14 @@ import (
 	"sync"
 	"time"
 
+	"github.com/adshares/dsp-bridge/auction"
 	"github.com/adshares/dsp-bridge/bridge"
 	"github.com/adshares/dsp-bridge/config"
 	"github.com/adshares/dsp-bridge/internal/logctx"
 	"github.com/adshares/dsp-bridge/metrics"
 	"github.com/adshares/dsp-bridge/outbox"
 	"github.com/adshares/dsp-bridge/pglocal"
+	"github.com/adshares/dsp-bridge/public"
 	"github.com/adshares/dsp-bridge/rates"
 	"github.com/adshares/dsp-bridge/retention"
 	"github.com/adshares/dsp-bridge/store"
@@ -56,6 +58,7 @@ type Service struct {
 	metricsSrv *metrics.Server
 	demand     *bridge.Demand // its Auctioneer takes config reloads
 	notices    *outbox.Worker // takes the DSPs' allow_networks on reloads
+	public     *public.Server // the public listener, if configured
 	reloadMu   sync.Mutex     // one Reload at a time
 	// workersDone is closed once every worker has returned (set by Run).
 	workersDone chan struct{}
@@ -107,7 +110,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Service, e
 	s.server = bridge.NewServer(cfg, log, append([]bridge.ReadinessCheck{s.databaseCheck}, w.checks...), w.modules...)
 	s.workers = w.workers
 	s.closers = append(s.closers, w.closers...)
-	s.Metrics, s.demand, s.notices, s.Rates = w.metrics, w.demand, w.notices, w.rates
+	s.Metrics, s.demand, s.notices, s.Rates, s.public = w.metrics, w.demand, w.notices, w.rates, w.public
 	s.server.Instrument(s.Metrics.Middleware)
 	if cfg.Metrics.Listen != "" {
 		ms, err := metrics.Listen(cfg.Metrics.Listen, s.Metrics.Handler(log, cfg.Metrics.Pprof), log)
@@ -136,6 +139,18 @@ func (s *Service) MetricsAddr() string {
 	}
 	return s.metricsSrv.Addr()
 }
+
+// PublicAddr is the address of the public listener, "" when public_listen
+// is empty.
+func (s *Service) PublicAddr() string {
+	if s.public == nil {
+		return ""
+	}
+	return s.public.Addr()
+}
+
+// Auction is the running auction (its DSP states and creative counters).
+func (s *Service) Auction() *auction.Auctioneer { return s.demand.Auction }
 
 // DatabaseURL is the URL of the database in use (useful with a throwaway one).
 func (s *Service) DatabaseURL() string { return s.Store.Pool.Config().ConnString() }

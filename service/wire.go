@@ -2,13 +2,16 @@ package service
 
 import (
 	"context"
+	"fmt"
 
+	"github.com/adshares/dsp-bridge/auction"
 	"github.com/adshares/dsp-bridge/bridge"
 	"github.com/adshares/dsp-bridge/config"
 	"github.com/adshares/dsp-bridge/events"
 	"github.com/adshares/dsp-bridge/metrics"
 	"github.com/adshares/dsp-bridge/outbox"
 	"github.com/adshares/dsp-bridge/payments"
+	"github.com/adshares/dsp-bridge/public"
 	"github.com/adshares/dsp-bridge/rates"
 	"github.com/adshares/dsp-bridge/retention"
 )
@@ -23,6 +26,7 @@ type wiring struct {
 	demand  *bridge.Demand // its Auctioneer takes config reloads
 	notices *outbox.Worker // takes the DSPs' allow_networks on reloads
 	rates   *rates.Feed
+	public  *public.Server // the public listener, if public_listen is set
 }
 
 // wire builds every capability from the configuration. Each capability
@@ -44,7 +48,11 @@ func wire(ctx context.Context, s *Service) (*wiring, error) {
 	}
 
 	// Registration, inventory and the auction: /info.json, /inventory, /bid.
-	demand, err := bridge.NewDemand(ctx, s.Config, s.Store, s.Log, bridge.DemandOptions{Auth: auth.Middleware, Observer: w.metrics})
+	// Rejections are counted in the database too (payments dsps), through
+	// the tally in front of the metrics.
+	tally := auction.NewTally(s.Store, w.metrics, s.Log)
+	w.workers = append(w.workers, tally)
+	demand, err := bridge.NewDemand(ctx, s.Config, s.Store, s.Log, bridge.DemandOptions{Auth: auth.Middleware, Observer: tally})
 	if err != nil {
 		return w, err
 	}
@@ -88,6 +96,20 @@ func wire(ctx context.Context, s *Service) (*wiring, error) {
 	w.checks = append(w.checks, notices.Check, ev.Check)
 	w.workers = append(w.workers, ev, notices)
 	w.closers = append(w.closers, ev.Close)
+	// Markup wins: their held nurl is released once /bid has answered.
+	demand.Auction.SetStore(s.Store, notices.Wake)
+
+	// The public listener (creatives.delivery public): /c/{token} only.
+	if s.Config.PublicListen != "" {
+		ps, err := public.Listen(s.Config.PublicListen, s.Store, s.Config.Creatives.PublicTTL, s.Log)
+		if err != nil {
+			return w, fmt.Errorf("public_listen %s: %w", s.Config.PublicListen, err)
+		}
+		ps.Notify, ps.Observe = notices.Wake, w.metrics.ObservePublic
+		w.public = ps
+		w.workers = append(w.workers, ps)
+		w.closers = append(w.closers, ps.Close)
+	}
 
 	// Payments: the settler, /payment-reports, /payment-details.
 	w.modules = append(w.modules, payments.NewModule(s.Store, s.Config.Payments, auth, s.Log))
@@ -101,6 +123,7 @@ func wire(ctx context.Context, s *Service) (*wiring, error) {
 	// Metrics read at scrape time: breakers, the pools, outbox, reports, tables.
 	w.metrics.SetDSPs(dspNames(s.Config))
 	w.metrics.WatchDSPs(demand.Auction.DSPStates)
+	w.metrics.WatchCreatives(demand.Auction.CreativeStats)
 	w.metrics.WatchPool(s.Store.Pool)
 	if s.Store.WinPool() != s.Store.Pool {
 		w.metrics.WatchWinPool(s.Store.WinPool())

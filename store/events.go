@@ -54,6 +54,9 @@ type Recorded struct {
 	Billed   bool   // this view is the billed one of its ext_id
 	NoticeID int64  // the burl notice enqueued with it, or 0
 	Reason   string // why a new view is not billed: UnbilledRepeat, UnbilledLate or ""
+	// Impressions is how many impression notices (markup pixels, VAST
+	// Impression URLs) were enqueued with it.
+	Impressions int
 }
 
 // eventLockClass is the first key of the per-ext_id advisory lock that
@@ -71,7 +74,7 @@ const clockSlack = 24 * time.Hour
 // runs right after the ext_id's advisory lock in the same implicit
 // transaction, so its snapshot sees every event of that ext_id committed
 // before it. The database no longer enforces (ext_id, case_id) uniqueness
-// across partitions (see migration 005): prior.dup does, under the lock.
+// across partitions (see migration 007): prior.dup does, under the lock.
 // $13 and $15 bound the look-up to the partitions from the win's time to
 // now: no other partition can hold an earlier event of the win.
 const recordViewSQL = `WITH prior AS (
@@ -92,11 +95,18 @@ const recordViewSQL = `WITH prior AS (
 	SELECT $1, ev.id, ev.created_at, $10, 'burl', $11, $12, $12, $8, $6 FROM ev, prior
 	WHERE NOT prior.seen AND NOT $14 AND $11 <> ''
 	RETURNING id
+), imp AS (
+	INSERT INTO outbox (ext_id, event_id, event_at, dsp, kind, url, seq, created_at, next_attempt_at)
+	SELECT $1, ev.id, ev.created_at, $10, 'imp', u.url, u.n, $12, $12
+	FROM ev, prior, unnest($20::text[]) WITH ORDINALITY AS u(url, n)
+	WHERE NOT prior.seen AND NOT $14
+	RETURNING id
 )
 SELECT coalesce((SELECT id FROM ev), 0),
 	(SELECT id FROM ev) IS NOT NULL AND NOT (SELECT seen FROM prior) AND NOT $14,
 	coalesce((SELECT id FROM ob), 0),
-	CASE WHEN (SELECT id FROM ev) IS NULL THEN '' WHEN (SELECT seen FROM prior) THEN 'repeat' WHEN $14 THEN 'late' ELSE '' END`
+	CASE WHEN (SELECT id FROM ev) IS NULL THEN '' WHEN (SELECT seen FROM prior) THEN 'repeat' WHEN $14 THEN 'late' ELSE '' END,
+	(SELECT count(*) FROM imp)::int`
 
 // lookBack is the created_at range of the look-up of a win's earlier
 // events: from the win (or this event, if earlier) to now, each widened by
@@ -110,12 +120,14 @@ func lookBack(ev Event) (from, to time.Time) {
 }
 
 // RecordView stores a view idempotently and commits before returning. Only
-// the first view of an ext_id is billed (value ev.Value, burl enqueued for
-// dsp in the same transaction), unless it is late (ev.Late: value 0, no
-// burl); a view of the same ext_id with another case id is stored with
-// value 0; the same (ext_id, case_id) again changes nothing. burl is the
-// notice URL with its macros already expanded ("" for none).
-func (s *Store) RecordView(ctx context.Context, ev Event, dsp, burl string) (Recorded, error) {
+// the first view of an ext_id is billed (value ev.Value; the burl and the
+// impression notices enqueued for dsp in the same transaction), unless it is
+// late (ev.Late: value 0, no notices); a view of the same ext_id with
+// another case id is stored with value 0; the same (ext_id, case_id) again
+// changes nothing. burl is the notice URL with its macros already expanded
+// ("" for none); impressions are the markup's pixel URLs (or the VAST
+// Impression URLs), expanded, enqueued as kind imp with seq 1..n.
+func (s *Store) RecordView(ctx context.Context, ev Event, dsp, burl string, impressions ...string) (Recorded, error) {
 	// One round trip, one implicit transaction: the lock, then the insert.
 	batch := &pgx.Batch{}
 	batch.Queue(`SELECT pg_advisory_xact_lock($1, hashtext($2))`, eventLockClass, ev.ExtID)
@@ -126,12 +138,12 @@ func (s *Store) RecordView(ctx context.Context, ev Event, dsp, burl string) (Rec
 	from, to := lookBack(ev)
 	batch.Queue(recordViewSQL, ev.ExtID, ev.CaseID, ev.ImpressionID, ev.ZoneID, ev.PublisherID,
 		ev.PriceMicros, ev.RateNanos, ev.Value, ev.CreatedAt, dsp, burl, enqueued, from, ev.Late, to, ev.FeePPM,
-		ev.BidAdjustmentPPM, ev.BidPrice, ev.BidCurrency)
+		ev.BidAdjustmentPPM, ev.BidPrice, ev.BidCurrency, append([]string{}, impressions...))
 	br := s.Pool.SendBatch(ctx, batch)
 	var out Recorded
 	_, err := br.Exec()
 	if err == nil {
-		err = br.QueryRow().Scan(&out.EventID, &out.Billed, &out.NoticeID, &out.Reason)
+		err = br.QueryRow().Scan(&out.EventID, &out.Billed, &out.NoticeID, &out.Reason, &out.Impressions)
 	}
 	// Close reads the commit's answer: only after it is the view durable.
 	if cerr := br.Close(); err == nil {

@@ -17,28 +17,31 @@ func (s *Store) MigrateTo(ctx context.Context, version int) ([]int, error) {
 
 // SQL texts, by the name the EXPLAIN tests use.
 var (
-	SQLGetAuctionNear = getAuctionNearSQL
-	SQLGetAuction     = getAuctionSQL
-	SQLRecordView     = recordViewSQL
-	SQLRecordClick    = recordClickSQL
-	SQLPendingDSPs    = pendingDSPsSQL
-	SQLClaim          = claimSQL
-	SQLRecordOutcomes = recordOutcomesSQL
-	SQLOutboxStats    = outboxStatsSQL
-	SQLOpenOutbox     = openOutboxSQL
-	SQLBacklog        = backlogSQL
-	SQLOpenReports    = openReportsSQL
-	SQLSettlePick     = settlePickSQL
-	SQLSettleStamp    = settleStampSQL
-	SQLReportDetails  = reportDetailsSQL
-	SQLBilledViews    = billedViewsSQL
-	SQLReportTotals   = reportTotalsSQL
-	SQLDSPSpend       = dspSpendSQL
-	SQLVerifyRows     = verifyRowsSQL
-	SQLVerifyEvents   = verifyEventsSQL
-	SQLCountBilled    = countBilledSQL
-	SQLBilledByDay    = billedByDaySQL
-	ReportRows        = reportRows
+	SQLGetAuctionNear    = getAuctionNearSQL
+	SQLGetAuction        = getAuctionSQL
+	SQLRecordView        = recordViewSQL
+	SQLRecordClick       = recordClickSQL
+	SQLPendingDSPs       = pendingDSPsSQL
+	SQLClaim             = claimSQL
+	SQLRecordOutcomes    = recordOutcomesSQL
+	SQLOutboxStats       = outboxStatsSQL
+	SQLOpenOutbox        = openOutboxSQL
+	SQLBacklog           = backlogSQL
+	SQLOpenReports       = openReportsSQL
+	SQLSettlePick        = settlePickSQL
+	SQLSettleStamp       = settleStampSQL
+	SQLReportDetails     = reportDetailsSQL
+	SQLBilledViews       = billedViewsSQL
+	SQLReportTotals      = reportTotalsSQL
+	SQLDSPSpend          = dspSpendSQL
+	SQLVerifyRows        = verifyRowsSQL
+	SQLVerifyEvents      = verifyEventsSQL
+	SQLCountBilled       = countBilledSQL
+	SQLBilledByDay       = billedByDaySQL
+	SQLCreativeByToken   = creativeByTokenSQL
+	SQLReleaseWinNotices = releaseWinNoticesSQL
+	SQLEnqueueWinNotice  = enqueueWinNoticeSQL
+	ReportRows           = reportRows
 )
 
 // SettleOneChunk runs one settlement transaction of report id, as a bridge

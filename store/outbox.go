@@ -21,7 +21,7 @@ type Notice struct {
 	ID        int64
 	ExtID     string
 	DSP       string
-	Kind      string // nurl or burl
+	Kind      string // nurl, burl or imp
 	URL       string // macros already expanded
 	Attempts  int    // attempts finished before this one
 	CreatedAt time.Time

@@ -14,6 +14,7 @@ import (
 	"github.com/adshares/dsp-bridge/ads"
 	"github.com/adshares/dsp-bridge/adserversim"
 	"github.com/adshares/dsp-bridge/demo"
+	"github.com/adshares/dsp-bridge/dspsim"
 )
 
 func init() {
@@ -40,7 +41,7 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return &exitError{code: 2, err: errors.New("demo: --rate must be 1..1000 and --duration at least 1s")}
 	}
 
-	fmt.Fprintf(stdout, "bridge demo: starting a throwaway PostgreSQL, 3 simulated DSPs and the bridge...\n")
+	fmt.Fprintf(stdout, "bridge demo: starting a throwaway PostgreSQL, %d simulated DSPs and the bridge...\n", len(demo.DefaultProfiles(*duration)))
 	started := time.Now()
 	env, err := demo.Start(ctx, demo.Options{Seed: *seed, Rate: *rate, Duration: *duration, DatabaseURL: *dbURL, Progress: stdout,
 		ADSRate: *adsRate, Fee: *fee})
@@ -65,7 +66,16 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if p.OutageTo > p.OutageFrom {
 			fail += fmt.Sprintf(", down from %s to %s", p.OutageFrom, p.OutageTo)
 		}
-		fmt.Fprintf(stdout, "  dsp     %-8s %s  bids %s-%s USD CPM on %d%% of slots, latency %s%s\n", p.Name, d.Server.Endpoint(),
+		switch p.Creative {
+		case dspsim.CreativeImage:
+			fail += ", image markup in adm (image slots)"
+		case dspsim.CreativeVAST:
+			fail += ", VAST with an mp4 in adm (video slots)"
+		}
+		if p.BadMarkupPercent > 0 {
+			fail += fmt.Sprintf(", %d%% unrenderable (a script)", p.BadMarkupPercent)
+		}
+		fmt.Fprintf(stdout, "  dsp     %-9s %s  bids %s-%s USD CPM on %d%% of slots, latency %s%s\n", p.Name, d.Server.Endpoint(),
 			usd(p.MinPrice), usd(p.MaxPrice), p.BidPercent, p.Latency, fail)
 	}
 	fmt.Fprintf(stdout, "  rates   %s  fake AdsOperator: %s USD per ADS\n", env.RateServer.URL(), *adsRate)

@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/adshares/dsp-bridge/ads"
+	"github.com/adshares/dsp-bridge/auction"
 	"github.com/adshares/dsp-bridge/config"
 	"github.com/adshares/dsp-bridge/internal/table"
 	"github.com/adshares/dsp-bridge/store"
@@ -224,6 +226,9 @@ type dspOut struct {
 	// BidAdjustment is the bid adjustment of the billed views' wins: one
 	// multiplier, or "min-max" when it changed within the range.
 	BidAdjustment string `json:"bid_adjustment,omitempty"`
+	// CreativeRefusals are its bids refused for their creative, by reason
+	// (payments dsps only).
+	CreativeRefusals map[string]int64 `json:"creative_refusals,omitempty"`
 }
 
 func newDSPOut(d store.DSPTotal) dspOut {
@@ -395,11 +400,24 @@ func paymentsDSPsCmd(ctx context.Context, args []string, stdout, stderr io.Write
 	if err != nil {
 		return err
 	}
+	refusals, err := e.st.Rejections(ctx, from, to)
+	if err != nil {
+		return err
+	}
+	totals = withRefusingDSPs(totals, refusals)
 	dsps := make([]dspOut, 0, len(totals))
 	for _, d := range totals {
-		dsps = append(dsps, newDSPOut(d))
+		o := newDSPOut(d)
+		o.CreativeRefusals = creativeRefusals(refusals[d.DSP])
+		dsps = append(dsps, o)
 	}
 	total := newDSPOut(sumDSPs(totals))
+	total.CreativeRefusals = map[string]int64{}
+	for _, d := range dsps {
+		for r, n := range d.CreativeRefusals {
+			total.CreativeRefusals[r] += n
+		}
+	}
 	if *e.format == "json" {
 		return table.WriteJSON(stdout, struct {
 			From  string   `json:"from"`
@@ -410,9 +428,25 @@ func paymentsDSPsCmd(ctx context.Context, args []string, stdout, stderr io.Write
 	}
 	if *e.format == "table" {
 		fmt.Fprintf(stdout, "Billed views recorded from %s to %s\n\n", ads.FormatATOM(from), ads.FormatATOM(to))
-		return dspTable(dsps, &total, true).Write(stdout, "table")
+		if err := dspTable(dsps, &total, true).Write(stdout, "table"); err != nil {
+			return err
+		}
+		if len(total.CreativeRefusals) == 0 {
+			return nil
+		}
+		fmt.Fprintf(stdout, "\nBids refused for their creative (counted per UTC day, so the days the range touches; unrenderable_markup: ask the DSP for simple markup):\n")
+		return refusalTable(dsps, &total).Write(stdout, "table")
 	}
-	return dspTable(dsps, nil, true).Write(stdout, "csv")
+	t := dspTable(dsps, nil, true)
+	for _, r := range auction.CreativeReasons {
+		t.Header = append(t.Header, strings.ToUpper(strings.ReplaceAll(r.String(), "_", " ")))
+	}
+	for i, d := range dsps {
+		for _, r := range auction.CreativeReasons {
+			t.Rows[i] = append(t.Rows[i], strconv.FormatInt(d.CreativeRefusals[r.String()], 10))
+		}
+	}
+	return t.Write(stdout, "csv")
 }
 
 // mismatchOut is one problem found by verify.

@@ -6,6 +6,7 @@ import (
 	"crypto/md5"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -60,6 +61,16 @@ func paymentsDB(t *testing.T) (*store.Store, string) {
 	if _, err := st.Pool.Exec(ctx, `INSERT INTO outbox (ext_id, dsp, kind, url, status, created_at, billed_value, billed_price_micros)
 		VALUES ('w2', 'beta', 'burl', 'http://127.0.0.1:1/bill', 'undelivered', $1, $2, 1234567)`,
 		t0.Add(40*time.Minute), ads.ViewValue(1_234_567, 50_000_000)); err != nil {
+		t.Fatal(err)
+	}
+	// Bids refused for their creative that day (the tally's flushes):
+	// gamma never won anything.
+	if err := st.AddRejections(ctx, []store.RejectionCount{
+		{Day: t0, DSP: "alpha", Reason: "unrenderable_markup", Bids: 4},
+		{Day: t0, DSP: "alpha", Reason: "below_floor", Bids: 9}, // not a creative reason: not listed
+		{Day: t0, DSP: "gamma", Reason: "creative_timeout", Bids: 2},
+		{Day: t0.AddDate(0, 0, 3), DSP: "alpha", Reason: "unrenderable_markup", Bids: 100}, // outside the range
+	}); err != nil {
 		t.Fatal(err)
 	}
 	s := payments.NewSettler(st, config.Payments{Period: time.Hour, SettleAfter: 10 * time.Minute, Window: 720 * time.Hour},
@@ -120,8 +131,14 @@ func TestPaymentsCommands(t *testing.T) {
 		DSPs  []map[string]any
 		Total map[string]any
 	}
-	if code != 0 || json.Unmarshal([]byte(out), &dsps) != nil || len(dsps.DSPs) != 2 {
+	if code != 0 || json.Unmarshal([]byte(out), &dsps) != nil || len(dsps.DSPs) != 3 {
 		t.Fatalf("dsps: %d %s", code, out)
+	}
+	if r := dsps.DSPs[0]["creative_refusals"]; fmt.Sprint(r) != "map[unrenderable_markup:4]" {
+		t.Fatalf("alpha's creative refusals %v", r)
+	}
+	if g := dsps.DSPs[2]; g["dsp"] != "gamma" || g["billed_views"] != float64(0) || fmt.Sprint(g["creative_refusals"]) != "map[creative_timeout:2]" {
+		t.Fatalf("gamma: %v", g)
 	}
 	// alpha: 2.50 + 0.700001 USD CPM → (2500000 + 700001) / 1e9 USD exactly.
 	if a := dsps.DSPs[0]; a["dsp"] != "alpha" || a["billed_views"] != float64(2) || a["spend_usd"] != "0.003200001" {
@@ -138,12 +155,18 @@ func TestPaymentsCommands(t *testing.T) {
 	}
 	code, out, _ = runCmd(t, append([]string{"payments", "dsps"}, window...)...)
 	t.Logf("payments dsps:\n%s", out)
-	if code != 0 || !strings.Contains(out, "TOTAL") || !strings.Contains(out, "AT RISK USD") || !strings.Contains(out, "BID ADJ") {
+	if code != 0 || !strings.Contains(out, "TOTAL") || !strings.Contains(out, "AT RISK USD") || !strings.Contains(out, "BID ADJ") ||
+		!strings.Contains(out, "Bids refused for their creative") || !strings.Contains(out, "UNRENDERABLE MARKUP") {
 		t.Fatalf("dsps table: %d\n%s", code, out)
 	}
 	code, out, _ = runCmd(t, "payments", "show", "1678957200", "--details", "--format", "csv")
 	if code != 0 || !strings.Contains(out, ",0.700001,0.05,0.1,1260001800\n") {
 		t.Fatalf("show details csv (fee column): %d\n%s", code, out)
+	}
+	code, out, _ = runCmd(t, append([]string{"payments", "dsps", "--format", "csv"}, window...)...)
+	if lines := strings.Split(out, "\n"); code != 0 || !strings.HasSuffix(lines[0], ",UNRENDERABLE MARKUP,CREATIVE MISMATCH,CREATIVE TIMEOUT,CREATIVE TOO LARGE,CREATIVE FETCH FAILED,REFUSED URL") ||
+		!strings.HasSuffix(lines[1], ",4,0,0,0,0,0") || !strings.HasPrefix(lines[3], "gamma,0,") {
+		t.Fatalf("dsps csv: %d\n%s", code, out)
 	}
 
 	code, out, _ = runCmd(t, append([]string{"payments", "verify"}, window...)...)

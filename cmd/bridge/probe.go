@@ -63,7 +63,7 @@ func dspProbeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	wait = 2*wait + time.Second
 	fmt.Fprintf(stdout, "probing %d DSP(s) with %d test request(s) each (%s %s); auction.tmax %s gives DSPs at most %s\n\n",
 		len(dsps), *n, slot.Creative.Type, slot.Creative.Size, cfg.Auction.TMax, a.Budget())
-	results := make([][]auction.DSPResult, len(dsps))
+	results := make([][]auction.ProbeResult, len(dsps))
 	for range *n {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -111,6 +111,9 @@ type probeRow struct {
 	limit                    time.Duration
 	verdict                  string
 	firstErr                 string
+	path                     string // where the test bids' creatives came from (the most frequent)
+	creative                 string // "ok n/m" or the most frequent refusal "reason n/m"
+	creativeDetail           string // the first refusal's detail, else what resolved
 }
 
 // latency is one call's round trip; a timed-out call's is a lower bound.
@@ -130,10 +133,12 @@ func (l latency) String() string {
 // answered and timed-out calls (a DSP's client gives up at its timeout, so
 // a timeout counts as at least that slow) and the verdict against the time
 // the DSP really gets: its timeout, or the auction's budget if that is less.
-func summarize(d auction.DSPTimeout, rs []auction.DSPResult, budget time.Duration) probeRow {
+func summarize(d auction.DSPTimeout, results []auction.ProbeResult, budget time.Duration) probeRow {
 	row := probeRow{dsp: d, limit: min(d.Timeout, budget)}
+	summarizeCreatives(&row, results)
 	var lat []latency
-	for _, r := range rs {
+	for _, pr := range results {
+		r := pr.DSPResult
 		switch r.Outcome {
 		case auction.OutcomeTimeout:
 			row.timeouts++
@@ -174,14 +179,14 @@ func percentile(sorted []latency, p int) latency {
 
 func writeProbe(w io.Writer, rows []probeRow, tmax time.Duration) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "DSP\tENDPOINT\tOK\tTIMEOUTS\tERRORS\tBIDS\tP50\tP99\tMAX\tTIMEOUT\tTMAX\tVERDICT")
+	fmt.Fprintln(tw, "DSP\tENDPOINT\tOK\tTIMEOUTS\tERRORS\tBIDS\tP50\tP99\tMAX\tTIMEOUT\tTMAX\tVERDICT\tPATH\tCREATIVE")
 	for _, r := range rows {
 		p50, p99, mx := "-", "-", "-"
 		if r.ok+r.timeouts > 0 {
 			p50, p99, mx = r.p50.String(), r.p99.String(), r.max.String()
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", r.dsp.Name, r.dsp.Endpoint, r.ok, r.timeouts,
-			r.errs, r.bids, p50, p99, mx, ms(r.dsp.Timeout), ms(tmax), r.verdict)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.dsp.Name, r.dsp.Endpoint, r.ok, r.timeouts,
+			r.errs, r.bids, p50, p99, mx, ms(r.dsp.Timeout), ms(tmax), r.verdict, r.path, r.creative)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -190,10 +195,15 @@ func writeProbe(w io.Writer, rows []probeRow, tmax time.Duration) error {
 		if r.firstErr != "" {
 			fmt.Fprintf(w, "%s: %d error(s), first: %s\n", r.dsp.Name, r.errs, r.firstErr)
 		}
+		if r.creativeDetail != "" {
+			fmt.Fprintf(w, "%s: creative %s\n", r.dsp.Name, r.creativeDetail)
+		}
 	}
 	fmt.Fprintf(w, "\nP50/P99/MAX: answered and timed-out calls (>: gave up at the DSP's timeout). Verdict against min(timeout, auction budget):\n"+
 		"ok = p99 within %.0f%%; close = above %.0f%% or some errors/timeouts; too slow = p99 over it; failing = no answer at all\n",
 		closeShare*100, closeShare*100)
+	fmt.Fprintf(w, "PATH/CREATIVE: where the test bids' creatives came from (markup_image, vast, nurl; markup when it did not resolve) and\n"+
+		"how many resolved as an auction would resolve them (else the reason, e.g. unrenderable_markup: ask the DSP for simple markup)\n")
 	return nil
 }
 
@@ -209,6 +219,56 @@ func writePolicies(w io.Writer, ps []auction.DSPPolicy) error {
 			p.PriceMissing, p.Privacy)
 	}
 	return tw.Flush()
+}
+
+// summarizeCreatives fills the creative columns: the most frequent path,
+// and "ok n/m" when every test bid's creative resolved, else the most
+// frequent refusal.
+func summarizeCreatives(row *probeRow, results []auction.ProbeResult) {
+	paths, reasons := map[string]int{}, map[string]int{}
+	n, ok := 0, 0
+	var resolved, refused string
+	for _, r := range results {
+		c := r.Creative
+		if c.Path == "" {
+			continue // no bid
+		}
+		n++
+		paths[c.Path]++
+		if c.Reason == "" {
+			ok++
+			if resolved == "" {
+				resolved = "resolved: " + c.Detail
+			}
+			continue
+		}
+		if refused == "" {
+			refused = c.Reason + ": " + c.Detail
+		}
+		reasons[c.Reason]++
+	}
+	row.path, row.creative = "-", "-"
+	if n == 0 {
+		return
+	}
+	row.path = mostFrequent(paths)
+	if ok == n {
+		row.creative, row.creativeDetail = fmt.Sprintf("ok %d/%d", ok, n), resolved
+		return
+	}
+	top := mostFrequent(reasons)
+	row.creative, row.creativeDetail = fmt.Sprintf("%s %d/%d", top, reasons[top], n), refused
+}
+
+// mostFrequent is the key with the highest count (the smallest on a tie).
+func mostFrequent(m map[string]int) string {
+	best := ""
+	for k, v := range m {
+		if best == "" || v > m[best] || v == m[best] && k < best {
+			best = k
+		}
+	}
+	return best
 }
 
 // ms prints a duration in milliseconds with 0.1 ms resolution.

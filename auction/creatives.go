@@ -1,0 +1,344 @@
+package auction
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/adshares/dsp-bridge/config"
+	"github.com/adshares/dsp-bridge/creative"
+	"github.com/adshares/dsp-bridge/macros"
+	"github.com/adshares/dsp-bridge/store"
+)
+
+// Reasons a bid loses at creative resolution (after it was judged valid):
+// seat-non-bid code 350 (invalid creative) from the community list, and the
+// bridge's own 5xx for the rest (351, size not allowed, is the bid's own
+// w/h, ReasonSize).
+const (
+	ReasonUnrenderable        Reason = 350 // adm is neither plain image markup nor VAST with a progressive file
+	ReasonCreativeMismatch    Reason = 563 // the creative's type or size is not the slot's
+	ReasonRefusedURL          Reason = 510 // a notice URL of the markup bid is refused by the outbound policy
+	ReasonCreativeTimeout     Reason = 560 // the creative was not fetched in the time left
+	ReasonCreativeTooLarge    Reason = 561 // more bytes than allowed (creatives.inline_max_bytes for inline)
+	ReasonCreativeFetchFailed Reason = 562 // the creative could not be fetched
+)
+
+// The labels are the creative package's (they name the same facts in its
+// errors, the metrics and `payments dsps`); kept here, beside the stage that
+// gives them, rather than in the list of the fan-out's reasons.
+func init() {
+	name := func(r Reason, label string) {
+		if old, taken := reasonNames[r]; taken {
+			// Two reasons with one code would be counted and logged as one.
+			panic("auction: reason code " + strconv.Itoa(int(r)) + " is both " + old + " and " + label)
+		}
+		reasonNames[r] = label
+	}
+	for r, c := range creativeReasons {
+		name(r, string(c))
+	}
+	name(ReasonRefusedURL, "refused_url")
+}
+
+var creativeReasons = map[Reason]creative.Reason{
+	ReasonUnrenderable: creative.ReasonUnrenderable, ReasonCreativeMismatch: creative.ReasonMismatch,
+	ReasonCreativeTimeout: creative.ReasonTimeout, ReasonCreativeTooLarge: creative.ReasonTooLarge,
+	ReasonCreativeFetchFailed: creative.ReasonFetchFailed,
+}
+
+// CreativeReasons are the reasons of bids refused for their creative (for
+// metrics and operator tables that list them).
+var CreativeReasons = []Reason{ReasonUnrenderable, ReasonCreativeMismatch, ReasonCreativeTimeout,
+	ReasonCreativeTooLarge, ReasonCreativeFetchFailed, ReasonRefusedURL}
+
+func reasonOfCreative(r creative.Reason) Reason {
+	for k, v := range creativeReasons {
+		if v == r {
+			return k
+		}
+	}
+	return ReasonCreativeFetchFailed
+}
+
+// creativeMode is where a bid's creative comes from: its markup, or the
+// body of its nurl (the Adshares OpenRTB profile), by dsps[].creative; auto
+// takes the markup when there is some.
+func creativeMode(d config.DSP, b *bid) string {
+	switch d.Creative {
+	case config.CreativeMarkup, config.CreativeNURL:
+		return d.Creative
+	}
+	if strings.TrimSpace(b.AdM) != "" {
+		return config.CreativeMarkup
+	}
+	return config.CreativeNURL
+}
+
+// Refusal is a valid bid that lost for its creative.
+type Refusal struct {
+	Rejection
+	wrongSize bool // a mismatch of the size alone (loss reason 203)
+}
+
+// placement is a slot's winner and how its creative reaches the browser.
+type placement struct {
+	c           *candidate
+	serveURL    string
+	delivery    string // nurl, inline, public, direct
+	path        creative.Path
+	token       string          // public: /c/{token}
+	stored      *store.Creative // public: the bytes behind the token
+	winNotice   string          // markup: the expanded nurl, a win notice the bridge fires
+	clickURL    string          // the markup's click-through, else the bid's
+	impressions []string        // markup pixels, VAST Impressions
+	cached      bool            // the creative came from the cache
+	label       string          // delivery for the counters: direct_fallback when direct fell back to inline
+}
+
+// slotOutcome is what resolution did for one slot.
+type slotOutcome struct {
+	slot    Slot
+	won     *placement
+	order   []*candidate // best first
+	refused map[*candidate]Refusal
+}
+
+// lookahead is how many candidates of a slot resolve at once: the best
+// and the next ones, so that one slow creative at the top does not leave
+// the bids after it no time for their own fetch (each would lose with
+// creative_timeout). Fetching a lower bid's creative costs one fetch, once:
+// it is cached for the next auction.
+const lookahead = 4
+
+// place resolves the winner of every slot: it takes the slot's candidates
+// best first and delivers the first whose creative resolves, the better
+// ones losing with the reason of their creative. The candidates of a slot
+// resolve a few at a time (lookahead), and the slots in parallel, by until
+// (the auction's deadline less what storing the wins needs): a creative
+// still being fetched then loses with creative_timeout (its fetch finishes
+// in the background, for the next auction), so this never makes /bid late.
+// Bids of the nurl path need nothing fetched and win at once.
+func (a *Auctioneer) place(ctx context.Context, until time.Time, auctionID string, secure bool, slots []Slot, cands []candidate) []slotOutcome {
+	bySlot := map[string][]*candidate{}
+	for i := range cands {
+		c := &cands[i]
+		bySlot[c.bid.ImpID] = append(bySlot[c.bid.ImpID], c)
+	}
+	rctx, cancel := context.WithDeadline(ctx, until)
+	defer cancel() // the look-ahead resolutions of bids that were not needed stop here
+	out := make([]slotOutcome, len(slots))
+	var wg sync.WaitGroup
+	for i, s := range slots {
+		list := bySlot[s.ID]
+		slices.SortStableFunc(list, func(x, y *candidate) int {
+			if better(x, y) {
+				return -1
+			}
+			if better(y, x) {
+				return 1
+			}
+			return 0
+		})
+		out[i] = slotOutcome{slot: s, order: list, refused: map[*candidate]Refusal{}}
+		if len(list) == 0 {
+			continue
+		}
+		wg.Add(1)
+		go func(o *slotOutcome) {
+			defer wg.Done()
+			a.resolveSlot(rctx, auctionID, secure, o)
+		}(&out[i])
+	}
+	wg.Wait()
+	return out
+}
+
+// tried is one candidate's resolution, once done is closed.
+type tried struct {
+	done chan struct{}
+	p    *placement
+	ref  *Refusal
+}
+
+// resolveSlot walks o's candidates best first, resolving the markup bids
+// among the next lookahead ones at once, and keeps the first that
+// resolves; a bid of the nurl path ends the walk (it needs no fetch).
+func (a *Auctioneer) resolveSlot(ctx context.Context, auctionID string, secure bool, o *slotOutcome) {
+	results := make([]*tried, len(o.order))
+	start := func(i int) {
+		if i >= len(o.order) || results[i] != nil {
+			return
+		}
+		r := &tried{done: make(chan struct{})}
+		results[i] = r
+		go func() {
+			defer close(r.done)
+			r.p, r.ref = a.try(ctx, auctionID, secure, o.slot, o.order[i])
+		}()
+	}
+	for i, c := range o.order {
+		if creativeMode(c.dsp.cfg, c.bid) == config.CreativeNURL {
+			o.won, _ = a.try(ctx, auctionID, secure, o.slot, c) // nothing to fetch: it wins
+			return
+		}
+		for j := i; j < i+lookahead && j < len(o.order); j++ {
+			if creativeMode(o.order[j].dsp.cfg, o.order[j].bid) == config.CreativeMarkup {
+				start(j)
+			}
+		}
+		r := results[i]
+		<-r.done
+		if r.p != nil {
+			o.won = r.p
+			if r.p.path != creative.PathNURL {
+				a.cr.count(&a.cr.resolved, string(r.p.path))
+				if r.p.cached {
+					a.cr.fromCache.Add(1)
+				}
+			}
+			return
+		}
+		o.refused[c] = *r.ref
+		a.cr.count(&a.cr.refused, r.ref.Reason.String())
+	}
+}
+
+// bidValues are the macro values of a candidate in this auction.
+func bidValues(auctionID string, c *candidate) macros.Values {
+	return macros.Values{AuctionID: auctionID, BidID: c.bidID, ImpID: c.bid.ImpID, SeatID: c.seat,
+		AdID: c.bid.AdID, Price: string(c.bid.Price), Currency: c.currency}
+}
+
+// try resolves one candidate: a placement, or why it loses.
+func (a *Auctioneer) try(ctx context.Context, auctionID string, secure bool, slot Slot, c *candidate) (*placement, *Refusal) {
+	d, b := c.dsp.cfg, c.bid
+	v := bidValues(auctionID, c)
+	refuse := func(r Reason, detail string) (*placement, *Refusal) {
+		return nil, &Refusal{Rejection: Rejection{DSP: d.Name, Seat: c.seat, BidID: c.bidID, ImpID: b.ImpID, Reason: r, Detail: detail}}
+	}
+	if creativeMode(d, b) == config.CreativeNURL {
+		// The Adshares profile: the browser fetching the nurl is the serve.
+		return &placement{c: c, delivery: "nurl", label: "nurl", path: creative.PathNURL,
+			serveURL: macros.Expand(macros.Canonical(b.NURL), v), clickURL: clickURL(d, b)}, nil
+	}
+	fe := a.cr.fetch.get(d.Name)
+	cr, err := fe.resolver.Markup(ctx, creative.SlotOf(slot.Creative), b.AdM, v)
+	if err != nil {
+		reason := reasonOfCreative(creative.ReasonOf(err))
+		_, ref := refuse(reason, creativeDetail(err))
+		var ce *creative.Error
+		ref.wrongSize = errors.As(err, &ce) && ce.WrongSize
+		return nil, ref
+	}
+	p := &placement{c: c, path: cr.Path, cached: cr.Cached}
+	// Every URL the bridge will fetch for this win is checked now, expanded
+	// as it will be fetched: a refused one would never be delivered.
+	if b.NURL != "" {
+		p.winNotice = macros.ExpandAll(b.NURL, v)
+	}
+	for _, u := range append([]string{p.winNotice, macros.ExpandAll(b.BURL, v)}, cr.ImpressionURLs...) {
+		if u == "" {
+			continue
+		}
+		if err := fe.client.CheckURL(u); err != nil {
+			return refuse(ReasonRefusedURL, "notice URL "+clipURL(u)+": "+err.Error())
+		}
+	}
+	now := a.cr.now()
+	for _, u := range cr.ImpressionURLs {
+		p.impressions = append(p.impressions, creative.ExpandVASTMacros(u, now))
+	}
+	if cr.ClickURL != "" && validNURL(cr.ClickURL) {
+		p.clickURL = cr.ClickURL
+	} else {
+		p.clickURL = clickURL(d, b)
+	}
+	if hasNUL(append([]string{p.clickURL, p.winNotice}, p.impressions...)...) {
+		return refuse(ReasonUnrenderable, "NUL byte in a URL of the markup")
+	}
+	if err := a.cr.deliver(p, cr, secure); err != nil {
+		return refuse(reasonOfCreative(creative.ReasonOf(err)), creativeDetail(err))
+	}
+	return p, nil
+}
+
+// creativeDetail is a resolution error without its reason (which the
+// rejection carries already).
+func creativeDetail(err error) string {
+	var ce *creative.Error
+	if errors.As(err, &ce) {
+		if ce.Err != nil {
+			return ce.Detail + ": " + ce.Err.Error()
+		}
+		return ce.Detail
+	}
+	return err.Error()
+}
+
+func clipURL(u string) string {
+	if len(u) > 120 {
+		return u[:120] + "…"
+	}
+	return u
+}
+
+// reportRefusals records the creative refusals of an auction: each counted
+// by reason (metrics, `payments dsps`), one log line for all of them.
+func (a *Auctioneer) reportRefusals(ctx context.Context, auctionID string, res *AuctionResult, outs []slotOutcome) {
+	var list []Refusal
+	for _, o := range outs {
+		for _, c := range o.order {
+			if r, ok := o.refused[c]; ok {
+				list = append(list, r)
+			}
+		}
+	}
+	if len(list) == 0 {
+		return
+	}
+	byReason := map[string]int{}
+	var first []any
+	for _, r := range list {
+		res.Rejections = append(res.Rejections, r.Rejection)
+		a.observer.ObserveRejection(r.Rejection)
+		if byReason[r.Reason.String()] == 0 {
+			first = append(first, slog.Group(r.Reason.String(), "dsp", r.DSP, "bid_id", r.BidID, "detail", r.Detail))
+		}
+		byReason[r.Reason.String()]++
+	}
+	a.log.InfoContext(ctx, "creatives refused", "auction_id", auctionID, "count", len(list), "by_reason", byReason,
+		slog.Group("first", first...))
+}
+
+// sendLosses fires the lurl of every valid bid that did not win (best
+// effort). stored says whether the wins were stored: if not, every bid,
+// winners included, lost to an internal error.
+func (a *Auctioneer) sendLosses(auctionID string, outs []slotOutcome, stored bool) {
+	for _, o := range outs {
+		var winner *candidate
+		if o.won != nil && stored {
+			winner = o.won.c
+		}
+		for _, c := range o.order {
+			if c == winner {
+				continue
+			}
+			code := lossHigherBid
+			switch r, refused := o.refused[c]; {
+			case !stored:
+				code = lossInternal
+			case refused:
+				code = lossCode(r)
+			}
+			if u := lurlOf(auctionID, c, winner, code); u != "" {
+				a.cr.losses.send(lossNotice{dsp: c.dsp.cfg.Name, url: u})
+			}
+		}
+	}
+}
