@@ -93,6 +93,7 @@ func (a *Auctioneer) Run(ctx context.Context, req *Request) *AuctionResult {
 	defer cancel()
 	res.ID = a.newAuctionID()
 	base := buildRequest(res.ID, req)
+	j := newJudging(res.ID, req, set.floorMicros)
 
 	answers := make(chan answer, len(set.dsps))
 	pending := map[*dspClient]time.Time{}
@@ -119,24 +120,20 @@ func (a *Auctioneer) Run(ctx context.Context, req *Request) *AuctionResult {
 			// The breaker learns from every call, also one the auction
 			// stopped waiting for: a DSP that misses deadlines is failing.
 			done(ans.result.Outcome != OutcomeTimeout && ans.result.Outcome != OutcomeError)
+			a.judge(ctx, j, &ans) // here, not in the collector: one DSP's answer never delays another's
 			answers <- ans
 		}()
 	}
 
 	var cands []candidate
-	imps := make(map[string]bool, len(req.Slots))
-	for _, s := range req.Slots {
-		imps[s.ID] = true
-	}
 collect:
 	for len(pending) > 0 {
 		select {
 		case ans := <-answers:
 			delete(pending, ans.dsp)
-			c, rejs := a.judge(ctx, res.ID, &ans, imps, req.securePage(), set.floorMicros)
 			a.logPayloads(res.ID, &ans)
-			cands = append(cands, c...)
-			res.Rejections = append(res.Rejections, rejs...)
+			cands = append(cands, ans.cands...)
+			res.Rejections = append(res.Rejections, ans.rejections...)
 			res.DSPs = append(res.DSPs, ans.result)
 			a.observer.ObserveDSP(ans.result)
 		case <-dspCtx.Done():
@@ -152,33 +149,6 @@ collect:
 	}
 	a.finish(ctx, deadline, res, base.ID, req.Slots, cands)
 	return res
-}
-
-// judge validates one answer, logs and reports rejections, and sets the
-// answer's outcome.
-func (a *Auctioneer) judge(ctx context.Context, auctionID string, ans *answer, imps map[string]bool, secure bool, floorMicros int64) ([]candidate, []Rejection) {
-	if ans.response == nil {
-		return nil, nil
-	}
-	for _, sb := range ans.response.SeatBid {
-		ans.result.Bids += len(sb.Bid)
-	}
-	if ans.result.Bids == 0 {
-		ans.result.Outcome, ans.result.Reason = OutcomeNoBid, ReasonNoBid
-		return nil, nil
-	}
-	cands, rejs := validate(ans, imps, secure, floorMicros)
-	for _, r := range rejs {
-		a.log.InfoContext(ctx, "bid rejected", "auction_id", auctionID, "dsp", r.DSP, "seat", r.Seat, "bid_id", r.BidID, "imp_id", r.ImpID,
-			"reason", r.Reason.String(), "code", int(r.Reason), "detail", r.Detail)
-		a.observer.ObserveRejection(r)
-	}
-	if len(cands) > 0 {
-		ans.result.Outcome = OutcomeBid
-	} else {
-		ans.result.Outcome, ans.result.Reason = OutcomeRejected, ReasonRejected
-	}
-	return cands, rejs
 }
 
 // finish picks the winner of every slot, stores the wins and fills res.

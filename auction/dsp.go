@@ -95,11 +95,15 @@ func (c *dspClient) acquire() (done func(success bool), reason Reason, ok bool) 
 	return func(success bool) { bdone(success); release() }, 0, true
 }
 
-// answer is what one call produced.
+// answer is what one call produced, and what judging it found.
 type answer struct {
 	dsp      *dspClient
 	result   DSPResult
 	response *bidResponse
+	err      error // why the call failed, if it did
+
+	cands      []candidate
+	rejections []Rejection
 	// reqBody and respBody are kept only for log.payloads.
 	reqBody, respBody []byte
 }
@@ -113,7 +117,7 @@ func (c *dspClient) call(ctx context.Context, req *openrtb2.BidRequest) answer {
 	start := time.Now()
 	a := answer{dsp: c, result: DSPResult{DSP: c.cfg.Name}}
 	fail := func(o Outcome, r Reason, err error) answer {
-		a.result.Outcome, a.result.Reason, a.result.Err = o, r, err.Error()
+		a.result.Outcome, a.result.Reason, a.result.Err, a.err = o, r, err.Error(), err
 		a.result.Latency = time.Since(start)
 		return a
 	}
@@ -173,21 +177,46 @@ func (c *dspClient) call(ctx context.Context, req *openrtb2.BidRequest) answer {
 		// Announced as too big: refuse without reading a byte of it.
 		return fail(OutcomeError, ReasonInvalidResponse, fmt.Errorf("answer of %d bytes is larger than %d", resp.ContentLength, MaxDSPAnswer))
 	}
-	var body io.Reader = io.LimitReader(resp.Body, MaxDSPAnswer+1)
-	if ce := resp.Header.Get("Content-Encoding"); strings.EqualFold(ce, "gzip") || strings.EqualFold(ce, "x-gzip") {
+	r, body, err := readAnswer(resp.Body, resp.Header.Get("Content-Encoding"), len(req.Imp)*c.maxBidsPerImp(), c.capture)
+	a.respBody = body
+	var read *readError
+	switch {
+	case errors.As(err, &read) && isTimeout(ctx, read.err):
+		return fail(OutcomeTimeout, ReasonTimeout, err)
+	case err != nil:
+		return fail(OutcomeError, ReasonInvalidResponse, err)
+	}
+	a.result.Latency = time.Since(start)
+	if r == nil {
+		a.result.Outcome, a.result.Reason = OutcomeNoBid, ReasonNoBid
+		return a
+	}
+	a.response = r
+	a.result.NBR = r.NBR
+	return a
+}
+
+// readError is a failure to read or gunzip the answer's bytes: the deadline
+// cutting the read off (a timeout), or a broken stream (invalid).
+type readError struct{ err error }
+
+func (e *readError) Error() string { return e.err.Error() }
+func (e *readError) Unwrap() error { return e.err }
+
+// readAnswer reads and decodes an answer body: gunzipped when its
+// Content-Encoding says gzip, never more than MaxDSPAnswer bytes (after
+// gzip), at most maxBids bids. An empty body is a no-bid (nil, nil),
+// whatever Content-Encoding says: gzip middleware often labels empty
+// answers too. keep returns a copy of the bytes (log.payloads).
+func readAnswer(body io.Reader, contentEncoding string, maxBids int, keep bool) (*bidResponse, []byte, error) {
+	body = io.LimitReader(body, MaxDSPAnswer+1)
+	if ce := contentEncoding; strings.EqualFold(ce, "gzip") || strings.EqualFold(ce, "x-gzip") {
 		zr, err := gzip.NewReader(body)
 		if err == io.EOF {
-			// An empty body is a no-bid, whatever Content-Encoding says
-			// (gzip middleware often labels empty answers too).
-			a.result.Outcome, a.result.Reason = OutcomeNoBid, ReasonNoBid
-			a.result.Latency = time.Since(start)
-			return a
+			return nil, nil, nil
 		}
 		if err != nil {
-			if isTimeout(ctx, err) {
-				return fail(OutcomeTimeout, ReasonTimeout, err)
-			}
-			return fail(OutcomeError, ReasonInvalidResponse, fmt.Errorf("gzip: %w", err))
+			return nil, nil, &readError{fmt.Errorf("gzip: %w", err)}
 		}
 		body = io.LimitReader(zr, MaxDSPAnswer+1)
 	}
@@ -196,29 +225,17 @@ func (c *dspClient) call(ctx context.Context, req *openrtb2.BidRequest) answer {
 	data, err := readAtMost((*pooled)[:0], body, MaxDSPAnswer)
 	*pooled = data
 	if err != nil {
-		if isTimeout(ctx, err) {
-			return fail(OutcomeTimeout, ReasonTimeout, err)
-		}
-		return fail(OutcomeError, ReasonInvalidResponse, fmt.Errorf("read answer: %w", err))
+		return nil, nil, &readError{fmt.Errorf("read answer: %w", err)}
 	}
 	if len(data) > MaxDSPAnswer {
-		return fail(OutcomeError, ReasonInvalidResponse, fmt.Errorf("answer larger than %d bytes", MaxDSPAnswer))
+		return nil, nil, fmt.Errorf("answer larger than %d bytes", MaxDSPAnswer)
 	}
-	a.result.Latency = time.Since(start)
-	if c.capture {
-		a.respBody = bytes.Clone(data)
+	var kept []byte
+	if keep {
+		kept = bytes.Clone(data)
 	}
-	r, err := parseBidResponse(data)
-	if err != nil {
-		return fail(OutcomeError, ReasonInvalidResponse, err)
-	}
-	if r == nil {
-		a.result.Outcome, a.result.Reason = OutcomeNoBid, ReasonNoBid
-		return a
-	}
-	a.response = r
-	a.result.NBR = r.NBR
-	return a
+	r, err := parseBidResponse(data, maxBids)
+	return r, kept, err
 }
 
 func putAnswer(b *[]byte) {
@@ -260,3 +277,12 @@ func isTimeout(ctx context.Context, err error) bool {
 }
 
 func (c *dspClient) close() { c.transport.CloseIdleConnections() }
+
+// maxBidsPerImp is dsps[].max_bids_per_imp (config fills in the default;
+// a client built without config gets it too).
+func (c *dspClient) maxBidsPerImp() int {
+	if c.cfg.MaxBidsPerImp > 0 {
+		return c.cfg.MaxBidsPerImp
+	}
+	return config.DefaultDSPMaxBidsPerImp
+}

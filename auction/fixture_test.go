@@ -37,6 +37,7 @@ type fixtureDSP struct {
 	Currency        string            `json:"currency"`
 	Seat            string            `json:"seat"`
 	ClickURLField   string            `json:"click_url_field"`
+	MaxBidsPerImp   int               `json:"max_bids_per_imp"`
 	ExpectedRequest json.RawMessage   `json:"expectedRequest"`
 	ExpectedHeaders map[string]string `json:"expectedHeaders"`
 	Answer          struct {
@@ -119,6 +120,9 @@ func runFixture(t *testing.T, file string) {
 			d.Currency = fd.Currency
 		}
 		d.Seat, d.ClickURLField = fd.Seat, fd.ClickURLField
+		if fd.MaxBidsPerImp != 0 {
+			d.MaxBidsPerImp = fd.MaxBidsPerImp
+		}
 		cfg.DSPs = append(cfg.DSPs, d)
 	}
 	e := newEnv(t, cfg)

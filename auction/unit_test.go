@@ -124,7 +124,7 @@ func FuzzParseBidResponse(f *testing.F) {
 	f.Add([]byte(`{"id":"","seatbid":[],"bidid":"mezzo","cur":"KRW"}`))
 	f.Add([]byte(`{"nbr":2}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		r, err := parseBidResponse(body)
+		r, err := parseBidResponse(body, 0)
 		if err == nil && r != nil {
 			for _, sb := range r.SeatBid {
 				for _, b := range sb.Bid {

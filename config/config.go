@@ -115,6 +115,9 @@ type DSP struct {
 	MaxConns int `mapstructure:"max_conns"`
 	// ClickURLField names the bid.ext field that holds the click-through URL.
 	ClickURLField string `mapstructure:"click_url_field"`
+	// MaxBidsPerImp bounds an answer: one with more than imps × this many
+	// bids is refused whole (invalid_response).
+	MaxBidsPerImp int `mapstructure:"max_bids_per_imp"`
 	// Breaker overrides auction.breaker for this DSP.
 	Breaker Breaker `mapstructure:"breaker"`
 }

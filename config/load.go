@@ -60,6 +60,10 @@ const (
 	DefaultCampaignMaxCPM = 100_000_000_000    // 1 ADS per 1000 views, in clicks
 )
 
+// DefaultDSPMaxBidsPerImp: a DSP rarely has a reason to send more than a
+// few bids for one slot, and only the best of them can win.
+const DefaultDSPMaxBidsPerImp = 5
+
 // Keys returns every configuration key (dotted path), sorted. Lists and maps
 // are single keys.
 func Keys() []string {
@@ -244,6 +248,9 @@ func applyDerived(cfg *Config) {
 		}
 		if d.MaxConns == 0 {
 			d.MaxConns = DefaultDSPMaxConns
+		}
+		if d.MaxBidsPerImp == 0 {
+			d.MaxBidsPerImp = DefaultDSPMaxBidsPerImp
 		}
 		d.Breaker = d.Breaker.withDefaults(cfg.Auction.Breaker)
 	}

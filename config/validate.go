@@ -29,6 +29,10 @@ var Mimes = map[string][]string{
 	"video": {"video/mp4"},
 }
 
+// MaxBidsPerImpLimit caps dsps[].max_bids_per_imp: every bid considered is
+// validated inside the auction's deadline.
+const MaxBidsPerImpLimit = 100
+
 func validHexID(s string) bool { return hexID.MatchString(s) }
 
 // Validate returns every problem in the configuration, not just the first.
@@ -215,6 +219,9 @@ func (c *Config) validateDSPs() []string {
 		}
 		if d.MaxConns < 1 {
 			p = append(p, fmt.Sprintf("%s: max_conns must be at least 1", at))
+		}
+		if d.MaxBidsPerImp < 1 || d.MaxBidsPerImp > MaxBidsPerImpLimit {
+			p = append(p, fmt.Sprintf("%s: max_bids_per_imp %d must be 1..%d", at, d.MaxBidsPerImp, MaxBidsPerImpLimit))
 		}
 		if d.Breaker.IsEnabled() && (d.Breaker.Failures < 1 || d.Breaker.OpenFor <= 0 || d.Breaker.HalfOpenRequests < 1) {
 			p = append(p, fmt.Sprintf("%s: breaker needs failures >= 1, open_for > 0 and half_open_requests >= 1", at))
