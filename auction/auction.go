@@ -98,6 +98,14 @@ func (a *Auctioneer) Run(ctx context.Context, req *Request) *AuctionResult {
 	answers := make(chan answer, len(set.dsps))
 	pending := map[*dspClient]time.Time{}
 	for _, d := range set.dsps {
+		limit, tmax, ok := d.budget(time.Until(deadline.Add(-set.reserve)))
+		if !ok {
+			// Too little time left for an answer: not called, costing nothing.
+			r := DSPResult{DSP: d.cfg.Name, Outcome: OutcomeSkippedDeadline, Reason: ReasonSkippedDeadline}
+			res.DSPs = append(res.DSPs, r)
+			a.observer.ObserveDSP(r)
+			continue
+		}
 		done, reason, ok := d.acquire()
 		if !ok {
 			r := DSPResult{DSP: d.cfg.Name, Outcome: OutcomeBreakerOpen, Reason: reason}
@@ -108,11 +116,9 @@ func (a *Auctioneer) Run(ctx context.Context, req *Request) *AuctionResult {
 			a.observer.ObserveDSP(r)
 			continue
 		}
-		// tmax tells the DSP the time it really has: its own timeout, or
-		// what is left of the auction if that is less.
-		left := min(d.cfg.Timeout, time.Until(deadline.Add(-set.reserve)))
-		callCtx, callCancel := context.WithTimeout(dspCtx, left)
-		req := d.request(base, left, set.floorMicros)
+		// tmax tells the DSP the time it really has, less the round trip.
+		callCtx, callCancel := context.WithTimeout(dspCtx, limit)
+		req := d.request(base, tmax, set.floorMicros)
 		pending[d] = time.Now()
 		go func() {
 			defer callCancel()

@@ -278,6 +278,16 @@ func isTimeout(ctx context.Context, err error) bool {
 
 func (c *dspClient) close() { c.transport.CloseIdleConnections() }
 
+// budget is what the DSP gets when left is what remains of the auction:
+// limit, how long its call may take (its timeout, or left if less), and
+// tmax, what it is told: limit less its round-trip allowance. ok is false
+// when that tmax is under config.MinDSPTMax: the DSP is not called.
+func (c *dspClient) budget(left time.Duration) (limit, tmax time.Duration, ok bool) {
+	limit = min(c.cfg.Timeout, left)
+	tmax = limit - c.cfg.TMaxAllowance
+	return limit, tmax, tmax >= config.MinDSPTMax
+}
+
 // maxBidsPerImp is dsps[].max_bids_per_imp (config fills in the default;
 // a client built without config gets it too).
 func (c *dspClient) maxBidsPerImp() int {

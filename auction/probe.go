@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/adshares/dsp-bridge/config"
 )
 
 // Probe sends one OpenRTB test request (test=1) for req to every
@@ -25,7 +27,8 @@ func (a *Auctioneer) Probe(ctx context.Context, req *Request, wait time.Duration
 			defer wg.Done()
 			cctx, cancel := context.WithTimeout(ctx, wait)
 			defer cancel()
-			ans := d.call(cctx, d.request(base, min(d.cfg.Timeout, set.tmax-set.reserve), set.floorMicros))
+			_, tmax, _ := d.budget(set.tmax - set.reserve)
+			ans := d.call(cctx, d.request(base, max(tmax, config.MinDSPTMax), set.floorMicros))
 			if ans.response != nil {
 				for _, sb := range ans.response.SeatBid {
 					ans.result.Bids += len(sb.Bid)

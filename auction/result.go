@@ -27,6 +27,7 @@ const (
 	ReasonSeat            Reason = 506 // seat other than the configured one
 	ReasonBreakerOpen     Reason = 550 // not called: its circuit breaker is open
 	ReasonOverloaded      Reason = 551 // not called: too many calls in flight
+	ReasonSkippedDeadline Reason = 552 // not called: less than config.MinDSPTMax left
 )
 
 var reasonNames = map[Reason]string{
@@ -35,7 +36,7 @@ var reasonNames = map[Reason]string{
 	ReasonRejected: "rejected", ReasonBelowFloor: "below_floor", ReasonUnknownImp: "unknown_impid",
 	ReasonBadPrice: "bad_price", ReasonCurrency: "currency", ReasonGroup: "group",
 	ReasonNoNURL: "missing_nurl", ReasonSeat: "seat", ReasonBreakerOpen: "breaker_open",
-	ReasonOverloaded: "overloaded",
+	ReasonOverloaded: "overloaded", ReasonSkippedDeadline: "skipped_deadline",
 }
 
 // String is the reason's stable label (for logs and metrics).
@@ -58,6 +59,8 @@ const (
 	OutcomeError       Outcome = "error"        // transport error, bad status or malformed answer
 	OutcomeBreakerOpen Outcome = "breaker_open" // not called
 	OutcomeOverloaded  Outcome = "overloaded"   // not called
+	// OutcomeSkippedDeadline: not called, too little of the auction was left.
+	OutcomeSkippedDeadline Outcome = "skipped_deadline"
 )
 
 // Rejection is one bid the auction did not accept, with its reason.

@@ -115,6 +115,9 @@ type DSP struct {
 	MaxConns int `mapstructure:"max_conns"`
 	// ClickURLField names the bid.ext field that holds the click-through URL.
 	ClickURLField string `mapstructure:"click_url_field"`
+	// TMaxAllowance is kept back from the tmax told to the DSP for the
+	// network round trip: the DSP is told its time less this.
+	TMaxAllowance time.Duration `mapstructure:"tmax_allowance"`
 	// MaxBidsPerImp bounds an answer: one with more than imps × this many
 	// bids is refused whole (invalid_response).
 	MaxBidsPerImp int `mapstructure:"max_bids_per_imp"`

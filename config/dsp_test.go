@@ -26,6 +26,10 @@ func TestDSPLimitsValidated(t *testing.T) {
 		{"max_bids_per_imp: 100", ""},
 		{"max_bids_per_imp: 101", "dsps[0] (d): max_bids_per_imp 101 must be 1..100"},
 		{"max_bids_per_imp: -1", "dsps[0] (d): max_bids_per_imp -1 must be 1..100"},
+		{"timeout: 30ms, tmax_allowance: 20ms", ""},
+		{"timeout: 29ms", "dsps[0] (d): timeout 29ms minus tmax_allowance 20ms leaves less than 10ms"},
+		{"tmax_allowance: 795ms", "dsps[0] (d): timeout 800ms minus tmax_allowance 795ms leaves less than 10ms"},
+		{"tmax_allowance: -1ms", "dsps[0] (d): tmax_allowance -1ms must not be negative"},
 	} {
 		got := dspProblems(t, tc.fields)
 		if (tc.want == "") != (got == "") || !strings.Contains(got, tc.want) {

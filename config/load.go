@@ -60,6 +60,14 @@ const (
 	DefaultCampaignMaxCPM = 100_000_000_000    // 1 ADS per 1000 views, in clicks
 )
 
+// DefaultDSPTMaxAllowance is the round trip kept back from a DSP's tmax.
+const DefaultDSPTMaxAllowance = 20 * time.Millisecond
+
+// MinDSPTMax is the least tmax a DSP is called with: with less time left
+// (after its allowance) it is not called at all (skipped_deadline), since
+// no DSP answers usefully in a few milliseconds and tmax 0 means no limit.
+const MinDSPTMax = 10 * time.Millisecond
+
 // DefaultDSPMaxBidsPerImp: a DSP rarely has a reason to send more than a
 // few bids for one slot, and only the best of them can win.
 const DefaultDSPMaxBidsPerImp = 5
@@ -248,6 +256,9 @@ func applyDerived(cfg *Config) {
 		}
 		if d.MaxConns == 0 {
 			d.MaxConns = DefaultDSPMaxConns
+		}
+		if d.TMaxAllowance == 0 {
+			d.TMaxAllowance = DefaultDSPTMaxAllowance
 		}
 		if d.MaxBidsPerImp == 0 {
 			d.MaxBidsPerImp = DefaultDSPMaxBidsPerImp

@@ -32,7 +32,7 @@ type sample struct {
 }
 
 var dspJSON = `[{"name":"alpha","endpoint":"http://127.0.0.1:9/bid","timeout":"300ms","headers":{"X-Api-Key":"k1"},"currency":"usd","dialect":"2.5",` +
-	`"max_bids_per_imp":3}]`
+	`"max_bids_per_imp":3,"tmax_allowance":"15ms"}]`
 var campaignJSON = `[{"id":"5f0c6a1e2b3d4c5e8f9a0b1c2d3e4f50","budget":7,"creatives":[{"id":"9f3b2a10c4d54e6f8a7b6c5d4e3f2a1b","type":"image","mime":"image/png","size":"300x250"}]}]`
 
 // samples must name every key of Config: TestEveryKeyFromFileAndEnv fails
@@ -67,8 +67,8 @@ var samples = map[string]sample{
 		}
 		d := c.DSPs[0]
 		return d.Name + " " + d.Endpoint + " " + d.Timeout.String() + " " + headerValue(d.Headers, "X-Api-Key") + " " + d.Currency + " " + d.Dialect +
-			fmt.Sprintf(" bids=%d", d.MaxBidsPerImp)
-	}, "alpha http://127.0.0.1:9/bid 300ms k1 USD 2.5 bids=3"},
+			fmt.Sprintf(" bids=%d allowance=%s", d.MaxBidsPerImp, d.TMaxAllowance)
+	}, "alpha http://127.0.0.1:9/bid 300ms k1 USD 2.5 bids=3 allowance=15ms"},
 	"money.ads_usd":         {`0.25`, "0.25", func(c *Config) any { return c.Money.AdsUSDNanos() }, int64(250_000_000)},
 	"money.rates":           {`{"EUR": "1.1"}`, `{"EUR": "1.1"}`, func(c *Config) any { return c.Money.Rates["EUR"] }, "1.1"},
 	"payments.period":       {`30s`, "30s", func(c *Config) any { return c.Payments.Period }, 30 * time.Second},
@@ -201,7 +201,7 @@ func TestDSPDefaultsInheritBreaker(t *testing.T) {
 	}
 	a, b := cfg.DSPs[0], cfg.DSPs[1]
 	if a.Breaker.Failures != 9 || !a.Breaker.IsEnabled() || a.Timeout != 800*time.Millisecond || a.Currency != "USD" || a.Dialect != "2.6" ||
-		a.MaxBidsPerImp != DefaultDSPMaxBidsPerImp {
+		a.MaxBidsPerImp != DefaultDSPMaxBidsPerImp || a.TMaxAllowance != 20*time.Millisecond {
 		t.Errorf("dsp a = %+v", a)
 	}
 	if b.Breaker.Failures != 2 || b.Breaker.IsEnabled() {

@@ -220,6 +220,11 @@ func (c *Config) validateDSPs() []string {
 		if d.MaxConns < 1 {
 			p = append(p, fmt.Sprintf("%s: max_conns must be at least 1", at))
 		}
+		if d.TMaxAllowance < 0 {
+			p = append(p, fmt.Sprintf("%s: tmax_allowance %s must not be negative", at, d.TMaxAllowance))
+		} else if d.Timeout > 0 && d.Timeout-d.TMaxAllowance < MinDSPTMax {
+			p = append(p, fmt.Sprintf("%s: timeout %s minus tmax_allowance %s leaves less than %s: the DSP would never be called", at, d.Timeout, d.TMaxAllowance, MinDSPTMax))
+		}
 		if d.MaxBidsPerImp < 1 || d.MaxBidsPerImp > MaxBidsPerImpLimit {
 			p = append(p, fmt.Sprintf("%s: max_bids_per_imp %d must be 1..%d", at, d.MaxBidsPerImp, MaxBidsPerImpLimit))
 		}

@@ -139,7 +139,8 @@ func (m *Metrics) SetDSPs(names []string) {
 		m.dspBids.WithLabelValues(n)
 		m.dspLatency.WithLabelValues(n)
 		for _, o := range []auction.Outcome{auction.OutcomeBid, auction.OutcomeNoBid, auction.OutcomeRejected,
-			auction.OutcomeTimeout, auction.OutcomeError, auction.OutcomeBreakerOpen, auction.OutcomeOverloaded} {
+			auction.OutcomeTimeout, auction.OutcomeError, auction.OutcomeBreakerOpen, auction.OutcomeOverloaded,
+			auction.OutcomeSkippedDeadline} {
 			m.dspOutcomes.WithLabelValues(n, string(o))
 		}
 	}
@@ -160,7 +161,7 @@ func (m *Metrics) dspNames() []string {
 // ObserveDSP counts one DSP's part in an auction.
 func (m *Metrics) ObserveDSP(r auction.DSPResult) {
 	m.dspOutcomes.WithLabelValues(r.DSP, string(r.Outcome)).Inc()
-	called := r.Outcome != auction.OutcomeBreakerOpen && r.Outcome != auction.OutcomeOverloaded
+	called := r.Outcome != auction.OutcomeBreakerOpen && r.Outcome != auction.OutcomeOverloaded && r.Outcome != auction.OutcomeSkippedDeadline
 	if called {
 		m.dspRequests.WithLabelValues(r.DSP).Inc()
 		m.dspLatency.WithLabelValues(r.DSP).Observe(r.Latency.Seconds())

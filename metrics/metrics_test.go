@@ -25,6 +25,7 @@ func TestObserverAndMiddlewareCounts(t *testing.T) {
 	m.SetDSPs([]string{"a", "b"})
 	m.ObserveDSP(auction.DSPResult{DSP: "a", Outcome: auction.OutcomeBid, Bids: 2, Latency: 3 * time.Millisecond})
 	m.ObserveDSP(auction.DSPResult{DSP: "b", Outcome: auction.OutcomeBreakerOpen, Reason: auction.ReasonBreakerOpen})
+	m.ObserveDSP(auction.DSPResult{DSP: "b", Outcome: auction.OutcomeSkippedDeadline, Reason: auction.ReasonSkippedDeadline})
 	m.ObserveRejection(auction.Rejection{DSP: "a", Reason: auction.ReasonBelowFloor})
 	m.ObserveAuction(&auction.AuctionResult{Outcome: auction.AuctionWon, Overhead: 150 * time.Microsecond,
 		Wins: []auction.Win{{DSP: "a"}}})
@@ -41,7 +42,9 @@ func TestObserverAndMiddlewareCounts(t *testing.T) {
 	_, out := body(t, m.Handler(slog.New(slog.DiscardHandler), false), "/metrics")
 	for _, line := range []string{
 		`bridge_dsp_requests_total{dsp="a"} 1`,
-		`bridge_dsp_requests_total{dsp="b"} 0`, // skipped by its breaker: not a request
+		`bridge_dsp_requests_total{dsp="b"} 0`, // skipped by its breaker and the deadline: not requests
+		`bridge_dsp_responses_total{dsp="b",outcome="skipped_deadline"} 1`,
+		`bridge_dsp_nonbids_total{dsp="b",reason="skipped_deadline"} 1`,
 		`bridge_dsp_bids_total{dsp="a"} 2`,
 		`bridge_dsp_responses_total{dsp="b",outcome="breaker_open"} 1`,
 		`bridge_dsp_nonbids_total{dsp="b",reason="breaker_open"} 1`,
