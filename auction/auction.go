@@ -7,6 +7,7 @@ package auction
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"strings"
 	"sync"
@@ -89,7 +90,7 @@ func (a *Auctioneer) Run(ctx context.Context, req *Request) *AuctionResult {
 		return res
 	}
 	deadline := start.Add(set.tmax)
-	dspCtx, cancel := context.WithDeadline(ctx, deadline.Add(-set.reserve))
+	dspCtx, cancel := context.WithDeadlineCause(ctx, deadline.Add(-set.reserve), errAuctionDeadline)
 	defer cancel()
 	res.ID = a.newAuctionID()
 	base := buildRequest(res.ID, req)
@@ -106,7 +107,7 @@ func (a *Auctioneer) Run(ctx context.Context, req *Request) *AuctionResult {
 			a.observer.ObserveDSP(r)
 			continue
 		}
-		done, reason, ok := d.acquire()
+		p, reason, ok := d.acquire()
 		if !ok {
 			r := DSPResult{DSP: d.cfg.Name, Outcome: OutcomeBreakerOpen, Reason: reason}
 			if reason == ReasonOverloaded {
@@ -117,7 +118,7 @@ func (a *Auctioneer) Run(ctx context.Context, req *Request) *AuctionResult {
 			continue
 		}
 		// tmax tells the DSP the time it really has, less the round trip.
-		callCtx, callCancel := context.WithTimeout(dspCtx, limit)
+		callCtx, callCancel := callContext(ctx, dspCtx, limit, p.probe)
 		req := d.request(base, tmax, set.floorMicros)
 		pending[d] = time.Now()
 		go func() {
@@ -125,7 +126,8 @@ func (a *Auctioneer) Run(ctx context.Context, req *Request) *AuctionResult {
 			ans := d.call(callCtx, req)
 			// The breaker learns from every call, also one the auction
 			// stopped waiting for: a DSP that misses deadlines is failing.
-			done(ans.result.Outcome != OutcomeTimeout && ans.result.Outcome != OutcomeError)
+			// A call our caller cut off says nothing (verdict).
+			p.done(ans.result.Outcome)
 			a.judge(ctx, j, &ans) // here, not in the collector: one DSP's answer never delays another's
 			answers <- ans
 		}()
@@ -146,12 +148,23 @@ collect:
 			break collect
 		}
 	}
+	late := DSPResult{Outcome: OutcomeTimeout, Reason: ReasonTimeout, Err: errAuctionDeadline.Error()}
+	if cause := context.Cause(dspCtx); cause != nil && !errors.Is(cause, errAuctionDeadline) {
+		late = DSPResult{Outcome: OutcomeCancelled, Reason: ReasonCancelled, Err: "caller gone: " + cause.Error()}
+	}
 	for _, d := range set.dsps { // config order, for stable results
-		if t, late := pending[d]; late {
-			r := DSPResult{DSP: d.cfg.Name, Outcome: OutcomeTimeout, Reason: ReasonTimeout, Latency: time.Since(t), Err: "auction deadline"}
+		if t, ok := pending[d]; ok {
+			r := late
+			r.DSP, r.Latency = d.cfg.Name, time.Since(t)
 			res.DSPs = append(res.DSPs, r)
 			a.observer.ObserveDSP(r)
 		}
+	}
+	if ctx.Err() != nil {
+		// Nobody is waiting for the answer: storing wins nobody can serve
+		// would only cost the database.
+		res.Outcome = AuctionCancelled
+		return res
 	}
 	a.finish(ctx, deadline, res, base.ID, req.Slots, cands)
 	return res
@@ -197,6 +210,10 @@ func (a *Auctioneer) finish(ctx context.Context, deadline time.Time, res *Auctio
 	saveCtx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	if err := a.saver.Save(saveCtx, rows); err != nil {
+		if ctx.Err() != nil {
+			res.Outcome = AuctionCancelled // the caller hung up while the wins were stored
+			return
+		}
 		// Never promise a win that cannot be billed.
 		a.log.ErrorContext(ctx, "wins not stored; answering no bid", "auction_id", auctionID, "error", err)
 		res.Outcome = AuctionStoreError

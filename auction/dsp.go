@@ -34,7 +34,7 @@ type dspClient struct {
 	order     int
 	client    *http.Client
 	transport *http.Transport
-	breaker   *gobreaker.TwoStepCircuitBreaker[struct{}]
+	breaker   *breaker      // nil: disabled
 	slots     chan struct{} // bounds calls in flight (dsps[].max_conns)
 	rateNanos int64         // USD value of one unit of its currency
 	capture   bool          // keep request and answer bodies (log.payloads)
@@ -62,37 +62,36 @@ func newDSPClient(d config.DSP, order int, rateNanos int64, onState func(name st
 		}},
 		slots: make(chan struct{}, d.MaxConns),
 	}
-	if d.Breaker.IsEnabled() {
-		failures := d.Breaker.Failures
-		c.breaker = gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
-			Name:          d.Name,
-			MaxRequests:   d.Breaker.HalfOpenRequests,
-			Timeout:       d.Breaker.OpenFor,
-			ReadyToTrip:   func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= failures },
-			OnStateChange: onState,
-		})
-	}
+	c.breaker = newBreaker(d, onState)
 	return c
+}
+
+// permit is a call the DSP's call limit and breaker let through.
+type permit struct {
+	// done reports the call's outcome to the breaker and frees its slot.
+	done func(Outcome)
+	// probe is a half-open breaker's probe (see callContext).
+	probe bool
 }
 
 // acquire reserves a call slot and the breaker's permission. ok is false
 // (with the reason) when the DSP must not be called now; that costs nothing.
-func (c *dspClient) acquire() (done func(success bool), reason Reason, ok bool) {
+func (c *dspClient) acquire() (p permit, reason Reason, ok bool) {
 	select {
 	case c.slots <- struct{}{}:
 	default:
-		return nil, ReasonOverloaded, false
+		return p, ReasonOverloaded, false
 	}
 	release := func() { <-c.slots }
 	if c.breaker == nil {
-		return func(bool) { release() }, 0, true
+		return permit{done: func(Outcome) { release() }}, 0, true
 	}
-	bdone, err := c.breaker.Allow()
+	report, probe, err := c.breaker.allow()
 	if err != nil {
 		release()
-		return nil, ReasonBreakerOpen, false
+		return p, ReasonBreakerOpen, false
 	}
-	return func(success bool) { bdone(success); release() }, 0, true
+	return permit{done: func(o Outcome) { report(o); release() }, probe: probe}, 0, true
 }
 
 // answer is what one call produced, and what judging it found.
@@ -155,8 +154,8 @@ func (c *dspClient) call(ctx context.Context, req *openrtb2.BidRequest) answer {
 	}
 	resp, err := c.client.Do(hreq)
 	if err != nil {
-		if isTimeout(ctx, err) {
-			return fail(OutcomeTimeout, ReasonTimeout, err)
+		if o, r, cut := interrupted(ctx, err); cut {
+			return fail(o, r, err)
 		}
 		return fail(OutcomeError, ReasonUnreachable, err)
 	}
@@ -180,10 +179,12 @@ func (c *dspClient) call(ctx context.Context, req *openrtb2.BidRequest) answer {
 	r, body, err := readAnswer(resp.Body, resp.Header.Get("Content-Encoding"), len(req.Imp)*c.maxBidsPerImp(), c.capture)
 	a.respBody = body
 	var read *readError
-	switch {
-	case errors.As(err, &read) && isTimeout(ctx, read.err):
-		return fail(OutcomeTimeout, ReasonTimeout, err)
-	case err != nil:
+	if errors.As(err, &read) {
+		if o, r, cut := interrupted(ctx, read.err); cut {
+			return fail(o, r, err)
+		}
+	}
+	if err != nil {
 		return fail(OutcomeError, ReasonInvalidResponse, err)
 	}
 	a.result.Latency = time.Since(start)
@@ -268,12 +269,30 @@ func readAtMost(b []byte, r io.Reader, limit int) ([]byte, error) {
 	}
 }
 
-func isTimeout(ctx context.Context, err error) bool {
-	if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
-		return true
+// Causes that end a call's context as the DSP's timeout; anything else that
+// ends it (the caller hanging up, the bridge shutting down) is not the
+// DSP's failure.
+var (
+	errAuctionDeadline = errors.New("auction deadline")
+	errDSPTimeout      = errors.New("dsp timeout")
+)
+
+// interrupted classifies a failed call: cut off by the auction's deadline,
+// the DSP's timeout or the transport's own timeouts (timeout), or by our
+// caller hanging up or the bridge stopping (cancelled: not the DSP's
+// failure). cut is false for any other failure.
+func interrupted(ctx context.Context, err error) (o Outcome, r Reason, cut bool) {
+	if ctx.Err() != nil {
+		if c := context.Cause(ctx); errors.Is(c, errAuctionDeadline) || errors.Is(c, errDSPTimeout) {
+			return OutcomeTimeout, ReasonTimeout, true
+		}
+		return OutcomeCancelled, ReasonCancelled, true
 	}
 	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
+	if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
+		return OutcomeTimeout, ReasonTimeout, true
+	}
+	return "", 0, false
 }
 
 func (c *dspClient) close() { c.transport.CloseIdleConnections() }

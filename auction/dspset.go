@@ -161,8 +161,8 @@ func (a *Auctioneer) DSPStates() []DSPState {
 	for _, d := range set.dsps {
 		s := DSPState{Name: d.cfg.Name, Breaker: "disabled", InFlight: len(d.slots), TimeoutMS: d.cfg.Timeout.Milliseconds()}
 		if d.breaker != nil {
-			s.Breaker = d.breaker.State().String()
-			s.ConsecutiveFailures = d.breaker.Counts().ConsecutiveFailures
+			s.Breaker = d.breaker.state()
+			s.ConsecutiveFailures = d.breaker.counts().ConsecutiveFailures
 		}
 		out = append(out, s)
 	}

@@ -25,7 +25,7 @@ func (a *Auctioneer) Probe(ctx context.Context, req *Request, wait time.Duration
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			cctx, cancel := context.WithTimeout(ctx, wait)
+			cctx, cancel := context.WithTimeoutCause(ctx, wait, errDSPTimeout)
 			defer cancel()
 			_, tmax, _ := d.budget(set.tmax - set.reserve)
 			ans := d.call(cctx, d.request(base, max(tmax, config.MinDSPTMax), set.floorMicros))

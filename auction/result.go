@@ -28,6 +28,7 @@ const (
 	ReasonBreakerOpen     Reason = 550 // not called: its circuit breaker is open
 	ReasonOverloaded      Reason = 551 // not called: too many calls in flight
 	ReasonSkippedDeadline Reason = 552 // not called: less than config.MinDSPTMax left
+	ReasonCancelled       Reason = 553 // cut off: our caller hung up or the bridge stopped
 )
 
 var reasonNames = map[Reason]string{
@@ -37,6 +38,7 @@ var reasonNames = map[Reason]string{
 	ReasonBadPrice: "bad_price", ReasonCurrency: "currency", ReasonGroup: "group",
 	ReasonNoNURL: "missing_nurl", ReasonSeat: "seat", ReasonBreakerOpen: "breaker_open",
 	ReasonOverloaded: "overloaded", ReasonSkippedDeadline: "skipped_deadline",
+	ReasonCancelled: "cancelled",
 }
 
 // String is the reason's stable label (for logs and metrics).
@@ -61,6 +63,9 @@ const (
 	OutcomeOverloaded  Outcome = "overloaded"   // not called
 	// OutcomeSkippedDeadline: not called, too little of the auction was left.
 	OutcomeSkippedDeadline Outcome = "skipped_deadline"
+	// OutcomeCancelled: cut off because our caller hung up or the bridge
+	// stopped; not the DSP's failure (its breaker does not count it).
+	OutcomeCancelled Outcome = "cancelled"
 )
 
 // Rejection is one bid the auction did not accept, with its reason.
@@ -100,6 +105,9 @@ const (
 	AuctionNoBid      AuctionOutcome = "nobid"       // no valid bid for any slot
 	AuctionOverloaded AuctionOutcome = "overloaded"  // too many auctions in flight: answered [] at once
 	AuctionStoreError AuctionOutcome = "store_error" // wins could not be stored: answered []
+	// AuctionCancelled: the caller hung up (or the bridge stopped) before
+	// the answer; nothing was stored, since nobody could serve the wins.
+	AuctionCancelled AuctionOutcome = "cancelled"
 )
 
 // AuctionResult is everything one auction did: the metrics helper counts

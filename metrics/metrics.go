@@ -66,17 +66,17 @@ type Metrics struct {
 func New() *Metrics {
 	m := &Metrics{Registry: prometheus.NewRegistry(), dsps: map[string]bool{}, collectorTimeout: 2 * time.Second}
 	f := factory{m.Registry}
-	m.auctions = f.counter("auctions_total", "Auctions by outcome: won, nobid, overloaded, store_error.", "outcome")
+	m.auctions = f.counter("auctions_total", "Auctions by outcome: won, nobid, overloaded, store_error, cancelled.", "outcome")
 	m.auctionDuration = f.histogram("auction_duration_seconds", "Time of one auction, from fan-out to stored wins.", FineBuckets)
 	m.overhead = f.histogram("auction_overhead_seconds",
 		"Time of one auction spent in the bridge: its duration minus the longest DSP wait.", FineBuckets)
 	m.wins = f.counter("auction_wins_total", "Slots won, by DSP.", "dsp")
 	m.dspRequests = f.counter("dsp_requests_total", "Bid requests sent to a DSP (not counting calls skipped by breaker or limit).", "dsp")
 	m.dspOutcomes = f.counter("dsp_responses_total",
-		"DSP call outcomes: bid, nobid, rejected, timeout, error, breaker_open, overloaded.", "dsp", "outcome")
+		"DSP call outcomes: bid, nobid, rejected, timeout, error, breaker_open, overloaded, skipped_deadline, cancelled.", "dsp", "outcome")
 	m.dspBids = f.counter("dsp_bids_total", "Bids received from a DSP, valid or not.", "dsp")
 	m.dspNonBids = f.counter("dsp_nonbids_total",
-		"DSP calls that produced no valid bid, by non-bid reason (no_bid, timeout, error, unreachable, invalid_response, rejected, breaker_open, overloaded).",
+		"DSP calls that produced no valid bid, by non-bid reason (no_bid, timeout, error, unreachable, invalid_response, rejected, breaker_open, overloaded, skipped_deadline, cancelled).",
 		"dsp", "reason")
 	m.dspRejected = f.counter("dsp_rejected_bids_total",
 		"Bids the auction rejected, by reason (below_floor, bad_price, currency, unknown_impid, seat, missing_nurl, group, ...).",
@@ -140,7 +140,7 @@ func (m *Metrics) SetDSPs(names []string) {
 		m.dspLatency.WithLabelValues(n)
 		for _, o := range []auction.Outcome{auction.OutcomeBid, auction.OutcomeNoBid, auction.OutcomeRejected,
 			auction.OutcomeTimeout, auction.OutcomeError, auction.OutcomeBreakerOpen, auction.OutcomeOverloaded,
-			auction.OutcomeSkippedDeadline} {
+			auction.OutcomeSkippedDeadline, auction.OutcomeCancelled} {
 			m.dspOutcomes.WithLabelValues(n, string(o))
 		}
 	}
@@ -164,7 +164,9 @@ func (m *Metrics) ObserveDSP(r auction.DSPResult) {
 	called := r.Outcome != auction.OutcomeBreakerOpen && r.Outcome != auction.OutcomeOverloaded && r.Outcome != auction.OutcomeSkippedDeadline
 	if called {
 		m.dspRequests.WithLabelValues(r.DSP).Inc()
-		m.dspLatency.WithLabelValues(r.DSP).Observe(r.Latency.Seconds())
+		if r.Outcome != auction.OutcomeCancelled { // cut off by us: not the DSP's round trip
+			m.dspLatency.WithLabelValues(r.DSP).Observe(r.Latency.Seconds())
+		}
 	}
 	if r.Bids > 0 {
 		m.dspBids.WithLabelValues(r.DSP).Add(float64(r.Bids))
