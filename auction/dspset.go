@@ -151,6 +151,10 @@ type DSPState struct {
 	ConsecutiveFailures uint32 `json:"consecutive_failures"`
 	InFlight            int    `json:"in_flight"`
 	TimeoutMS           int64  `json:"timeout_ms"`
+	// RecentFailures of RecentCalls are the breaker's failure-rate window
+	// (both 0 without breaker.failure_rate).
+	RecentFailures int `json:"recent_failures"`
+	RecentCalls    int `json:"recent_calls"`
 }
 
 // DSPStates lists the configured DSPs in config order with their breaker
@@ -163,6 +167,7 @@ func (a *Auctioneer) DSPStates() []DSPState {
 		if d.breaker != nil {
 			s.Breaker = d.breaker.state()
 			s.ConsecutiveFailures = d.breaker.counts().ConsecutiveFailures
+			s.RecentFailures, s.RecentCalls = d.breaker.window.recent()
 		}
 		out = append(out, s)
 	}

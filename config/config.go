@@ -92,10 +92,24 @@ type Breaker struct {
 	OpenFor time.Duration `mapstructure:"open_for"`
 	// HalfOpenRequests is how many probe calls a half-open breaker lets through.
 	HalfOpenRequests uint32 `mapstructure:"half_open_requests"`
+	// FailureRate (0..1, 0: off) also opens the breaker when at least this
+	// share of the last Window calls failed. A pointer, so that a DSP can
+	// set 0 against a default.
+	FailureRate *float64 `mapstructure:"failure_rate"`
+	// Window is how many of the latest calls FailureRate looks at.
+	Window int `mapstructure:"window"`
 }
 
 // IsEnabled reports whether the breaker is on (the default).
 func (b Breaker) IsEnabled() bool { return b.Enabled == nil || *b.Enabled }
+
+// Rate is FailureRate, 0 (off) when unset.
+func (b Breaker) Rate() float64 {
+	if b.FailureRate == nil {
+		return 0
+	}
+	return *b.FailureRate
+}
 
 // DSP is one demand partner; everything about it lives here.
 type DSP struct {

@@ -37,3 +37,47 @@ func TestDSPLimitsValidated(t *testing.T) {
 		}
 	}
 }
+
+// breaker.failure_rate and breaker.window are defaults in auction.breaker
+// that each DSP may override, down to 0 (off) against a default.
+func TestBreakerRateInheritsAndOverrides(t *testing.T) {
+	body := minimal + `auction:
+  breaker: {failure_rate: 0.5, window: 10}
+dsps:
+  - {name: a, endpoint: "http://127.0.0.1:1/"}
+  - {name: b, endpoint: "http://127.0.0.1:2/", breaker: {failure_rate: 0}}
+  - {name: c, endpoint: "http://127.0.0.1:3/", breaker: {window: 40}}
+`
+	cfg, _, err := Load(writeFile(t, body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := []any{cfg.DSPs[0].Breaker.Rate(), cfg.DSPs[0].Breaker.Window, cfg.DSPs[1].Breaker.Rate(), cfg.DSPs[2].Breaker.Rate(), cfg.DSPs[2].Breaker.Window}
+	want := []any{0.5, 10, 0.0, 0.5, 40}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("rates and windows %v, want %v", got, want)
+		}
+	}
+	plain, _, _ := Load(writeFile(t, minimal+"dsps:\n  - {name: a, endpoint: \"http://127.0.0.1:1/\"}\n"))
+	if b := plain.DSPs[0].Breaker; b.Rate() != 0 || b.Window != 20 || b.Failures != 5 {
+		t.Fatalf("default breaker %+v: the failure rate is off by default, consecutive failures stay 5", b)
+	}
+	for _, tc := range []struct{ fields, want string }{
+		{"breaker: {failure_rate: 1.5}", "dsps[0] (d): breaker failure_rate 1.5 must be 0..1"},
+		{"breaker: {failure_rate: -0.1}", "dsps[0] (d): breaker failure_rate -0.1 must be 0..1"},
+		{"breaker: {failure_rate: 0.5, window: 1}", "dsps[0] (d): breaker window 1 must be 2..1000 calls"},
+		{"breaker: {failure_rate: 0.5, window: 1001}", "dsps[0] (d): breaker window 1001 must be 2..1000 calls"},
+		{"breaker: {failure_rate: 1.5, enabled: false}", ""},
+		{"breaker: {failure_rate: 1, window: 2}", ""},
+	} {
+		got := dspProblems(t, tc.fields)
+		if (tc.want == "") != (got == "") || !strings.Contains(got, tc.want) {
+			t.Errorf("%s: problems %q, want %q", tc.fields, got, tc.want)
+		}
+	}
+	_, _, err = Load(writeFile(t, minimal+"auction:\n  breaker: {failure_rate: 2}\n"))
+	if problems, _ := AsProblems(err); !strings.Contains(strings.Join(problems, "\n"), "auction.breaker: failure_rate 2 must be 0..1") {
+		t.Fatalf("auction.breaker.failure_rate 2: %v", err)
+	}
+}

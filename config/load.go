@@ -37,6 +37,8 @@ var defaults = map[string]any{
 	"auction.breaker.failures":           5,
 	"auction.breaker.open_for":           "10s",
 	"auction.breaker.half_open_requests": 1,
+	"auction.breaker.failure_rate":       0.0,
+	"auction.breaker.window":             20,
 	"payments.period":                    "1h",
 	"payments.settle_after":              "10m",
 	"payments.window":                    "720h",
@@ -297,6 +299,12 @@ func (b Breaker) withDefaults(d Breaker) Breaker {
 	}
 	if b.HalfOpenRequests == 0 {
 		b.HalfOpenRequests = d.HalfOpenRequests
+	}
+	if b.FailureRate == nil {
+		b.FailureRate = d.FailureRate
+	}
+	if b.Window == 0 {
+		b.Window = d.Window
 	}
 	return b
 }

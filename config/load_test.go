@@ -61,6 +61,8 @@ var samples = map[string]sample{
 	"auction.breaker.failures":           {`11`, "11", func(c *Config) any { return c.Auction.Breaker.Failures }, uint32(11)},
 	"auction.breaker.open_for":           {`2s`, "2s", func(c *Config) any { return c.Auction.Breaker.OpenFor }, 2 * time.Second},
 	"auction.breaker.half_open_requests": {`3`, "3", func(c *Config) any { return c.Auction.Breaker.HalfOpenRequests }, uint32(3)},
+	"auction.breaker.failure_rate":       {`0.4`, "0.4", func(c *Config) any { return c.Auction.Breaker.Rate() }, 0.4},
+	"auction.breaker.window":             {`30`, "30", func(c *Config) any { return c.Auction.Breaker.Window }, 30},
 	"dsps": {dspJSON, dspJSON, func(c *Config) any {
 		if len(c.DSPs) != 1 {
 			return len(c.DSPs)

@@ -79,6 +79,9 @@ func (c *Config) Validate() []string {
 	if _, err := ParseDecimal(c.Auction.BidFloor, 6); err != nil {
 		add("auction.bidfloor: %q must be a decimal USD CPM with at most 6 decimals (\"0\" for none)", c.Auction.BidFloor)
 	}
+	if err := checkRate(c.Auction.Breaker); err != "" {
+		add("auction.breaker: %s", err)
+	}
 	if c.Database.MaxConns < 1 {
 		add("database.max_conns: must be at least 1")
 	}
@@ -231,8 +234,27 @@ func (c *Config) validateDSPs() []string {
 		if d.Breaker.IsEnabled() && (d.Breaker.Failures < 1 || d.Breaker.OpenFor <= 0 || d.Breaker.HalfOpenRequests < 1) {
 			p = append(p, fmt.Sprintf("%s: breaker needs failures >= 1, open_for > 0 and half_open_requests >= 1", at))
 		}
+		if err := checkRate(d.Breaker); d.Breaker.IsEnabled() && err != "" {
+			p = append(p, fmt.Sprintf("%s: breaker %s", at, err))
+		}
 	}
 	return p
+}
+
+// MaxBreakerWindow bounds breaker.window: the window is kept in memory per
+// DSP, and a rate over more calls reacts too late to help anyway.
+const MaxBreakerWindow = 1000
+
+// checkRate checks breaker.failure_rate and breaker.window ("" if fine).
+func checkRate(b Breaker) string {
+	r := b.Rate()
+	switch {
+	case !(r >= 0 && r <= 1):
+		return fmt.Sprintf("failure_rate %v must be 0..1 (0: off)", r)
+	case r > 0 && (b.Window < 2 || b.Window > MaxBreakerWindow):
+		return fmt.Sprintf("window %d must be 2..%d calls when failure_rate is set", b.Window, MaxBreakerWindow)
+	}
+	return ""
 }
 
 func (c *Config) validateMoney() []string {
