@@ -99,11 +99,11 @@ func TestVerifyAuthorization(t *testing.T) {
 	created := vecTime(t)
 	now := created.Add(10 * time.Second)
 
-	if _, err := VerifyAuthorization(pub, vecHeader, now, NewNonceCache(0)); err != nil {
+	if _, err := VerifyAuthorization(pub, vecHeader, now, 0, NewNonceCache(0, 0)); err != nil {
 		t.Fatalf("vector rejected: %v", err)
 	}
 	// Exactly MaxSignatureAge old is still fine; one second more is stale.
-	if _, err := VerifyAuthorization(pub, vecHeader, created.Add(MaxSignatureAge), nil); err != nil {
+	if _, err := VerifyAuthorization(pub, vecHeader, created.Add(MaxSignatureAge), 0, nil); err != nil {
 		t.Fatalf("300 s old rejected: %v", err)
 	}
 
@@ -129,7 +129,7 @@ func TestVerifyAuthorization(t *testing.T) {
 		{"garbage", pub, "ADS nonsense", now},
 	}
 	for _, tt := range tests {
-		if _, err := VerifyAuthorization(tt.pub, tt.header, tt.now, NewNonceCache(0)); err == nil {
+		if _, err := VerifyAuthorization(tt.pub, tt.header, tt.now, 0, NewNonceCache(0, 0)); err == nil {
 			t.Errorf("%s: accepted", tt.name)
 		}
 	}
@@ -138,23 +138,23 @@ func TestVerifyAuthorization(t *testing.T) {
 func TestVerifyAuthorizationRejectsReplayedNonce(t *testing.T) {
 	pub, _ := ParsePublicKey(vecPub)
 	created := vecTime(t)
-	cache := NewNonceCache(0)
-	if _, err := VerifyAuthorization(pub, vecHeader, created.Add(time.Second), cache); err != nil {
+	cache := NewNonceCache(0, 0)
+	if _, err := VerifyAuthorization(pub, vecHeader, created.Add(time.Second), 0, cache); err != nil {
 		t.Fatal(err)
 	}
-	_, err := VerifyAuthorization(pub, vecHeader, created.Add(2*time.Second), cache)
+	_, err := VerifyAuthorization(pub, vecHeader, created.Add(2*time.Second), 0, cache)
 	if err == nil || !strings.Contains(err.Error(), "nonce") {
 		t.Fatalf("replay: %v", err)
 	}
 	// A fresh nonce with the same key is accepted.
 	other := SignAuthorization(mustHex(t, vecSeed), vecAccount, bytes.Repeat([]byte{7}, 32), created)
-	if _, err := VerifyAuthorization(pub, other, created.Add(3*time.Second), cache); err != nil {
+	if _, err := VerifyAuthorization(pub, other, created.Add(3*time.Second), 0, cache); err != nil {
 		t.Fatal(err)
 	}
 	// A request that fails the signature never burns a nonce.
 	seed2 := bytes.Repeat([]byte{9}, 32)
 	forged := SignAuthorization(seed2, vecAccount, bytes.Repeat([]byte{8}, 32), created)
-	if _, err := VerifyAuthorization(pub, forged, created.Add(3*time.Second), cache); err == nil {
+	if _, err := VerifyAuthorization(pub, forged, created.Add(3*time.Second), 0, cache); err == nil {
 		t.Fatal("forged header accepted")
 	}
 	if cache.Len() != 2 {
@@ -163,7 +163,7 @@ func TestVerifyAuthorizationRejectsReplayedNonce(t *testing.T) {
 }
 
 func TestNonceCacheExpiresAndIsBounded(t *testing.T) {
-	c := NewNonceCache(3)
+	c := NewNonceCache(3, 0)
 	t0 := time.Unix(1_700_000_000, 0)
 	for i := range 5 {
 		if !c.Add([]byte{byte(i)}, t0) {
@@ -229,4 +229,42 @@ func FuzzParseAuthorization(f *testing.F) {
 			t.Fatalf("accepted incomplete header %q: %+v", h, a)
 		}
 	})
+}
+
+// The AdServer's clock and ours are two clocks: adserver.clock_skew lets
+// created be that far in the future, or that much older than
+// MaxSignatureAge, and keeps nonces long enough that no replay slips
+// through the wider window.
+func TestVerifyAuthorizationClockSkew(t *testing.T) {
+	pub, _ := ParsePublicKey(vecPub)
+	created := vecTime(t)
+	const skew = 30 * time.Second
+	for _, tc := range []struct {
+		name string
+		now  time.Time
+		ok   bool
+	}{
+		{"created 30 s ahead of us", created.Add(-skew), true},
+		{"created 31 s ahead of us", created.Add(-skew - time.Second), false},
+		{"330 s old", created.Add(MaxSignatureAge + skew), true},
+		{"331 s old", created.Add(MaxSignatureAge + skew + time.Second), false},
+	} {
+		_, err := VerifyAuthorization(pub, vecHeader, tc.now, skew, nil)
+		if (err == nil) != tc.ok {
+			t.Errorf("%s: %v, want ok=%v", tc.name, err, tc.ok)
+		}
+		if _, err := VerifyAuthorization(pub, vecHeader, tc.now, 0, nil); err == nil {
+			t.Errorf("%s: accepted without skew", tc.name)
+		}
+	}
+	// Seen when created was 30 s ahead of us; the replay 359 s later, when
+	// created is 329 s old, is still within the window: refused.
+	first := created.Add(-skew)
+	cache := NewNonceCache(0, skew)
+	if _, err := VerifyAuthorization(pub, vecHeader, first, skew, cache); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := VerifyAuthorization(pub, vecHeader, first.Add(MaxSignatureAge+2*skew-time.Second), skew, cache); err == nil {
+		t.Fatal("replay inside the skewed window accepted")
+	}
 }

@@ -69,6 +69,9 @@ type AdServer struct {
 	Address string `mapstructure:"address"`
 	// PublicKey (Ed25519, hex) turns on signature verification (DECISIONS §4).
 	PublicKey string `mapstructure:"public_key"`
+	// ClockSkew is how far the AdServer's clock may be off ours, either way,
+	// when checking the `created` of its signatures.
+	ClockSkew time.Duration `mapstructure:"clock_skew"`
 }
 
 // Auction configures the fan-out to DSPs.

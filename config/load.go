@@ -30,6 +30,7 @@ var defaults = map[string]any{
 	"server.write_timeout":               "35s",
 	"server.shutdown_timeout":            "10s",
 	"database.max_conns":                 20,
+	"adserver.clock_skew":                "30s",
 	"auction.tmax":                       "1000ms",
 	"auction.max_concurrent":             512,
 	"auction.bidfloor":                   "0",

@@ -54,6 +54,7 @@ var samples = map[string]sample{
 	"adshares.address":                   {`0001-00000005-CBCA`, "0001-00000005-CBCA", func(c *Config) any { return c.Adshares.Address }, "0001-00000005-CBCA"},
 	"adserver.address":                   {`0001-00000005-CBCA`, "0001-00000005-CBCA", func(c *Config) any { return c.AdServer.Address }, "0001-00000005-CBCA"},
 	"adserver.public_key":                {`"d04ab232742bb4ab3a1368bd4615e4e6d0224ab71a016baf8520a332c9778737"`, "d04ab232742bb4ab3a1368bd4615e4e6d0224ab71a016baf8520a332c9778737", func(c *Config) any { return c.AdServer.PublicKey }, "d04ab232742bb4ab3a1368bd4615e4e6d0224ab71a016baf8520a332c9778737"},
+	"adserver.clock_skew":                {`45s`, "45s", func(c *Config) any { return c.AdServer.ClockSkew }, 45 * time.Second},
 	"auction.tmax":                       {`750ms`, "750ms", func(c *Config) any { return c.Auction.TMax }, 750 * time.Millisecond},
 	"auction.max_concurrent":             {`33`, "33", func(c *Config) any { return c.Auction.MaxConcurrent }, 33},
 	"auction.bidfloor":                   {`"0.25"`, "0.25", func(c *Config) any { return c.Auction.BidFloor }, "0.25"},

@@ -61,6 +61,9 @@ func (c *Config) Validate() []string {
 			add("adserver.public_key: must be 64 hex characters (an Ed25519 public key)")
 		}
 	}
+	if c.AdServer.ClockSkew < 0 || c.AdServer.ClockSkew > ads.MaxSignatureAge {
+		add("adserver.clock_skew: %s must be 0..%s", c.AdServer.ClockSkew, ads.MaxSignatureAge)
+	}
 	if !logLevels[c.Log.Level] {
 		add("log.level: %q is not one of debug, info, warn, error", c.Log.Level)
 	}
