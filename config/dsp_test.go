@@ -81,3 +81,37 @@ dsps:
 		t.Fatalf("auction.breaker.failure_rate 2: %v", err)
 	}
 }
+
+// dsps[].headers that net/http would refuse, or that would break the
+// request, are found by config check rather than by every bid request
+// failing.
+func TestDSPHeadersValidated(t *testing.T) {
+	for _, tc := range []struct{ fields, want string }{
+		{`headers: {X-Api-Key: "k1", Authorization: "Bearer x", Content-Type: "application/json; charset=utf-8", User-Agent: "bridge"}`, ""},
+		{`headers: {X-Api-Key: "a\r\nX-Evil: 1"}`, "headers: the value of X-Api-Key has a control character"},
+		{`headers: {X-Api-Key: "a\u0000"}`, "headers: the value of X-Api-Key has a control character"},
+		{`headers: {X-Api-Key: "tab\tis fine"}`, ""},
+		{`headers: {"X Api": "v"}`, `headers: "x api" is not a valid header name`}, // viper folds YAML keys
+		{`headers: {"X-Api:": "v"}`, `headers: "x-api:" is not a valid header name`},
+		{`headers: {"": "v"}`, `headers: "" is not a valid header name`},
+		{`headers: {"Zażółć": "v"}`, `is not a valid header name`},
+		{`headers: {Host: "dsp.example"}`, "headers: Host cannot be set: net/http takes the host from the endpoint"},
+		{`headers: {content-length: "10"}`, "headers: Content-Length cannot be set"},
+		{`headers: {Content-Encoding: "gzip"}`, "headers: Content-Encoding cannot be set: set from dsps[].gzip"},
+		{`headers: {Connection: "close"}`, "headers: Connection cannot be set: hop-by-hop"},
+		{`headers: {Transfer-Encoding: "chunked"}`, "headers: Transfer-Encoding cannot be set"},
+		{`headers: {X-OpenRTB-Version: "2.5"}`, "headers: X-Openrtb-Version cannot be set: set from dsps[].dialect"},
+		{`headers: {Expect: "100-continue"}`, "headers: Expect cannot be set"},
+	} {
+		got := dspProblems(t, tc.fields)
+		if (tc.want == "") != (got == "") || !strings.Contains(got, tc.want) || got != "" && !strings.HasPrefix(got, "dsps[0] (d): headers: ") {
+			t.Errorf("%s: problems %q, want %q", tc.fields, got, tc.want)
+		}
+	}
+	// The same header twice in different case can only come from an env
+	// document (YAML keys are folded); which one net/http sends would be
+	// chance.
+	if p := checkHeaders(map[string]string{"X-Api-Key": "a", "x-api-key": "b"}); len(p) != 1 || !strings.Contains(p[0], `"X-Api-Key" and "x-api-key" are the same header`) {
+		t.Fatalf("duplicate header: %v", p)
+	}
+}

@@ -226,6 +226,9 @@ func (c *Config) validateDSPs() []string {
 		if d.MaxConns < 1 {
 			p = append(p, fmt.Sprintf("%s: max_conns must be at least 1", at))
 		}
+		for _, h := range checkHeaders(d.Headers) {
+			p = append(p, fmt.Sprintf("%s: %s", at, h))
+		}
 		if d.TMaxAllowance < 0 {
 			p = append(p, fmt.Sprintf("%s: tmax_allowance %s must not be negative", at, d.TMaxAllowance))
 		} else if d.Timeout > 0 && d.Timeout-d.TMaxAllowance < MinDSPTMax {
