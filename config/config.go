@@ -209,4 +209,8 @@ type Creative struct {
 type Metrics struct {
 	Listen string `mapstructure:"listen"`
 	Pprof  bool   `mapstructure:"pprof"`
+	// AllowPublic allows a non-loopback Listen. It is its own key: opening
+	// the AdServer-facing port (allow_public_listen) must not also expose
+	// metrics and pprof.
+	AllowPublic bool `mapstructure:"allow_public"`
 }

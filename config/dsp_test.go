@@ -115,3 +115,26 @@ func TestDSPHeadersValidated(t *testing.T) {
 		t.Fatalf("duplicate header: %v", p)
 	}
 }
+
+// allow_public_listen opens the AdServer-facing port only: metrics and
+// pprof need their own metrics.allow_public.
+func TestMetricsPortHasItsOwnPublicSwitch(t *testing.T) {
+	for _, tc := range []struct {
+		yaml string
+		ok   bool
+	}{
+		{"metrics: {listen: \"127.0.0.1:9015\"}\n", true},
+		{"metrics: {listen: \"0.0.0.0:9015\"}\n", false},
+		{"listen: \"0.0.0.0:8015\"\nbase_url: \"http://127.0.0.1:8015\"\nallow_public_listen: true\nmetrics: {listen: \"0.0.0.0:9015\"}\n", false},
+		{"metrics: {listen: \"0.0.0.0:9015\", allow_public: true}\n", true},
+		{"metrics: {listen: \"\"}\n", true},
+	} {
+		_, _, err := Load(writeFile(t, minimal+tc.yaml))
+		problems, _ := AsProblems(err)
+		joined := strings.Join(problems, "\n")
+		if tc.ok != (err == nil) || !tc.ok && !strings.Contains(joined, "metrics.listen: \"0.0.0.0:9015\" is not a loopback address; metrics") ||
+			!tc.ok && !strings.Contains(joined, "metrics.allow_public: true") {
+			t.Errorf("%s: %v", tc.yaml, err)
+		}
+	}
+}

@@ -64,6 +64,7 @@ var samples = map[string]sample{
 	"auction.breaker.half_open_requests": {`3`, "3", func(c *Config) any { return c.Auction.Breaker.HalfOpenRequests }, uint32(3)},
 	"auction.breaker.failure_rate":       {`0.4`, "0.4", func(c *Config) any { return c.Auction.Breaker.Rate() }, 0.4},
 	"auction.breaker.window":             {`30`, "30", func(c *Config) any { return c.Auction.Breaker.Window }, 30},
+	"metrics.allow_public":               {`true`, "true", func(c *Config) any { return c.Metrics.AllowPublic }, true},
 	"dsps": {dspJSON, dspJSON, func(c *Config) any {
 		if len(c.DSPs) != 1 {
 			return len(c.DSPs)

@@ -108,7 +108,7 @@ func (c *Config) Validate() []string {
 		add("outbox: timeout, max_age, backoff_base, poll must be positive and backoff_max >= backoff_base")
 	}
 	if c.Metrics.Listen != "" {
-		if err := checkListen(c.Metrics.Listen, c.AllowPublicListen); err != "" {
+		if err := checkMetricsListen(c.Metrics.Listen, c.Metrics.AllowPublic); err != "" {
 			add("metrics.listen: %s", err)
 		}
 	}
@@ -140,6 +140,15 @@ func checkListen(addr string, allowPublic bool) string {
 		return fmt.Sprintf("%q is not a loopback address; the AdServer-facing endpoints have no authentication, so set allow_public_listen: true only if a firewall or proxy protects them", addr)
 	}
 	return ""
+}
+
+// checkMetricsListen is checkListen for the metrics port, whose own key
+// metrics.allow_public opens it.
+func checkMetricsListen(addr string, allowPublic bool) string {
+	if err := checkListen(addr, true); err != "" || allowPublic || checkListen(addr, false) == "" {
+		return err
+	}
+	return fmt.Sprintf("%q is not a loopback address; metrics (and pprof, when on) have no authentication, so set metrics.allow_public: true only if a firewall protects the port (allow_public_listen does not open it)", addr)
 }
 
 // checkBaseURL applies the AdServer's rules for URLs in info.json (§4.6, §11).
