@@ -3,6 +3,7 @@ package config
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 // dspProblems loads minimal plus one DSP entry (YAML flow mapping fields)
@@ -136,5 +137,89 @@ func TestMetricsPortHasItsOwnPublicSwitch(t *testing.T) {
 			!tc.ok && !strings.Contains(joined, "metrics.allow_public: true") {
 			t.Errorf("%s: %v", tc.yaml, err)
 		}
+	}
+}
+
+// A typo inside a list entry is reported like one at the top level, with
+// its path, from the file and from an env document alike.
+func TestUnknownKeysInListEntriesWarn(t *testing.T) {
+	body := minimal + `dsps:
+  - {name: a, endpoint: "http://127.0.0.1:1/"}
+  - {name: b, endpoint: "http://127.0.0.1:2/", timout: 1s, breaker: {failurs: 2}, headers: {X-Anything: "free"}}
+inventory:
+  campaigns:
+    - id: 5f0c6a1e2b3d4c5e8f9a0b1c2d3e4f50
+      budgte: 5
+      creatives:
+        - {type: image, mime: image/png, size: 300x250, sise: 1}
+`
+	_, warnings, err := Load(writeFile(t, body))
+	if err != nil {
+		t.Fatalf("unknown keys must not be errors: %v", err)
+	}
+	want := []string{
+		`unknown key "dsps[1].breaker.failurs" is ignored`,
+		`unknown key "dsps[1].timout" is ignored`,
+		`unknown key "inventory.campaigns[0].budgte" is ignored`,
+		`unknown key "inventory.campaigns[0].creatives[0].sise" is ignored`,
+	}
+	if strings.Join(warnings, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("warnings:\n%s\nwant:\n%s", strings.Join(warnings, "\n"), strings.Join(want, "\n"))
+	}
+	t.Setenv("BRIDGE_DSPS", `[{"name":"e","endpoint":"http://127.0.0.1:1/","Timeout":"300ms","tmeout":"1s"}]`)
+	cfg, warnings, err := Load(writeFile(t, minimal))
+	if err != nil || len(warnings) != 1 || warnings[0] != `unknown key "dsps[0].tmeout" is ignored` || cfg.DSPs[0].Timeout != 300*time.Millisecond {
+		t.Fatalf("env document: %v, %v", warnings, err)
+	}
+}
+
+// A value of the wrong type no longer hides the other problems of the
+// file: every one is listed, and a bad value is not reported twice.
+func TestWrongTypeDoesNotHideOtherProblems(t *testing.T) {
+	body := minimal + `auction:
+  tmax: "abc"
+  max_concurrent: [1]
+log:
+  level: loud
+dsps:
+  - {name: ok, endpoint: "http://127.0.0.1:1/", timeout: soon}
+  - {name: "Bad Name", endpoint: "ftp://x"}
+`
+	_, _, err := Load(writeFile(t, body))
+	problems, ok := AsProblems(err)
+	if !ok {
+		t.Fatalf("err = %v, want *Problems", err)
+	}
+	joined := strings.Join(problems, "\n")
+	for _, w := range []string{
+		`auction.tmax: cannot read "abc": time: invalid duration`,
+		`auction.max_concurrent: cannot read "[1]"`,
+		`dsps[0].timeout: time: invalid duration`,
+		`log.level: "loud" is not one of`,
+		`dsps[1] (Bad Name): name "Bad Name"`,
+		`dsps[1] (Bad Name): endpoint "ftp://x"`,
+	} {
+		if !strings.Contains(joined, w) {
+			t.Errorf("problems lack %q:\n%s", w, joined)
+		}
+	}
+	// The failed values stand in at their defaults: no second problem
+	// about them (tmax 0s, max_concurrent 0, timeouts over tmax 0s).
+	for _, bad := range []string{"auction.tmax: 0s", "auction.max_concurrent: must", "at most auction.tmax (0s)"} {
+		if strings.Contains(joined, bad) {
+			t.Errorf("problems repeat a bad value (%q):\n%s", bad, joined)
+		}
+	}
+	if len(problems) != 6 {
+		t.Errorf("%d problems, want 6:\n%s", len(problems), joined)
+	}
+	// A broken env document is one problem, without its text (it may hold
+	// header secrets), next to the file's others.
+	t.Setenv("BRIDGE_DSPS", `[{"name":"e","headers":{"X-Api-Key":"secret"`)
+	_, _, err = Load(writeFile(t, minimal+"log:\n  level: loud\n"))
+	problems, _ = AsProblems(err)
+	joined = strings.Join(problems, "\n")
+	if len(problems) != 2 || !strings.Contains(joined, "dsps: not a JSON or YAML document") || strings.Contains(joined, "secret") {
+		t.Fatalf("problems:\n%s", joined)
 	}
 }

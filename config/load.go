@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-viper/mapstructure/v2"
 	"github.com/spf13/viper"
 	"go.yaml.in/yaml/v3"
 )
@@ -147,19 +146,14 @@ func Load(path string) (*Config, []string, error) {
 			return nil, nil, &Problems{List: []string{fmt.Sprintf("config file %s: %v", path, err)}}
 		}
 	}
-	warnings := unknownKeys(v)
+	warnings := append(unknownKeys(v), unknownEntryKeys(v)...)
 
 	var cfg Config
-	err := v.Unmarshal(&cfg, viper.DecodeHook(mapstructure.ComposeDecodeHookFunc(
-		documentStringHook,
-		mapstructure.StringToTimeDurationHookFunc(),
-	)), func(dc *mapstructure.DecoderConfig) { dc.ErrorUnused = false })
-	if err != nil {
-		return nil, warnings, &Problems{List: []string{fmt.Sprintf("config: %v", err)}}
-	}
+	problems, failed := decode(v, &cfg)
 	readRateEnv(&cfg)
 	applyDerived(&cfg)
-	if problems := cfg.Validate(); len(problems) > 0 {
+	problems = append(problems, withoutFailed(cfg.Validate(), failed)...)
+	if len(problems) > 0 {
 		return &cfg, warnings, &Problems{List: problems}
 	}
 	return &cfg, warnings, nil
