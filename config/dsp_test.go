@@ -223,3 +223,18 @@ dsps:
 		t.Fatalf("problems:\n%s", joined)
 	}
 }
+
+// Found by FuzzEnvDocument (testdata/fuzz/FuzzEnvDocument/8f17eb2d5bbe43e2):
+// a document variable holding no document (blank, a comment, null) made
+// mapstructure panic, so `bridge serve` crashed at start. It means empty.
+func TestEmptyEnvDocumentIsEmpty(t *testing.T) {
+	for _, doc := range []string{"   ", "# just a comment", "---", "~", "null"} {
+		for _, key := range []string{"dsps", "inventory.campaigns", "inventory.keywords", "money.rates"} {
+			t.Setenv(EnvName(key), doc)
+		}
+		cfg, _, err := Load(writeFile(t, minimal))
+		if err != nil || len(cfg.DSPs) != 0 || len(cfg.Inventory.Campaigns) != 0 || len(cfg.Money.Rates) != 0 {
+			t.Errorf("documents %q: %v, %+v", doc, err, cfg)
+		}
+	}
+}

@@ -171,12 +171,15 @@ func documentStringHook(from, to reflect.Type, data any) (any, error) {
 	default:
 		return data, nil
 	}
-	if strings.TrimSpace(s) == "" {
-		return nil, nil
-	}
 	var doc any
 	if err := yaml.Unmarshal([]byte(s), &doc); err != nil {
 		return nil, fmt.Errorf("not a JSON or YAML document: %v", err)
+	}
+	if doc == nil {
+		// Blank, only a comment, "null" or "~": nothing. A typed empty
+		// value, since the hooks after this one cannot take an untyped nil
+		// (mapstructure panicked on it).
+		return reflect.Zero(to).Interface(), nil
 	}
 	return doc, nil
 }
