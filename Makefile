@@ -2,7 +2,7 @@
 # scripts/ensure-postgres.sh (PostgreSQL) and the Go module proxy.
 GO ?= go
 
-.PHONY: run test lint build bench
+.PHONY: run test lint build bench fuzz fuzz-short
 
 # The whole bridge working on this machine in about 20 s: a throwaway
 # PostgreSQL, three simulated DSPs, the bridge and a simulated AdServer
@@ -12,10 +12,22 @@ run: build
 	@[ -n "$${BRIDGE_DATABASE_URL:-}" ] || scripts/ensure-postgres.sh
 	bin/bridge demo $(DEMO_ARGS)
 
-# Every test, with the race detector, against a real (throwaway) PostgreSQL.
+# Every test, with the race detector, against a real (throwaway) PostgreSQL,
+# then a short run of every fuzz target.
 test: lint
 	@scripts/ensure-postgres.sh
 	$(GO) test -race -count=1 -timeout 12m ./...
+	@$(MAKE) --no-print-directory fuzz-short
+
+# Every fuzz target for a few seconds (about 50 s in all on 2 cores). Their
+# seed corpora already ran in the tests above.
+fuzz-short:
+	@GO=$(GO) FUZZTIME=2s scripts/fuzz.sh
+
+# Every fuzz target for FUZZTIME (default 2m) each.
+FUZZTIME ?= 2m
+fuzz:
+	@GO=$(GO) FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
 
 lint:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

@@ -3,7 +3,9 @@ package ads
 import (
 	"bytes"
 	"crypto/ed25519"
+	"encoding/base64"
 	"encoding/hex"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -216,17 +218,35 @@ func TestVerifyPaymentDetailsPath(t *testing.T) {
 	}
 }
 
+// FuzzParseAuthorization: any header value parses or is refused, never
+// panics (verification neither); a parsed header has all four parameters,
+// and written back the way the AdServer writes it, it parses to the same.
 func FuzzParseAuthorization(f *testing.F) {
 	f.Add(vecHeader)
 	f.Add(`ADS account="", nonce="", created="", signature=""`)
 	f.Add(`ADS a="b",`)
+	created := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
+	seed, _ := hex.DecodeString(vecSeed)
+	for i, n := range [][]byte{{1}, bytes.Repeat([]byte{0xff}, 32), []byte("nonce with spaces")} {
+		f.Add(SignAuthorization(seed, vecAccount, n, created.Add(time.Duration(i)*time.Hour)))
+	}
+	// Parameters in another order, with other spacing and another offset.
+	f.Add(`ADS  signature="` + strings.Repeat("ab", 64) + `",created="2023-03-17T18:04:33+02:00" , nonce="AQ==",account="x"`)
+	pub, _ := ParsePublicKey(vecPub)
 	f.Fuzz(func(t *testing.T, h string) {
+		VerifyAuthorization(pub, h, created, 30*time.Second, nil)
 		a, err := ParseAuthorization(h)
 		if err != nil {
 			return
 		}
 		if a.Account == "" || len(a.Nonce) == 0 || len(a.Signature) != ed25519.SignatureSize {
 			t.Fatalf("accepted incomplete header %q: %+v", h, a)
+		}
+		back := fmt.Sprintf(`ADS account="%s", nonce="%s", created="%s", signature="%s"`,
+			a.Account, base64.StdEncoding.EncodeToString(a.Nonce), FormatATOM(a.Created), hex.EncodeToString(a.Signature))
+		b, err := ParseAuthorization(back)
+		if err != nil || b.Account != a.Account || !bytes.Equal(b.Nonce, a.Nonce) || !b.Created.Equal(a.Created) || !bytes.Equal(b.Signature, a.Signature) {
+			t.Fatalf("%q parsed to %+v; written back as %q it parses to %+v (%v)", h, a, back, b, err)
 		}
 	})
 }

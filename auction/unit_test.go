@@ -118,23 +118,6 @@ func TestExtIDs(t *testing.T) {
 	}
 }
 
-// FuzzParseBidResponse: DSP answers never panic the parser.
-func FuzzParseBidResponse(f *testing.F) {
-	f.Add([]byte(`{"id":"1","cur":["USD"],"seatbid":[{"bid":[{"id":"b","impid":"0","price":"1.5","nurl":"http://x/"}]}]}`))
-	f.Add([]byte(`{"id":"","seatbid":[],"bidid":"mezzo","cur":"KRW"}`))
-	f.Add([]byte(`{"nbr":2}`))
-	f.Fuzz(func(t *testing.T, body []byte) {
-		r, err := parseBidResponse(body, 0)
-		if err == nil && r != nil {
-			for _, sb := range r.SeatBid {
-				for _, b := range sb.Bid {
-					priceMicros(b.Price, 1e9)
-				}
-			}
-		}
-	})
-}
-
 func TestReadAtMost(t *testing.T) {
 	for _, size := range []int{0, 1, 4095, 4096, 4097, 100, 1000} {
 		in := strings.Repeat("x", size)

@@ -1,6 +1,9 @@
 package macros
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestExpand(t *testing.T) {
 	v := Values{AuctionID: "req-1", BidID: "b 1", ImpID: "0", SeatID: "seat", AdID: "ad", Price: "2.5", Currency: "USD"}
@@ -20,12 +23,28 @@ func TestExpand(t *testing.T) {
 	}
 }
 
+// FuzzExpand: whatever the URL and the values (a DSP's ids and price),
+// no known macro survives expansion in its plain form, values cannot
+// smuggle in characters that end a query parameter, and a URL without a
+// macro is left alone.
 func FuzzExpand(f *testing.F) {
-	f.Add("http://x/${AUCTION_PRICE}", "1.5")
-	f.Fuzz(func(t *testing.T, u, price string) {
-		out := Expand(u, Values{Price: price})
-		if Expand(out, Values{Price: price}) == "" && out != "" {
-			t.Fatal("expansion lost the URL")
+	f.Add("http://x/${AUCTION_PRICE}", "1.5", "b&c=1")
+	f.Add("http://127.0.0.1/w?a=${AUCTION_ID}&b=${AUCTION_BID_ID}&i=${AUCTION_IMP_ID}&s=${AUCTION_SEAT_ID}&d=${AUCTION_AD_ID}&c=${AUCTION_CURRENCY}", "2.5", "${AUCTION_PRICE}")
+	f.Add("http://127.0.0.1/win?p=%24%7BAUCTION_PRICE%7D&q=%24%7bAUCTION_ID%7d", "1500", "#frag")
+	f.Add("${AUCTION_${AUCTION_PRICE}PRICE}}", "}", "{")
+	f.Fuzz(func(t *testing.T, u, price, id string) {
+		v := Values{AuctionID: id, BidID: id, ImpID: id, SeatID: id, AdID: id, Price: price, Currency: id}
+		out := Expand(u, v)
+		for _, name := range []string{"PRICE", "ID", "BID_ID", "IMP_ID", "SEAT_ID", "AD_ID", "CURRENCY"} {
+			if m := "${AUCTION_" + name + "}"; strings.Contains(out, m) {
+				t.Fatalf("Expand(%q) = %q still has %s", u, out, m)
+			}
+		}
+		if !strings.Contains(u, "${") && !strings.Contains(strings.ToLower(u), "%24%7b") && out != u {
+			t.Fatalf("Expand(%q) changed a URL without macros: %q", u, out)
+		}
+		if strings.Count(out, "&") > strings.Count(u, "&") || strings.Count(out, "#") > strings.Count(u, "#") {
+			t.Fatalf("a value added a parameter or a fragment: %q → %q", u, out)
 		}
 	})
 }
