@@ -129,6 +129,7 @@ func (a *Auctioneer) Run(ctx context.Context, req *Request) *AuctionResult {
 			// A call our caller cut off says nothing (verdict).
 			p.done(ans.result.Outcome)
 			a.judge(ctx, j, &ans) // here, not in the collector: one DSP's answer never delays another's
+			a.logPayloads(j.auctionID, &ans)
 			answers <- ans
 		}()
 	}
@@ -139,7 +140,6 @@ collect:
 		select {
 		case ans := <-answers:
 			delete(pending, ans.dsp)
-			a.logPayloads(res.ID, &ans)
 			cands = append(cands, ans.cands...)
 			res.Rejections = append(res.Rejections, ans.rejections...)
 			res.DSPs = append(res.DSPs, ans.result)
