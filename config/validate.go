@@ -29,10 +29,6 @@ var Mimes = map[string][]string{
 	"video": {"video/mp4"},
 }
 
-// MaxBidsPerImpLimit caps dsps[].max_bids_per_imp: every bid considered is
-// validated inside the auction's deadline.
-const MaxBidsPerImpLimit = 100
-
 func validHexID(s string) bool { return hexID.MatchString(s) }
 
 // Validate returns every problem in the configuration, not just the first.
@@ -142,15 +138,6 @@ func checkListen(addr string, allowPublic bool) string {
 	return ""
 }
 
-// checkMetricsListen is checkListen for the metrics port, whose own key
-// metrics.allow_public opens it.
-func checkMetricsListen(addr string, allowPublic bool) string {
-	if err := checkListen(addr, true); err != "" || allowPublic || checkListen(addr, false) == "" {
-		return err
-	}
-	return fmt.Sprintf("%q is not a loopback address; metrics (and pprof, when on) have no authentication, so set metrics.allow_public: true only if a firewall protects the port (allow_public_listen does not open it)", addr)
-}
-
 // checkBaseURL applies the AdServer's rules for URLs in info.json (§4.6, §11).
 func checkBaseURL(raw string) string {
 	u, err := url.Parse(raw)
@@ -235,41 +222,12 @@ func (c *Config) validateDSPs() []string {
 		if d.MaxConns < 1 {
 			p = append(p, fmt.Sprintf("%s: max_conns must be at least 1", at))
 		}
-		for _, h := range checkHeaders(d.Headers) {
-			p = append(p, fmt.Sprintf("%s: %s", at, h))
-		}
-		if d.TMaxAllowance < 0 {
-			p = append(p, fmt.Sprintf("%s: tmax_allowance %s must not be negative", at, d.TMaxAllowance))
-		} else if d.Timeout > 0 && d.Timeout-d.TMaxAllowance < MinDSPTMax {
-			p = append(p, fmt.Sprintf("%s: timeout %s minus tmax_allowance %s leaves less than %s: the DSP would never be called", at, d.Timeout, d.TMaxAllowance, MinDSPTMax))
-		}
-		if d.MaxBidsPerImp < 1 || d.MaxBidsPerImp > MaxBidsPerImpLimit {
-			p = append(p, fmt.Sprintf("%s: max_bids_per_imp %d must be 1..%d", at, d.MaxBidsPerImp, MaxBidsPerImpLimit))
-		}
 		if d.Breaker.IsEnabled() && (d.Breaker.Failures < 1 || d.Breaker.OpenFor <= 0 || d.Breaker.HalfOpenRequests < 1) {
 			p = append(p, fmt.Sprintf("%s: breaker needs failures >= 1, open_for > 0 and half_open_requests >= 1", at))
 		}
-		if err := checkRate(d.Breaker); d.Breaker.IsEnabled() && err != "" {
-			p = append(p, fmt.Sprintf("%s: breaker %s", at, err))
-		}
+		p = append(p, checkDSPGuards(at, d)...)
 	}
 	return p
-}
-
-// MaxBreakerWindow bounds breaker.window: the window is kept in memory per
-// DSP, and a rate over more calls reacts too late to help anyway.
-const MaxBreakerWindow = 1000
-
-// checkRate checks breaker.failure_rate and breaker.window ("" if fine).
-func checkRate(b Breaker) string {
-	r := b.Rate()
-	switch {
-	case !(r >= 0 && r <= 1):
-		return fmt.Sprintf("failure_rate %v must be 0..1 (0: off)", r)
-	case r > 0 && (b.Window < 2 || b.Window > MaxBreakerWindow):
-		return fmt.Sprintf("window %d must be 2..%d calls when failure_rate is set", b.Window, MaxBreakerWindow)
-	}
-	return ""
 }
 
 func (c *Config) validateMoney() []string {
