@@ -154,8 +154,8 @@ func (c *dspClient) call(ctx context.Context, req *openrtb2.BidRequest) answer {
 	}
 	resp, err := c.client.Do(hreq)
 	if err != nil {
-		if o, r, cut := interrupted(ctx, err); cut {
-			return fail(o, r, err)
+		if o, why, cut := interrupted(ctx, err); cut {
+			return fail(o, why, err)
 		}
 		return fail(OutcomeError, ReasonUnreachable, err)
 	}
@@ -180,8 +180,8 @@ func (c *dspClient) call(ctx context.Context, req *openrtb2.BidRequest) answer {
 	a.respBody = body
 	var read *readError
 	if errors.As(err, &read) {
-		if o, r, cut := interrupted(ctx, read.err); cut {
-			return fail(o, r, err)
+		if o, why, cut := interrupted(ctx, read.err); cut {
+			return fail(o, why, err)
 		}
 	}
 	if err != nil {
