@@ -21,12 +21,17 @@ func TestExpand(t *testing.T) {
 			t.Errorf("Expand(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 	}
+	// One pass: what an expansion spells is not expanded again (found by
+	// FuzzExpand: an empty price joins the text around it).
+	if got := Expand("${AUCTION_${AUCTION_PRICE}PRICE}", Values{Price: "", AuctionID: "x"}); got != "${AUCTION_PRICE}" {
+		t.Errorf("Expand of a macro inside a macro = %q", got)
+	}
 }
 
 // FuzzExpand: whatever the URL and the values (a DSP's ids and price),
-// no known macro survives expansion in its plain form, values cannot
-// smuggle in characters that end a query parameter, and a URL without a
-// macro is left alone.
+// values cannot smuggle in characters that end a query parameter, a URL
+// without a macro is left alone, and with values that cannot spell one, no
+// known macro survives expansion in its plain form.
 func FuzzExpand(f *testing.F) {
 	f.Add("http://x/${AUCTION_PRICE}", "1.5", "b&c=1")
 	f.Add("http://127.0.0.1/w?a=${AUCTION_ID}&b=${AUCTION_BID_ID}&i=${AUCTION_IMP_ID}&s=${AUCTION_SEAT_ID}&d=${AUCTION_AD_ID}&c=${AUCTION_CURRENCY}", "2.5", "${AUCTION_PRICE}")
@@ -35,9 +40,15 @@ func FuzzExpand(f *testing.F) {
 	f.Fuzz(func(t *testing.T, u, price, id string) {
 		v := Values{AuctionID: id, BidID: id, ImpID: id, SeatID: id, AdID: id, Price: price, Currency: id}
 		out := Expand(u, v)
-		for _, name := range []string{"PRICE", "ID", "BID_ID", "IMP_ID", "SEAT_ID", "AD_ID", "CURRENCY"} {
-			if m := "${AUCTION_" + name + "}"; strings.Contains(out, m) {
-				t.Fatalf("Expand(%q) = %q still has %s", u, out, m)
+		// Expansion is one pass: an empty value (or one of letters) can join
+		// the text around it into macro text (testdata/fuzz/FuzzExpand/
+		// 9538e367fb4b79d2), which is left as it is. Values of digits,
+		// dots and dashes, as prices and ids are, cannot.
+		if macroFree(price) && macroFree(id) {
+			for _, name := range []string{"PRICE", "ID", "BID_ID", "IMP_ID", "SEAT_ID", "AD_ID", "CURRENCY"} {
+				if m := "${AUCTION_" + name + "}"; strings.Contains(out, m) {
+					t.Fatalf("Expand(%q) = %q still has %s", u, out, m)
+				}
 			}
 		}
 		if !strings.Contains(u, "${") && !strings.Contains(strings.ToLower(u), "%24%7b") && out != u {
@@ -47,4 +58,10 @@ func FuzzExpand(f *testing.F) {
 			t.Fatalf("a value added a parameter or a fragment: %q → %q", u, out)
 		}
 	})
+}
+
+// macroFree reports whether v is non-empty and has no letter or "_", so
+// that no macro name can be spelled with it.
+func macroFree(v string) bool {
+	return v != "" && !strings.ContainsFunc(v, func(r rune) bool { return r == '_' || r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' })
 }
