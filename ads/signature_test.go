@@ -242,6 +242,12 @@ func FuzzParseAuthorization(f *testing.F) {
 		if a.Account == "" || len(a.Nonce) == 0 || len(a.Signature) != ed25519.SignatureSize {
 			t.Fatalf("accepted incomplete header %q: %+v", h, a)
 		}
+		if y := a.Created.UTC().Year(); y < 1 || y > 9999 {
+			// Year 0 at +00:10 is year -1 in UTC, which ATOM cannot write
+			// (testdata/fuzz/FuzzParseAuthorization/7a367d55767ee2dc);
+			// verification refuses such a created as too old anyway.
+			return
+		}
 		back := fmt.Sprintf(`ADS account="%s", nonce="%s", created="%s", signature="%s"`,
 			a.Account, base64.StdEncoding.EncodeToString(a.Nonce), FormatATOM(a.Created), hex.EncodeToString(a.Signature))
 		b, err := ParseAuthorization(back)
