@@ -3,7 +3,7 @@
 # Chromium for the real-browser tests) and the Go module proxy.
 GO ?= go
 
-.PHONY: run test lint build bench
+.PHONY: run test lint build bench fuzz fuzz-short
 
 # The whole bridge working on this machine in about 20 s: a throwaway
 # PostgreSQL, three simulated DSPs, the bridge and a simulated AdServer
@@ -14,11 +14,23 @@ run: build
 	bin/bridge demo $(DEMO_ARGS)
 
 # Every test, with the race detector, against a real (throwaway) PostgreSQL
-# and a real headless Chromium (those tests skip where it cannot be installed).
+# and a real headless Chromium (those tests skip where it cannot be installed),
+# then a short run of every fuzz target.
 test: lint
 	@scripts/ensure-postgres.sh
 	@scripts/ensure-chromium.sh
 	$(GO) test -race -count=1 -timeout 12m ./...
+	@$(MAKE) --no-print-directory fuzz-short
+
+# Every fuzz target for a few seconds (about 50 s in all on 2 cores). Their
+# seed corpora already ran in the tests above.
+fuzz-short:
+	@GO=$(GO) FUZZTIME=2s scripts/fuzz.sh
+
+# Every fuzz target for FUZZTIME (default 2m) each.
+FUZZTIME ?= 2m
+fuzz:
+	@GO=$(GO) FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
 
 lint:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

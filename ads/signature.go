@@ -17,8 +17,8 @@ import (
 // details date (package config imports ads, so the layout is repeated here).
 const atomLayout = "2006-01-02T15:04:05-07:00"
 
-// MaxSignatureAge is how old an Authorization header's `created` may be, and
-// how long a seen nonce is remembered (ADSERVER-BRIDGE §5).
+// MaxSignatureAge is how old an Authorization header's `created` may be
+// (ADSERVER-BRIDGE §5), give or take the clock skew allowed.
 const MaxSignatureAge = 300 * time.Second
 
 // Authorization is a parsed `Authorization: ADS ...` header.
@@ -95,10 +95,11 @@ func ParseAuthorization(header string) (*Authorization, error) {
 }
 
 // VerifyAuthorization checks a header against the AdServer's public key:
-// the signature, created not in the future and at most MaxSignatureAge old,
-// and the nonce not seen before (it is then remembered). A nil nonce cache
-// skips the replay check.
-func VerifyAuthorization(pub ed25519.PublicKey, header string, now time.Time, nonces *NonceCache) (*Authorization, error) {
+// the signature, created at most skew in the future and at most
+// MaxSignatureAge + skew old (the AdServer's clock and ours are two
+// clocks), and the nonce not seen before (it is then remembered). A nil
+// nonce cache skips the replay check.
+func VerifyAuthorization(pub ed25519.PublicKey, header string, now time.Time, skew time.Duration, nonces *NonceCache) (*Authorization, error) {
 	if len(pub) != ed25519.PublicKeySize {
 		return nil, errors.New("no valid public key configured")
 	}
@@ -106,10 +107,10 @@ func VerifyAuthorization(pub ed25519.PublicKey, header string, now time.Time, no
 	if err != nil {
 		return nil, err
 	}
-	if a.Created.After(now) {
-		return nil, errors.New("authorization created is in the future")
+	if a.Created.After(now.Add(skew)) {
+		return nil, fmt.Errorf("authorization created is in the future (more than the %s clock skew allowed)", skew)
 	}
-	if now.Sub(a.Created) > MaxSignatureAge {
+	if now.Sub(a.Created) > MaxSignatureAge+skew {
 		return nil, errors.New("authorization created is too old")
 	}
 	if !ed25519.Verify(pub, authMessage(a.Nonce, a.Created), a.Signature) {
@@ -170,11 +171,13 @@ func ParsePublicKey(s string) (ed25519.PublicKey, error) {
 // requests enter it, so only the AdServer itself could fill it.
 const DefaultNonceCacheSize = 100_000
 
-// NonceCache remembers nonces for MaxSignatureAge, in memory and bounded:
-// when full, the oldest entry goes first. Safe for concurrent use.
+// NonceCache remembers nonces as long as a header carrying them could still
+// be accepted, in memory and bounded: when full, the oldest entry goes
+// first. Safe for concurrent use.
 type NonceCache struct {
 	mu    sync.Mutex
 	max   int
+	ttl   time.Duration
 	seen  map[string]time.Time // nonce → expiry
 	order []nonceEntry         // insertion order (= expiry order)
 	head  int                  // index of the oldest live entry in order
@@ -185,16 +188,20 @@ type nonceEntry struct {
 	expiry time.Time
 }
 
-// NewNonceCache makes a cache holding at most max nonces (DefaultNonceCacheSize if max <= 0).
-func NewNonceCache(max int) *NonceCache {
-	if max <= 0 {
-		max = DefaultNonceCacheSize
+// NewNonceCache makes a cache holding at most size nonces (DefaultNonceCacheSize
+// if size <= 0) for headers verified with the given clock skew. A header seen
+// now may carry a created up to skew ahead, and is accepted until
+// MaxSignatureAge + skew after that: its nonce is kept for MaxSignatureAge +
+// 2 × skew.
+func NewNonceCache(size int, skew time.Duration) *NonceCache {
+	if size <= 0 {
+		size = DefaultNonceCacheSize
 	}
-	return &NonceCache{max: max, seen: map[string]time.Time{}}
+	return &NonceCache{max: size, ttl: MaxSignatureAge + 2*max(skew, 0), seen: map[string]time.Time{}}
 }
 
 // Add records nonce at now and reports whether it was new (not seen within
-// MaxSignatureAge).
+// the cache's time to live).
 func (c *NonceCache) Add(nonce []byte, now time.Time) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -206,7 +213,7 @@ func (c *NonceCache) Add(nonce []byte, now time.Time) bool {
 	for len(c.seen) >= c.max && c.head < len(c.order) {
 		c.dropOldest()
 	}
-	exp := now.Add(MaxSignatureAge)
+	exp := now.Add(c.ttl)
 	c.seen[key] = exp
 	c.order = append(c.order, nonceEntry{key, exp})
 	return true

@@ -3,7 +3,9 @@ package ads
 import (
 	"bytes"
 	"crypto/ed25519"
+	"encoding/base64"
 	"encoding/hex"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -99,11 +101,11 @@ func TestVerifyAuthorization(t *testing.T) {
 	created := vecTime(t)
 	now := created.Add(10 * time.Second)
 
-	if _, err := VerifyAuthorization(pub, vecHeader, now, NewNonceCache(0)); err != nil {
+	if _, err := VerifyAuthorization(pub, vecHeader, now, 0, NewNonceCache(0, 0)); err != nil {
 		t.Fatalf("vector rejected: %v", err)
 	}
 	// Exactly MaxSignatureAge old is still fine; one second more is stale.
-	if _, err := VerifyAuthorization(pub, vecHeader, created.Add(MaxSignatureAge), nil); err != nil {
+	if _, err := VerifyAuthorization(pub, vecHeader, created.Add(MaxSignatureAge), 0, nil); err != nil {
 		t.Fatalf("300 s old rejected: %v", err)
 	}
 
@@ -129,7 +131,7 @@ func TestVerifyAuthorization(t *testing.T) {
 		{"garbage", pub, "ADS nonsense", now},
 	}
 	for _, tt := range tests {
-		if _, err := VerifyAuthorization(tt.pub, tt.header, tt.now, NewNonceCache(0)); err == nil {
+		if _, err := VerifyAuthorization(tt.pub, tt.header, tt.now, 0, NewNonceCache(0, 0)); err == nil {
 			t.Errorf("%s: accepted", tt.name)
 		}
 	}
@@ -138,23 +140,23 @@ func TestVerifyAuthorization(t *testing.T) {
 func TestVerifyAuthorizationRejectsReplayedNonce(t *testing.T) {
 	pub, _ := ParsePublicKey(vecPub)
 	created := vecTime(t)
-	cache := NewNonceCache(0)
-	if _, err := VerifyAuthorization(pub, vecHeader, created.Add(time.Second), cache); err != nil {
+	cache := NewNonceCache(0, 0)
+	if _, err := VerifyAuthorization(pub, vecHeader, created.Add(time.Second), 0, cache); err != nil {
 		t.Fatal(err)
 	}
-	_, err := VerifyAuthorization(pub, vecHeader, created.Add(2*time.Second), cache)
+	_, err := VerifyAuthorization(pub, vecHeader, created.Add(2*time.Second), 0, cache)
 	if err == nil || !strings.Contains(err.Error(), "nonce") {
 		t.Fatalf("replay: %v", err)
 	}
 	// A fresh nonce with the same key is accepted.
 	other := SignAuthorization(mustHex(t, vecSeed), vecAccount, bytes.Repeat([]byte{7}, 32), created)
-	if _, err := VerifyAuthorization(pub, other, created.Add(3*time.Second), cache); err != nil {
+	if _, err := VerifyAuthorization(pub, other, created.Add(3*time.Second), 0, cache); err != nil {
 		t.Fatal(err)
 	}
 	// A request that fails the signature never burns a nonce.
 	seed2 := bytes.Repeat([]byte{9}, 32)
 	forged := SignAuthorization(seed2, vecAccount, bytes.Repeat([]byte{8}, 32), created)
-	if _, err := VerifyAuthorization(pub, forged, created.Add(3*time.Second), cache); err == nil {
+	if _, err := VerifyAuthorization(pub, forged, created.Add(3*time.Second), 0, cache); err == nil {
 		t.Fatal("forged header accepted")
 	}
 	if cache.Len() != 2 {
@@ -163,7 +165,7 @@ func TestVerifyAuthorizationRejectsReplayedNonce(t *testing.T) {
 }
 
 func TestNonceCacheExpiresAndIsBounded(t *testing.T) {
-	c := NewNonceCache(3)
+	c := NewNonceCache(3, 0)
 	t0 := time.Unix(1_700_000_000, 0)
 	for i := range 5 {
 		if !c.Add([]byte{byte(i)}, t0) {
@@ -216,11 +218,23 @@ func TestVerifyPaymentDetailsPath(t *testing.T) {
 	}
 }
 
+// FuzzParseAuthorization: any header value parses or is refused, never
+// panics (verification neither); a parsed header has all four parameters,
+// and written back the way the AdServer writes it, it parses to the same.
 func FuzzParseAuthorization(f *testing.F) {
 	f.Add(vecHeader)
 	f.Add(`ADS account="", nonce="", created="", signature=""`)
 	f.Add(`ADS a="b",`)
+	created := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
+	seed, _ := hex.DecodeString(vecSeed)
+	for i, n := range [][]byte{{1}, bytes.Repeat([]byte{0xff}, 32), []byte("nonce with spaces")} {
+		f.Add(SignAuthorization(seed, vecAccount, n, created.Add(time.Duration(i)*time.Hour)))
+	}
+	// Parameters in another order, with other spacing and another offset.
+	f.Add(`ADS  signature="` + strings.Repeat("ab", 64) + `",created="2023-03-17T18:04:33+02:00" , nonce="AQ==",account="x"`)
+	pub, _ := ParsePublicKey(vecPub)
 	f.Fuzz(func(t *testing.T, h string) {
+		VerifyAuthorization(pub, h, created, 30*time.Second, nil)
 		a, err := ParseAuthorization(h)
 		if err != nil {
 			return
@@ -228,5 +242,55 @@ func FuzzParseAuthorization(f *testing.F) {
 		if a.Account == "" || len(a.Nonce) == 0 || len(a.Signature) != ed25519.SignatureSize {
 			t.Fatalf("accepted incomplete header %q: %+v", h, a)
 		}
+		if y := a.Created.UTC().Year(); y < 1 || y > 9999 {
+			// Year 0 at +00:10 is year -1 in UTC, which ATOM cannot write
+			// (testdata/fuzz/FuzzParseAuthorization/7a367d55767ee2dc);
+			// verification refuses such a created as too old anyway.
+			return
+		}
+		back := fmt.Sprintf(`ADS account="%s", nonce="%s", created="%s", signature="%s"`,
+			a.Account, base64.StdEncoding.EncodeToString(a.Nonce), FormatATOM(a.Created), hex.EncodeToString(a.Signature))
+		b, err := ParseAuthorization(back)
+		if err != nil || b.Account != a.Account || !bytes.Equal(b.Nonce, a.Nonce) || !b.Created.Equal(a.Created) || !bytes.Equal(b.Signature, a.Signature) {
+			t.Fatalf("%q parsed to %+v; written back as %q it parses to %+v (%v)", h, a, back, b, err)
+		}
 	})
+}
+
+// The AdServer's clock and ours are two clocks: adserver.clock_skew lets
+// created be that far in the future, or that much older than
+// MaxSignatureAge, and keeps nonces long enough that no replay slips
+// through the wider window.
+func TestVerifyAuthorizationClockSkew(t *testing.T) {
+	pub, _ := ParsePublicKey(vecPub)
+	created := vecTime(t)
+	const skew = 30 * time.Second
+	for _, tc := range []struct {
+		name string
+		now  time.Time
+		ok   bool
+	}{
+		{"created 30 s ahead of us", created.Add(-skew), true},
+		{"created 31 s ahead of us", created.Add(-skew - time.Second), false},
+		{"330 s old", created.Add(MaxSignatureAge + skew), true},
+		{"331 s old", created.Add(MaxSignatureAge + skew + time.Second), false},
+	} {
+		_, err := VerifyAuthorization(pub, vecHeader, tc.now, skew, nil)
+		if (err == nil) != tc.ok {
+			t.Errorf("%s: %v, want ok=%v", tc.name, err, tc.ok)
+		}
+		if _, err := VerifyAuthorization(pub, vecHeader, tc.now, 0, nil); err == nil {
+			t.Errorf("%s: accepted without skew", tc.name)
+		}
+	}
+	// Seen when created was 30 s ahead of us; the replay 359 s later, when
+	// created is 329 s old, is still within the window: refused.
+	first := created.Add(-skew)
+	cache := NewNonceCache(0, skew)
+	if _, err := VerifyAuthorization(pub, vecHeader, first, skew, cache); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := VerifyAuthorization(pub, vecHeader, first.Add(MaxSignatureAge+2*skew-time.Second), skew, cache); err == nil {
+		t.Fatal("replay inside the skewed window accepted")
+	}
 }

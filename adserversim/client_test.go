@@ -159,8 +159,8 @@ func TestRegisterAndImport(t *testing.T) {
 	}
 	// Every signed header is fresh and verifies with the seed's public key.
 	pub := ed25519.NewKeyFromSeed(vecSeed()).Public().(ed25519.PublicKey)
-	nonces := ads.NewNonceCache(0)
-	if _, err := ads.VerifyAuthorization(pub, f.lastHeader().Get("Authorization"), time.Now(), nonces); err != nil {
+	nonces := ads.NewNonceCache(0, 0)
+	if _, err := ads.VerifyAuthorization(pub, f.lastHeader().Get("Authorization"), time.Now(), 0, nonces); err != nil {
 		t.Fatalf("Authorization does not verify: %v", err)
 	}
 
@@ -169,7 +169,7 @@ func TestRegisterAndImport(t *testing.T) {
 	if _, err := c.ImportInventory(ctx); err == nil {
 		t.Fatal("503 inventory accepted")
 	}
-	if _, err := ads.VerifyAuthorization(pub, f.lastHeader().Get("Authorization"), time.Now(), nonces); err != nil {
+	if _, err := ads.VerifyAuthorization(pub, f.lastHeader().Get("Authorization"), time.Now(), 0, nonces); err != nil {
 		t.Fatalf("inventory Authorization: %v (a replayed nonce?)", err)
 	}
 
@@ -382,7 +382,7 @@ func detailsServer(t *testing.T, f *fakeBridge, details map[string][]Detail, ign
 			http.Error(w, err.Error(), 401)
 			return
 		}
-		if _, err := ads.VerifyAuthorization(pub, r.Header.Get("Authorization"), vecTime, nil); err != nil {
+		if _, err := ads.VerifyAuthorization(pub, r.Header.Get("Authorization"), vecTime, 0, nil); err != nil {
 			http.Error(w, err.Error(), 401)
 			return
 		}

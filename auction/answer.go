@@ -114,26 +114,124 @@ func (c *flexCur) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// parseBidResponse decodes an answer. It returns nil, nil for every no-bid
-// form: an empty body, {}, no or empty seatbid, or only an nbr.
-func parseBidResponse(body []byte) (*bidResponse, error) {
+// TooManyBidsError is an answer with more bids than the auction considers
+// (imps × dsps[].max_bids_per_imp): it is refused whole, before any bid is
+// decoded or validated, so a flood of bids costs a scan of its first bids.
+type TooManyBidsError struct{ Max int }
+
+func (e *TooManyBidsError) Error() string {
+	return fmt.Sprintf("more than %d bids (imps × max_bids_per_imp)", e.Max)
+}
+
+// wireResponse is an answer as first decoded: each seat's bids are kept as
+// raw bytes and counted, so the bound is decided before per-bid work.
+type wireResponse struct {
+	ID      laxjson.String `json:"id"`
+	SeatBid []wireSeatBid  `json:"seatbid"`
+	BidID   laxjson.String `json:"bidid"`
+	Cur     flexCur        `json:"cur"`
+	NBR     int            `json:"nbr"`
+}
+
+type wireSeatBid struct {
+	Bid   rawBids        `json:"bid"`
+	Seat  laxjson.String `json:"seat"`
+	Group int            `json:"group"`
+}
+
+// rawBids is a bid array kept undecoded, with its element count.
+type rawBids struct {
+	raw []byte
+	n   int
+}
+
+// UnmarshalJSON keeps a copy of the array and counts its elements; null is
+// an empty list.
+func (r *rawBids) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if string(b) == "null" {
+		*r = rawBids{}
+		return nil
+	}
+	if len(b) == 0 || b[0] != '[' {
+		return fmt.Errorf("seatbid.bid: want an array, got %s", laxjson.Kind(b))
+	}
+	*r = rawBids{raw: bytes.Clone(b), n: countElements(b)}
+	return nil
+}
+
+// countElements counts the elements of a JSON array that encoding/json has
+// already checked for validity: one more than the commas at depth one
+// outside strings, or none for [].
+func countElements(arr []byte) int {
+	i := 1 // past the '['
+	for i < len(arr) && (arr[i] == ' ' || arr[i] == '\t' || arr[i] == '\n' || arr[i] == '\r') {
+		i++
+	}
+	if i >= len(arr) || arr[i] == ']' {
+		return 0
+	}
+	n, depth, inString := 1, 1, false
+	for ; i < len(arr); i++ {
+		switch c := arr[i]; {
+		case inString && c == '\\':
+			i++ // the escaped byte
+		case inString:
+			inString = c != '"'
+		case c == '"':
+			inString = true
+		case c == '[' || c == '{':
+			depth++
+		case c == ']' || c == '}':
+			depth--
+		case c == ',' && depth == 1:
+			n++
+		}
+	}
+	return n
+}
+
+// parseBidResponse decodes an answer of at most maxBids bids (maxBids <= 0:
+// no bound). It returns nil, nil for every no-bid form: an empty body, {},
+// no or empty seatbid, or only an nbr; a *TooManyBidsError for an answer
+// over the bound.
+func parseBidResponse(body []byte, maxBids int) (*bidResponse, error) {
 	body = bytes.TrimSpace(body)
 	if len(body) == 0 {
 		return nil, nil
 	}
-	var r bidResponse
-	if err := json.Unmarshal(body, &r); err != nil {
+	// The quick look stops at the first bid over the bound; the exact count
+	// below (after the whole answer is checked) catches what it cannot see,
+	// such as escaped key names.
+	if maxBids > 0 && moreBidsThan(body, maxBids) {
+		return nil, &TooManyBidsError{Max: maxBids}
+	}
+	var w wireResponse
+	if err := json.Unmarshal(body, &w); err != nil {
 		return nil, fmt.Errorf("malformed answer: %s", laxjson.Problem(err))
 	}
 	n := 0
-	for _, sb := range r.SeatBid {
-		n += len(sb.Bid)
+	for _, sb := range w.SeatBid {
+		n += sb.Bid.n
 	}
 	if n == 0 {
-		if r.NBR != 0 {
-			return &bidResponse{NBR: r.NBR}, nil
+		if w.NBR != 0 {
+			return &bidResponse{NBR: w.NBR}, nil
 		}
 		return nil, nil
 	}
-	return &r, nil
+	if maxBids > 0 && n > maxBids {
+		return nil, &TooManyBidsError{Max: maxBids}
+	}
+	r := &bidResponse{ID: w.ID, BidID: w.BidID, Cur: w.Cur, NBR: w.NBR, SeatBid: make([]seatBid, 0, len(w.SeatBid))}
+	for _, wsb := range w.SeatBid {
+		sb := seatBid{Seat: wsb.Seat, Group: wsb.Group}
+		if wsb.Bid.n > 0 {
+			if err := json.Unmarshal(wsb.Bid.raw, &sb.Bid); err != nil {
+				return nil, fmt.Errorf("malformed answer: %s", laxjson.Problem(err))
+			}
+		}
+		r.SeatBid = append(r.SeatBid, sb)
+	}
+	return r, nil
 }

@@ -7,6 +7,7 @@ package auction
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"strings"
 	"sync"
@@ -100,10 +101,11 @@ func (a *Auctioneer) Run(ctx context.Context, req *Request) *AuctionResult {
 		return res
 	}
 	deadline := start.Add(set.tmax)
-	dspCtx, cancel := context.WithDeadline(ctx, deadline.Add(-set.reserve))
+	dspCtx, cancel := context.WithDeadlineCause(ctx, deadline.Add(-set.reserve), errAuctionDeadline)
 	defer cancel()
 	res.ID = a.newAuctionID()
 	base := buildRequest(res.ID, req, &set.supply)
+	j := newJudging(res.ID, req, set.floorMicros)
 
 	answers := make(chan answer, len(set.dsps))
 	pending := map[*dspClient]time.Time{}
@@ -114,7 +116,15 @@ func (a *Auctioneer) Run(ctx context.Context, req *Request) *AuctionResult {
 			a.observer.ObserveDSP(r)
 			continue
 		}
-		done, reason, ok := d.acquire()
+		limit, tmax, ok := d.budget(time.Until(deadline.Add(-set.reserve)))
+		if !ok {
+			// Too little time left for an answer: not called, costing nothing.
+			r := DSPResult{DSP: d.cfg.Name, Outcome: OutcomeSkippedDeadline, Reason: ReasonSkippedDeadline}
+			res.DSPs = append(res.DSPs, r)
+			a.observer.ObserveDSP(r)
+			continue
+		}
+		p, reason, ok := d.acquire()
 		if !ok {
 			r := DSPResult{DSP: d.cfg.Name, Outcome: OutcomeBreakerOpen, Reason: reason}
 			if reason == ReasonOverloaded {
@@ -124,78 +134,57 @@ func (a *Auctioneer) Run(ctx context.Context, req *Request) *AuctionResult {
 			a.observer.ObserveDSP(r)
 			continue
 		}
-		// tmax tells the DSP the time it really has: its own timeout, or
-		// what is left of the auction if that is less.
-		left := min(d.cfg.Timeout, time.Until(deadline.Add(-set.reserve)))
-		callCtx, callCancel := context.WithTimeout(dspCtx, left)
-		req := d.request(base, left, set.floorMicros)
+		// tmax tells the DSP the time it really has, less the round trip.
+		callCtx, callCancel := callContext(ctx, dspCtx, limit, p.probe)
+		req := d.request(base, tmax, set.floorMicros)
 		pending[d] = time.Now()
 		go func() {
 			defer callCancel()
 			ans := d.call(callCtx, req)
 			// The breaker learns from every call, also one the auction
 			// stopped waiting for: a DSP that misses deadlines is failing.
-			done(ans.result.Outcome != OutcomeTimeout && ans.result.Outcome != OutcomeError)
+			// A call our caller cut off says nothing (verdict).
+			p.done(ans.result.Outcome)
+			a.judge(ctx, j, &ans) // here, not in the collector: one DSP's answer never delays another's
+			a.logPayloads(j.auctionID, &ans)
 			answers <- ans
 		}()
 	}
 
 	var cands []candidate
-	imps := make(map[string]bool, len(req.Slots))
-	for _, s := range req.Slots {
-		imps[s.ID] = true
-	}
 collect:
 	for len(pending) > 0 {
 		select {
 		case ans := <-answers:
 			delete(pending, ans.dsp)
-			c, rejs := a.judge(ctx, res.ID, &ans, imps, req.securePage(), set.floorMicros)
-			a.logPayloads(res.ID, &ans)
-			cands = append(cands, c...)
-			res.Rejections = append(res.Rejections, rejs...)
+			cands = append(cands, ans.cands...)
+			res.Rejections = append(res.Rejections, ans.rejections...)
 			res.DSPs = append(res.DSPs, ans.result)
 			a.observer.ObserveDSP(ans.result)
 		case <-dspCtx.Done():
 			break collect
 		}
 	}
+	late := DSPResult{Outcome: OutcomeTimeout, Reason: ReasonTimeout, Err: errAuctionDeadline.Error()}
+	if cause := context.Cause(dspCtx); cause != nil && !errors.Is(cause, errAuctionDeadline) {
+		late = DSPResult{Outcome: OutcomeCancelled, Reason: ReasonCancelled, Err: "caller gone: " + cause.Error()}
+	}
 	for _, d := range set.dsps { // config order, for stable results
-		if t, late := pending[d]; late {
-			r := DSPResult{DSP: d.cfg.Name, Outcome: OutcomeTimeout, Reason: ReasonTimeout, Latency: time.Since(t), Err: "auction deadline"}
+		if t, ok := pending[d]; ok {
+			r := late
+			r.DSP, r.Latency = d.cfg.Name, time.Since(t)
 			res.DSPs = append(res.DSPs, r)
 			a.observer.ObserveDSP(r)
 		}
 	}
+	if ctx.Err() != nil {
+		// Nobody is waiting for the answer: storing wins nobody can serve
+		// would only cost the database.
+		res.Outcome = AuctionCancelled
+		return res
+	}
 	a.finish(ctx, deadline, deadline.Add(-set.reserve), res, base.ID, req, cands)
 	return res
-}
-
-// judge validates one answer, logs and reports rejections, and sets the
-// answer's outcome.
-func (a *Auctioneer) judge(ctx context.Context, auctionID string, ans *answer, imps map[string]bool, secure bool, floorMicros int64) ([]candidate, []Rejection) {
-	if ans.response == nil {
-		return nil, nil
-	}
-	for _, sb := range ans.response.SeatBid {
-		ans.result.Bids += len(sb.Bid)
-	}
-	if ans.result.Bids == 0 {
-		ans.result.Outcome, ans.result.Reason = OutcomeNoBid, ReasonNoBid
-		return nil, nil
-	}
-	cands, rejs := validate(ans, imps, secure, floorMicros)
-	for _, r := range rejs {
-		a.log.InfoContext(ctx, "bid rejected", "auction_id", auctionID, "dsp", r.DSP, "seat", r.Seat, "bid_id", r.BidID, "imp_id", r.ImpID,
-			"reason", r.Reason.String(), "code", int(r.Reason), "detail", r.Detail)
-		a.observer.ObserveRejection(r)
-	}
-	if len(cands) > 0 {
-		ans.result.Outcome = OutcomeBid
-	} else {
-		ans.result.Outcome, ans.result.Reason = OutcomeRejected, ReasonRejected
-	}
-	return cands, rejs
 }
 
 // finish picks the winner of every slot (resolving its creative by until,
@@ -234,6 +223,10 @@ func (a *Auctioneer) finish(ctx context.Context, deadline, until time.Time, res 
 	saveCtx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	if err := a.saver.Save(saveCtx, rows); err != nil {
+		if ctx.Err() != nil {
+			res.Outcome = AuctionCancelled // the caller hung up while the wins were stored
+			return
+		}
 		// Never promise a win that cannot be billed.
 		a.log.ErrorContext(ctx, "wins not stored; answering no bid", "auction_id", auctionID, "error", err)
 		res.Outcome = AuctionStoreError

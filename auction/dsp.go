@@ -34,7 +34,7 @@ type dspClient struct {
 	order     int
 	client    *http.Client
 	transport *http.Transport
-	breaker   *gobreaker.TwoStepCircuitBreaker[struct{}]
+	breaker   *breaker      // nil: disabled
 	slots     chan struct{} // bounds calls in flight (dsps[].max_conns)
 	rateNanos int64         // USD value of one unit of its currency
 	adjPPM    int64         // dsps[].bid_adjustment, parts per million (1e6: none)
@@ -66,45 +66,48 @@ func newDSPClient(d config.DSP, order int, rateNanos int64, onState func(name st
 		}},
 		slots: make(chan struct{}, d.MaxConns),
 	}
-	if d.Breaker.IsEnabled() {
-		failures := d.Breaker.Failures
-		c.breaker = gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
-			Name:          d.Name,
-			MaxRequests:   d.Breaker.HalfOpenRequests,
-			Timeout:       d.Breaker.OpenFor,
-			ReadyToTrip:   func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= failures },
-			OnStateChange: onState,
-		})
-	}
+	c.breaker = newBreaker(d, onState)
 	return c
+}
+
+// permit is a call the DSP's call limit and breaker let through.
+type permit struct {
+	// done reports the call's outcome to the breaker and frees its slot.
+	done func(Outcome)
+	// probe is a half-open breaker's probe (see callContext).
+	probe bool
 }
 
 // acquire reserves a call slot and the breaker's permission. ok is false
 // (with the reason) when the DSP must not be called now; that costs nothing.
-func (c *dspClient) acquire() (done func(success bool), reason Reason, ok bool) {
+func (c *dspClient) acquire() (p permit, reason Reason, ok bool) {
 	select {
 	case c.slots <- struct{}{}:
 	default:
-		return nil, ReasonOverloaded, false
+		return p, ReasonOverloaded, false
 	}
 	release := func() { <-c.slots }
 	if c.breaker == nil {
-		return func(bool) { release() }, 0, true
+		return permit{done: func(Outcome) { release() }}, 0, true
 	}
-	bdone, err := c.breaker.Allow()
+	report, probe, err := c.breaker.allow()
 	if err != nil {
 		release()
-		return nil, ReasonBreakerOpen, false
+		return p, ReasonBreakerOpen, false
 	}
-	return func(success bool) { bdone(success); release() }, 0, true
+	return permit{done: func(o Outcome) { report(o); release() }, probe: probe}, 0, true
 }
 
-// answer is what one call produced.
+// answer is what one call produced, and what judging it found.
 type answer struct {
 	dsp      *dspClient
 	sent     *openrtb2.BidRequest // what this DSP was offered
 	result   DSPResult
 	response *bidResponse
+	err      error // why the call failed, if it did
+
+	cands      []candidate
+	rejections []Rejection
 	// reqBody and respBody are kept only for log.payloads.
 	reqBody, respBody []byte
 }
@@ -118,7 +121,7 @@ func (c *dspClient) call(ctx context.Context, req *openrtb2.BidRequest) answer {
 	start := time.Now()
 	a := answer{dsp: c, sent: req, result: DSPResult{DSP: c.cfg.Name}}
 	fail := func(o Outcome, r Reason, err error) answer {
-		a.result.Outcome, a.result.Reason, a.result.Err = o, r, err.Error()
+		a.result.Outcome, a.result.Reason, a.result.Err, a.err = o, r, err.Error(), err
 		a.result.Latency = time.Since(start)
 		return a
 	}
@@ -156,8 +159,8 @@ func (c *dspClient) call(ctx context.Context, req *openrtb2.BidRequest) answer {
 	}
 	resp, err := c.client.Do(hreq)
 	if err != nil {
-		if isTimeout(ctx, err) {
-			return fail(OutcomeTimeout, ReasonTimeout, err)
+		if o, why, cut := interrupted(ctx, err); cut {
+			return fail(o, why, err)
 		}
 		return fail(OutcomeError, ReasonUnreachable, err)
 	}
@@ -178,21 +181,48 @@ func (c *dspClient) call(ctx context.Context, req *openrtb2.BidRequest) answer {
 		// Announced as too big: refuse without reading a byte of it.
 		return fail(OutcomeError, ReasonInvalidResponse, fmt.Errorf("answer of %d bytes is larger than %d", resp.ContentLength, MaxDSPAnswer))
 	}
-	var body io.Reader = io.LimitReader(resp.Body, MaxDSPAnswer+1)
-	if ce := resp.Header.Get("Content-Encoding"); strings.EqualFold(ce, "gzip") || strings.EqualFold(ce, "x-gzip") {
+	r, body, err := readAnswer(resp.Body, resp.Header.Get("Content-Encoding"), len(req.Imp)*c.maxBidsPerImp(), c.capture)
+	a.respBody = body
+	var read *readError
+	if errors.As(err, &read) {
+		if o, why, cut := interrupted(ctx, read.err); cut {
+			return fail(o, why, err)
+		}
+	}
+	if err != nil {
+		return fail(OutcomeError, ReasonInvalidResponse, err)
+	}
+	a.result.Latency = time.Since(start)
+	if r == nil {
+		a.result.Outcome, a.result.Reason = OutcomeNoBid, ReasonNoBid
+		return a
+	}
+	a.response = r
+	a.result.NBR = r.NBR
+	return a
+}
+
+// readError is a failure to read or gunzip the answer's bytes: the deadline
+// cutting the read off (a timeout), or a broken stream (invalid).
+type readError struct{ err error }
+
+func (e *readError) Error() string { return e.err.Error() }
+func (e *readError) Unwrap() error { return e.err }
+
+// readAnswer reads and decodes an answer body: gunzipped when its
+// Content-Encoding says gzip, never more than MaxDSPAnswer bytes (after
+// gzip), at most maxBids bids. An empty body is a no-bid (nil, nil),
+// whatever Content-Encoding says: gzip middleware often labels empty
+// answers too. keep returns a copy of the bytes (log.payloads).
+func readAnswer(body io.Reader, contentEncoding string, maxBids int, keep bool) (*bidResponse, []byte, error) {
+	body = io.LimitReader(body, MaxDSPAnswer+1)
+	if ce := contentEncoding; strings.EqualFold(ce, "gzip") || strings.EqualFold(ce, "x-gzip") {
 		zr, err := gzip.NewReader(body)
 		if err == io.EOF {
-			// An empty body is a no-bid, whatever Content-Encoding says
-			// (gzip middleware often labels empty answers too).
-			a.result.Outcome, a.result.Reason = OutcomeNoBid, ReasonNoBid
-			a.result.Latency = time.Since(start)
-			return a
+			return nil, nil, nil
 		}
 		if err != nil {
-			if isTimeout(ctx, err) {
-				return fail(OutcomeTimeout, ReasonTimeout, err)
-			}
-			return fail(OutcomeError, ReasonInvalidResponse, fmt.Errorf("gzip: %w", err))
+			return nil, nil, &readError{fmt.Errorf("gzip: %w", err)}
 		}
 		body = io.LimitReader(zr, MaxDSPAnswer+1)
 	}
@@ -201,29 +231,17 @@ func (c *dspClient) call(ctx context.Context, req *openrtb2.BidRequest) answer {
 	data, err := readAtMost((*pooled)[:0], body, MaxDSPAnswer)
 	*pooled = data
 	if err != nil {
-		if isTimeout(ctx, err) {
-			return fail(OutcomeTimeout, ReasonTimeout, err)
-		}
-		return fail(OutcomeError, ReasonInvalidResponse, fmt.Errorf("read answer: %w", err))
+		return nil, nil, &readError{fmt.Errorf("read answer: %w", err)}
 	}
 	if len(data) > MaxDSPAnswer {
-		return fail(OutcomeError, ReasonInvalidResponse, fmt.Errorf("answer larger than %d bytes", MaxDSPAnswer))
+		return nil, nil, fmt.Errorf("answer larger than %d bytes", MaxDSPAnswer)
 	}
-	a.result.Latency = time.Since(start)
-	if c.capture {
-		a.respBody = bytes.Clone(data)
+	var kept []byte
+	if keep {
+		kept = bytes.Clone(data)
 	}
-	r, err := parseBidResponse(data)
-	if err != nil {
-		return fail(OutcomeError, ReasonInvalidResponse, err)
-	}
-	if r == nil {
-		a.result.Outcome, a.result.Reason = OutcomeNoBid, ReasonNoBid
-		return a
-	}
-	a.response = r
-	a.result.NBR = r.NBR
-	return a
+	r, err := parseBidResponse(data, maxBids)
+	return r, kept, err
 }
 
 func putAnswer(b *[]byte) {
@@ -256,12 +274,49 @@ func readAtMost(b []byte, r io.Reader, limit int) ([]byte, error) {
 	}
 }
 
-func isTimeout(ctx context.Context, err error) bool {
-	if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
-		return true
+// Causes that end a call's context as the DSP's timeout; anything else that
+// ends it (the caller hanging up, the bridge shutting down) is not the
+// DSP's failure.
+var (
+	errAuctionDeadline = errors.New("auction deadline")
+	errDSPTimeout      = errors.New("dsp timeout")
+)
+
+// interrupted classifies a failed call: cut off by the auction's deadline,
+// the DSP's timeout or the transport's own timeouts (timeout), or by our
+// caller hanging up or the bridge stopping (cancelled: not the DSP's
+// failure). cut is false for any other failure.
+func interrupted(ctx context.Context, err error) (o Outcome, r Reason, cut bool) {
+	if ctx.Err() != nil {
+		if c := context.Cause(ctx); errors.Is(c, errAuctionDeadline) || errors.Is(c, errDSPTimeout) {
+			return OutcomeTimeout, ReasonTimeout, true
+		}
+		return OutcomeCancelled, ReasonCancelled, true
 	}
 	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
+	if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
+		return OutcomeTimeout, ReasonTimeout, true
+	}
+	return "", 0, false
 }
 
 func (c *dspClient) close() { c.transport.CloseIdleConnections() }
+
+// budget is what the DSP gets when left is what remains of the auction:
+// limit, how long its call may take (its timeout, or left if less), and
+// tmax, what it is told: limit less its round-trip allowance. ok is false
+// when that tmax is under config.MinDSPTMax: the DSP is not called.
+func (c *dspClient) budget(left time.Duration) (limit, tmax time.Duration, ok bool) {
+	limit = min(c.cfg.Timeout, left)
+	tmax = limit - c.cfg.TMaxAllowance
+	return limit, tmax, tmax >= config.MinDSPTMax
+}
+
+// maxBidsPerImp is dsps[].max_bids_per_imp (config fills in the default;
+// a client built without config gets it too).
+func (c *dspClient) maxBidsPerImp() int {
+	if c.cfg.MaxBidsPerImp > 0 {
+		return c.cfg.MaxBidsPerImp
+	}
+	return config.DefaultDSPMaxBidsPerImp
+}

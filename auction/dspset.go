@@ -164,6 +164,10 @@ type DSPState struct {
 	SkippedQPS    uint64 `json:"skipped_qps"`
 	SkippedFilter uint64 `json:"skipped_filter"`
 	Only          string `json:"only"`
+	// RecentFailures of RecentCalls are the breaker's failure-rate window
+	// (both 0 without breaker.failure_rate).
+	RecentFailures int `json:"recent_failures"`
+	RecentCalls    int `json:"recent_calls"`
 }
 
 // DSPStates lists the configured DSPs in config order with their breaker
@@ -175,8 +179,9 @@ func (a *Auctioneer) DSPStates() []DSPState {
 		s := DSPState{Name: d.cfg.Name, Breaker: "disabled", InFlight: len(d.slots), TimeoutMS: d.cfg.Timeout.Milliseconds(),
 			QPS: d.cfg.QPS, SkippedQPS: d.stats.skippedQPS.Load(), SkippedFilter: d.stats.skippedFilter.Load(), Only: d.policy.only.summary()}
 		if d.breaker != nil {
-			s.Breaker = d.breaker.State().String()
-			s.ConsecutiveFailures = d.breaker.Counts().ConsecutiveFailures
+			s.Breaker = d.breaker.state()
+			s.ConsecutiveFailures = d.breaker.counts().ConsecutiveFailures
+			s.RecentFailures, s.RecentCalls = d.breaker.window.recent()
 		}
 		out = append(out, s)
 	}

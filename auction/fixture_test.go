@@ -62,6 +62,7 @@ type fixtureDSP struct {
 	ClickURLField   string            `json:"click_url_field"`
 	Config          map[string]any    `json:"config"` // more dsps[] keys, as in YAML
 	Creative        string            `json:"creative"`
+	MaxBidsPerImp   int               `json:"max_bids_per_imp"`
 	ExpectedRequest json.RawMessage   `json:"expectedRequest"`
 	ExpectedHeaders map[string]string `json:"expectedHeaders"`
 	Answer          struct {
@@ -166,6 +167,9 @@ func runFixture(t *testing.T, file string) {
 		d.Seat, d.ClickURLField, d.Creative = fd.Seat, fd.ClickURLField, fd.Creative
 		d.AllowNetworks = []string{"127.0.0.0/8"} // the asset server is on loopback
 		decodeConfig(t, fd.Config, &d)
+		if fd.MaxBidsPerImp != 0 {
+			d.MaxBidsPerImp = fd.MaxBidsPerImp
+		}
 		cfg.DSPs = append(cfg.DSPs, d)
 	}
 	e := newEnv(t, cfg)

@@ -78,6 +78,12 @@ func newEnv(t testing.TB, cfg *config.Config) *env {
 // the real thing).
 func newEnvWithSaver(t testing.TB, cfg *config.Config, saver Saver) *env {
 	t.Helper()
+	return newEnvLogged(t, cfg, saver, discard)
+}
+
+// newEnvLogged is newEnvWithSaver with the auctioneer logging to log.
+func newEnvLogged(t testing.TB, cfg *config.Config, saver Saver, log *slog.Logger) *env {
+	t.Helper()
 	catalog, err := inventory.NewCatalog(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -89,7 +95,7 @@ func newEnvWithSaver(t testing.TB, cfg *config.Config, saver Saver) *env {
 		t.Cleanup(b.Close)
 		saver = b
 	}
-	a, err := NewAuctioneer(cfg, saver, e.obs, discard)
+	a, err := NewAuctioneer(cfg, saver, e.obs, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,3 +142,45 @@ func outcomeOf(res *AuctionResult, dsp string) Outcome {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// captureLog is a slog handler keeping every record, to count log lines.
+type captureLog struct {
+	mu      sync.Mutex
+	records []slog.Record
+}
+
+func (c *captureLog) Enabled(context.Context, slog.Level) bool { return true }
+func (c *captureLog) Handle(_ context.Context, r slog.Record) error {
+	c.mu.Lock()
+	c.records = append(c.records, r.Clone())
+	c.mu.Unlock()
+	return nil
+}
+func (c *captureLog) WithAttrs([]slog.Attr) slog.Handler { return c } // the auction logs without With
+func (c *captureLog) WithGroup(string) slog.Handler      { return c }
+
+// lines are the records with attribute key = value, or all with key "".
+func (c *captureLog) lines(key, value string) []slog.Record {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []slog.Record
+	for _, r := range c.records {
+		if key == "" || attr(r, key) == value {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// attr is a record's attribute as text ("" if absent).
+func attr(r slog.Record, key string) string {
+	var v string
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == key {
+			v = a.Value.String()
+			return false
+		}
+		return true
+	})
+	return v
+}

@@ -35,9 +35,10 @@ func (a *Auctioneer) Probe(ctx context.Context, req *Request, wait time.Duration
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			cctx, cancel := context.WithTimeout(ctx, wait)
+			cctx, cancel := context.WithTimeoutCause(ctx, wait, errDSPTimeout)
 			defer cancel()
-			r := d.request(base, min(d.cfg.Timeout, set.tmax-set.reserve), set.floorMicros)
+			_, tmax, _ := d.budget(set.tmax - set.reserve)
+			r := d.request(base, max(tmax, config.MinDSPTMax), set.floorMicros)
 			if len(r.Imp) == 0 {
 				// dsps[].only excludes the probe's slot: offer it anyway,
 				// the probe measures the round trip.

@@ -35,6 +35,8 @@ const (
 	ReasonOverloaded      Reason = 551 // not called: too many calls in flight
 	ReasonSkippedQPS      Reason = 552 // not called: over its dsps[].qps
 	ReasonSkippedFilter   Reason = 553 // not called: dsps[].only excludes the request
+	ReasonSkippedDeadline Reason = 554 // not called: less than config.MinDSPTMax left
+	ReasonCancelled       Reason = 555 // cut off: our caller hung up or the bridge stopped
 )
 
 var reasonNames = map[Reason]string{
@@ -47,6 +49,7 @@ var reasonNames = map[Reason]string{
 	ReasonBlockedCategory: "blocked_category", ReasonBlockedAttr: "blocked_attribute",
 	ReasonResponseID: "wrong_response_id", ReasonMissingField: "missing_field",
 	ReasonSkippedQPS: "skipped_qps", ReasonSkippedFilter: "skipped_filter",
+	ReasonSkippedDeadline: "skipped_deadline", ReasonCancelled: "cancelled",
 }
 
 // String is the reason's stable label (for logs and metrics).
@@ -72,12 +75,17 @@ const (
 	// OutcomeSkippedQPS and OutcomeSkippedFilter: not called (admits).
 	OutcomeSkippedQPS    Outcome = "skipped_qps"
 	OutcomeSkippedFilter Outcome = "skipped_filter"
+	// OutcomeSkippedDeadline: not called, too little of the auction was left.
+	OutcomeSkippedDeadline Outcome = "skipped_deadline"
+	// OutcomeCancelled: cut off because our caller hung up or the bridge
+	// stopped; not the DSP's failure (its breaker does not count it).
+	OutcomeCancelled Outcome = "cancelled"
 )
 
 // Called reports whether an outcome is of a DSP call that was made.
 func (o Outcome) Called() bool {
 	switch o {
-	case OutcomeBreakerOpen, OutcomeOverloaded, OutcomeSkippedQPS, OutcomeSkippedFilter:
+	case OutcomeBreakerOpen, OutcomeOverloaded, OutcomeSkippedQPS, OutcomeSkippedFilter, OutcomeSkippedDeadline:
 		return false
 	}
 	return true
@@ -125,6 +133,9 @@ const (
 	AuctionStoreError AuctionOutcome = "store_error" // wins could not be stored: answered []
 	// AuctionInvalidTraffic: a crawler or a low human score; no DSP asked.
 	AuctionInvalidTraffic AuctionOutcome = "invalid_traffic"
+	// AuctionCancelled: the caller hung up (or the bridge stopped) before
+	// the answer; nothing was stored, since nobody could serve the wins.
+	AuctionCancelled AuctionOutcome = "cancelled"
 )
 
 // AuctionResult is everything one auction did: the metrics helper counts

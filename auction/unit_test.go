@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
-
-	"github.com/adshares/dsp-bridge/config"
 )
 
 func TestPriceMicros(t *testing.T) {
@@ -72,32 +70,6 @@ func TestTieBreakIsDeterministic(t *testing.T) {
 			t.Errorf("case %d: better = %v", i, got)
 		}
 	}
-}
-
-// FuzzParseBidResponse: DSP answers never panic the parser.
-func FuzzParseBidResponse(f *testing.F) {
-	f.Add([]byte(`{"id":"1","cur":["USD"],"seatbid":[{"bid":[{"id":"b","impid":"0","price":"1.5","nurl":"http://x/"}]}]}`))
-	f.Add([]byte(`{"id":"","seatbid":[],"bidid":"mezzo","cur":"KRW"}`))
-	f.Add([]byte(`{"nbr":2}`))
-	f.Add([]byte(`{"id":"1","seatbid":[{"bid":[{"id":"b","impid":"0","cat":"iab1","attr":["6",{"x":1}],"w":"300","h":-1,"mtype":9,"exp":1e99}]}]}`))
-	f.Add([]byte(`{"id":"1","seatbid":[{"bid":[{"id":"b","impid":"0","cat":[null,"IAB7-39"],"adomain":{"0":"a.example"},"crid":7,"cid":8}]}]}`))
-	p := policy{block: newBlockLists(config.Blocking{Presets: []string{"mopub"}, BAttr: []int{6}}, config.Blocking{}),
-		require: config.RequirableFields}
-	f.Fuzz(func(t *testing.T, body []byte) {
-		r, err := parseBidResponse(body)
-		if err == nil && r != nil {
-			for _, sb := range r.SeatBid {
-				for i := range sb.Bid {
-					b := &sb.Bid[i]
-					priceMicros(b.Price, 1e9)
-					// A bid the rules accept carries only bounded, decoded details.
-					if _, _, ok := p.judgeBid(b, nil); ok && (b.problem != "" || len(b.Cat) > maxBidListLen || b.MType > 4) {
-						t.Fatalf("accepted bid %+v", b)
-					}
-				}
-			}
-		}
-	})
 }
 
 func TestReadAtMost(t *testing.T) {

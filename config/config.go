@@ -83,6 +83,9 @@ type AdServer struct {
 	Address string `mapstructure:"address"`
 	// PublicKey (Ed25519, hex) turns on signature verification (DECISIONS §4).
 	PublicKey string `mapstructure:"public_key"`
+	// ClockSkew is how far the AdServer's clock may be off ours, either way,
+	// when checking the `created` of its signatures.
+	ClockSkew time.Duration `mapstructure:"clock_skew"`
 }
 
 // Auction configures the fan-out to DSPs.
@@ -109,10 +112,24 @@ type Breaker struct {
 	OpenFor time.Duration `mapstructure:"open_for"`
 	// HalfOpenRequests is how many probe calls a half-open breaker lets through.
 	HalfOpenRequests uint32 `mapstructure:"half_open_requests"`
+	// FailureRate (0..1, 0: off) also opens the breaker when at least this
+	// share of the last Window calls failed. A pointer, so that a DSP can
+	// set 0 against a default.
+	FailureRate *float64 `mapstructure:"failure_rate"`
+	// Window is how many of the latest calls FailureRate looks at.
+	Window int `mapstructure:"window"`
 }
 
 // IsEnabled reports whether the breaker is on (the default).
 func (b Breaker) IsEnabled() bool { return b.Enabled == nil || *b.Enabled }
+
+// Rate is FailureRate, 0 (off) when unset.
+func (b Breaker) Rate() float64 {
+	if b.FailureRate == nil {
+		return 0
+	}
+	return *b.FailureRate
+}
 
 // DSP is one demand partner; everything about it lives here.
 type DSP struct {
@@ -135,6 +152,12 @@ type DSP struct {
 	// BidAdjustment multiplies the DSP's prices before the auction compares
 	// them (decimal, default "1"; e.g. "0.85" for a DSP that bids gross).
 	BidAdjustment string `mapstructure:"bid_adjustment"`
+	// TMaxAllowance is kept back from the tmax told to the DSP for the
+	// network round trip: the DSP is told its time less this.
+	TMaxAllowance time.Duration `mapstructure:"tmax_allowance"`
+	// MaxBidsPerImp bounds an answer: one with more than imps × this many
+	// bids is refused whole (invalid_response).
+	MaxBidsPerImp int `mapstructure:"max_bids_per_imp"`
 	// Breaker overrides auction.breaker for this DSP.
 	Breaker Breaker `mapstructure:"breaker"`
 	// AllowNetworks lists CIDR prefixes this DSP's URLs (nurl, burl, ...)
@@ -355,6 +378,10 @@ type Creative struct {
 type Metrics struct {
 	Listen string `mapstructure:"listen"`
 	Pprof  bool   `mapstructure:"pprof"`
+	// AllowPublic allows a non-loopback Listen. It is its own key: opening
+	// the AdServer-facing port (allow_public_listen) must not also expose
+	// metrics and pprof.
+	AllowPublic bool `mapstructure:"allow_public"`
 }
 
 // Creative delivery modes (creatives.delivery).

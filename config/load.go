@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-viper/mapstructure/v2"
 	"github.com/spf13/viper"
 	"go.yaml.in/yaml/v3"
 )
@@ -31,6 +30,7 @@ var defaults = map[string]any{
 	"server.shutdown_timeout":            "10s",
 	"database.max_conns":                 20,
 	"database.win_conns":                 4,
+	"adserver.clock_skew":                "30s",
 	"auction.tmax":                       "1000ms",
 	"auction.max_concurrent":             512,
 	"auction.bidfloor":                   "0",
@@ -44,6 +44,8 @@ var defaults = map[string]any{
 	"auction.imp_exp":                    "24h",
 	"supply_chain.complete":              1,
 	"traffic.min_human_score":            0.4,
+	"auction.breaker.failure_rate":       0.0,
+	"auction.breaker.window":             20,
 	"payments.period":                    "1h",
 	"payments.settle_after":              "10m",
 	"payments.window":                    "720h",
@@ -89,6 +91,18 @@ const (
 	DefaultCampaignBudget = 10_000_000_000_000 // 100 ADS per hour, in clicks
 	DefaultCampaignMaxCPM = 100_000_000_000    // 1 ADS per 1000 views, in clicks
 )
+
+// DefaultDSPTMaxAllowance is the round trip kept back from a DSP's tmax.
+const DefaultDSPTMaxAllowance = 20 * time.Millisecond
+
+// MinDSPTMax is the least tmax a DSP is called with: with less time left
+// (after its allowance) it is not called at all (skipped_deadline), since
+// no DSP answers usefully in a few milliseconds and tmax 0 means no limit.
+const MinDSPTMax = 10 * time.Millisecond
+
+// DefaultDSPMaxBidsPerImp: a DSP rarely has a reason to send more than a
+// few bids for one slot, and only the best of them can win.
+const DefaultDSPMaxBidsPerImp = 5
 
 // Keys returns every configuration key (dotted path), sorted. Lists and maps
 // are single keys.
@@ -162,19 +176,14 @@ func Load(path string) (*Config, []string, error) {
 			return nil, nil, &Problems{List: []string{fmt.Sprintf("config file %s: %v", path, err)}}
 		}
 	}
-	warnings := unknownKeys(v)
+	warnings := append(unknownKeys(v), unknownEntryKeys(v)...)
 
 	var cfg Config
-	err := v.Unmarshal(&cfg, viper.DecodeHook(mapstructure.ComposeDecodeHookFunc(
-		documentStringHook,
-		mapstructure.StringToTimeDurationHookFunc(),
-	)), func(dc *mapstructure.DecoderConfig) { dc.ErrorUnused = false })
-	if err != nil {
-		return nil, warnings, &Problems{List: []string{fmt.Sprintf("config: %v", err)}}
-	}
+	problems, failed := decode(v, &cfg)
 	readRateEnv(&cfg)
 	applyDerived(&cfg)
-	if problems := cfg.Validate(); len(problems) > 0 {
+	problems = append(problems, withoutFailed(cfg.Validate(), failed)...)
+	if len(problems) > 0 {
 		return &cfg, warnings, &Problems{List: problems}
 	}
 	return &cfg, warnings, nil
@@ -192,12 +201,15 @@ func documentStringHook(from, to reflect.Type, data any) (any, error) {
 	default:
 		return data, nil
 	}
-	if strings.TrimSpace(s) == "" {
-		return nil, nil
-	}
 	var doc any
 	if err := yaml.Unmarshal([]byte(s), &doc); err != nil {
 		return nil, fmt.Errorf("not a JSON or YAML document: %v", err)
+	}
+	if doc == nil {
+		// Blank, only a comment, "null" or "~": nothing. A typed empty
+		// value, since the hooks after this one cannot take an untyped nil
+		// (mapstructure panicked on it).
+		return reflect.Zero(to).Interface(), nil
 	}
 	return doc, nil
 }
@@ -286,6 +298,12 @@ func applyDerived(cfg *Config) {
 		if d.Creative == "" {
 			d.Creative = CreativeAuto
 		}
+		if d.TMaxAllowance == 0 {
+			d.TMaxAllowance = DefaultDSPTMaxAllowance
+		}
+		if d.MaxBidsPerImp == 0 {
+			d.MaxBidsPerImp = DefaultDSPMaxBidsPerImp
+		}
 		d.Breaker = d.Breaker.withDefaults(cfg.Auction.Breaker)
 		if d.PriceMissing == "" {
 			d.PriceMissing = PriceMissingReject
@@ -323,6 +341,12 @@ func (b Breaker) withDefaults(d Breaker) Breaker {
 	}
 	if b.HalfOpenRequests == 0 {
 		b.HalfOpenRequests = d.HalfOpenRequests
+	}
+	if b.FailureRate == nil {
+		b.FailureRate = d.FailureRate
+	}
+	if b.Window == 0 {
+		b.Window = d.Window
 	}
 	return b
 }

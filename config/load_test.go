@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -37,7 +38,8 @@ var sampleWith = map[string]map[string]string{
 	"public_listen": {"public_url": "https://ads.example.org"},
 }
 
-var dspJSON = `[{"name":"alpha","endpoint":"http://127.0.0.1:9/bid","timeout":"300ms","headers":{"X-Api-Key":"k1"},"currency":"usd","dialect":"2.5","allow_networks":["127.0.0.0/8","10.1.0.0/16"],"bid_adjustment":"0.85","creative":"Markup","loss_notices":true}]`
+var dspJSON = `[{"name":"alpha","endpoint":"http://127.0.0.1:9/bid","timeout":"300ms","headers":{"X-Api-Key":"k1"},"currency":"usd","dialect":"2.5","allow_networks":["127.0.0.0/8","10.1.0.0/16"],"bid_adjustment":"0.85","creative":"Markup","loss_notices":true,` +
+	`"max_bids_per_imp":3,"tmax_allowance":"15ms"}]`
 var campaignJSON = `[{"id":"5f0c6a1e2b3d4c5e8f9a0b1c2d3e4f50","budget":7,"creatives":[{"id":"9f3b2a10c4d54e6f8a7b6c5d4e3f2a1b","type":"image","mime":"image/png","size":"300x250"}]}]`
 
 // samples must name every key of Config: TestEveryKeyFromFileAndEnv fails
@@ -60,6 +62,7 @@ var samples = map[string]sample{
 	"adshares.address":                   {`0001-00000005-CBCA`, "0001-00000005-CBCA", func(c *Config) any { return c.Adshares.Address }, "0001-00000005-CBCA"},
 	"adserver.address":                   {`0001-00000005-CBCA`, "0001-00000005-CBCA", func(c *Config) any { return c.AdServer.Address }, "0001-00000005-CBCA"},
 	"adserver.public_key":                {`"d04ab232742bb4ab3a1368bd4615e4e6d0224ab71a016baf8520a332c9778737"`, "d04ab232742bb4ab3a1368bd4615e4e6d0224ab71a016baf8520a332c9778737", func(c *Config) any { return c.AdServer.PublicKey }, "d04ab232742bb4ab3a1368bd4615e4e6d0224ab71a016baf8520a332c9778737"},
+	"adserver.clock_skew":                {`45s`, "45s", func(c *Config) any { return c.AdServer.ClockSkew }, 45 * time.Second},
 	"auction.tmax":                       {`750ms`, "750ms", func(c *Config) any { return c.Auction.TMax }, 750 * time.Millisecond},
 	"auction.max_concurrent":             {`33`, "33", func(c *Config) any { return c.Auction.MaxConcurrent }, 33},
 	"auction.bidfloor":                   {`"0.25"`, "0.25", func(c *Config) any { return c.Auction.BidFloor }, "0.25"},
@@ -67,14 +70,18 @@ var samples = map[string]sample{
 	"auction.breaker.failures":           {`11`, "11", func(c *Config) any { return c.Auction.Breaker.Failures }, uint32(11)},
 	"auction.breaker.open_for":           {`2s`, "2s", func(c *Config) any { return c.Auction.Breaker.OpenFor }, 2 * time.Second},
 	"auction.breaker.half_open_requests": {`3`, "3", func(c *Config) any { return c.Auction.Breaker.HalfOpenRequests }, uint32(3)},
+	"auction.breaker.failure_rate":       {`0.4`, "0.4", func(c *Config) any { return c.Auction.Breaker.Rate() }, 0.4},
+	"auction.breaker.window":             {`30`, "30", func(c *Config) any { return c.Auction.Breaker.Window }, 30},
+	"metrics.allow_public":               {`true`, "true", func(c *Config) any { return c.Metrics.AllowPublic }, true},
 	"dsps": {dspJSON, dspJSON, func(c *Config) any {
 		if len(c.DSPs) != 1 {
 			return len(c.DSPs)
 		}
 		d := c.DSPs[0]
 		return d.Name + " " + d.Endpoint + " " + d.Timeout.String() + " " + headerValue(d.Headers, "X-Api-Key") + " " + d.Currency + " " + d.Dialect +
-			" " + strings.Join(d.AllowNetworks, ",") + " " + strconv.FormatInt(d.BidAdjustmentPPM(), 10) + " " + d.Creative + " " + strconv.FormatBool(d.LossNotices)
-	}, "alpha http://127.0.0.1:9/bid 300ms k1 USD 2.5 127.0.0.0/8,10.1.0.0/16 850000 markup true"},
+			" " + strings.Join(d.AllowNetworks, ",") + " " + strconv.FormatInt(d.BidAdjustmentPPM(), 10) + " " + d.Creative + " " + strconv.FormatBool(d.LossNotices) +
+			fmt.Sprintf(" bids=%d allowance=%s", d.MaxBidsPerImp, d.TMaxAllowance)
+	}, "alpha http://127.0.0.1:9/bid 300ms k1 USD 2.5 127.0.0.0/8,10.1.0.0/16 850000 markup true bids=3 allowance=15ms"},
 	"money.ads_usd":                {`0.25`, "0.25", func(c *Config) any { return c.Money.AdsUSDNanos() }, int64(250_000_000)},
 	"money.rates":                  {`{"EUR": "1.1"}`, `{"EUR": "1.1"}`, func(c *Config) any { return c.Money.Rates["EUR"] }, "1.1"},
 	"money.rate_url":               {`"http://127.0.0.1:8010/"`, "http://127.0.0.1:8010/", func(c *Config) any { return c.Money.RateURL }, "http://127.0.0.1:8010"},
@@ -262,7 +269,8 @@ func TestDSPDefaultsInheritBreaker(t *testing.T) {
 		t.Fatal(err)
 	}
 	a, b := cfg.DSPs[0], cfg.DSPs[1]
-	if a.Breaker.Failures != 9 || !a.Breaker.IsEnabled() || a.Timeout != 800*time.Millisecond || a.Currency != "USD" || a.Dialect != "2.6" {
+	if a.Breaker.Failures != 9 || !a.Breaker.IsEnabled() || a.Timeout != 800*time.Millisecond || a.Currency != "USD" || a.Dialect != "2.6" ||
+		a.MaxBidsPerImp != DefaultDSPMaxBidsPerImp || a.TMaxAllowance != 20*time.Millisecond {
 		t.Errorf("dsp a = %+v", a)
 	}
 	if b.Breaker.Failures != 2 || b.Breaker.IsEnabled() {

@@ -58,6 +58,9 @@ func (c *Config) Validate() []string {
 			add("adserver.public_key: must be 64 hex characters (an Ed25519 public key)")
 		}
 	}
+	if c.AdServer.ClockSkew < 0 || c.AdServer.ClockSkew > ads.MaxSignatureAge {
+		add("adserver.clock_skew: %s must be 0..%s", c.AdServer.ClockSkew, ads.MaxSignatureAge)
+	}
 	if !logLevels[c.Log.Level] {
 		add("log.level: %q is not one of debug, info, warn, error", c.Log.Level)
 	}
@@ -75,6 +78,9 @@ func (c *Config) Validate() []string {
 	}
 	if _, err := ParseDecimal(c.Auction.BidFloor, 6); err != nil {
 		add("auction.bidfloor: %q must be a decimal USD CPM with at most 6 decimals (\"0\" for none)", c.Auction.BidFloor)
+	}
+	if err := checkRate(c.Auction.Breaker); err != "" {
+		add("auction.breaker: %s", err)
 	}
 	if c.Database.MaxConns < 1 {
 		add("database.max_conns: must be at least 1")
@@ -112,7 +118,7 @@ func (c *Config) Validate() []string {
 		}
 	}
 	if c.Metrics.Listen != "" {
-		if err := checkListen(c.Metrics.Listen, c.AllowPublicListen); err != "" {
+		if err := checkMetricsListen(c.Metrics.Listen, c.Metrics.AllowPublic); err != "" {
 			add("metrics.listen: %s", err)
 		}
 	}
@@ -243,6 +249,7 @@ func (c *Config) validateDSPs() []string {
 			}
 		}
 		p = append(p, validateDSPSupply(at, d)...)
+		p = append(p, checkDSPGuards(at, d)...)
 	}
 	return p
 }

@@ -1,9 +1,13 @@
 package events
 
 import (
+	"math/rand/v2"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/adshares/dsp-bridge/adserversim"
 )
 
 func TestParseEventQuery(t *testing.T) {
@@ -64,11 +68,25 @@ func TestParseRawQueryKeepsPlus(t *testing.T) {
 }
 
 // FuzzParseEventQuery: never panics, and whatever it accepts is a
-// well-formed ext_id and a 32-lowercase-hex case id; an encoded value
-// round-trips.
+// well-formed ext_id and a 32-lowercase-hex case id, and written back as a
+// query it parses to the same; an encoded value round-trips. Seeded with
+// E4 (view) and E5 (click) queries as the AdServer builds them.
 func FuzzParseEventQuery(f *testing.F) {
 	f.Add("extid=a7Kq3xY0-1&cid=8c4d43f6d4ee4ca89cb4907ac0a2e500&iid=1&iid=2", "x+y")
 	f.Add("%%%&&==&extid=%41", "")
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := range 6 {
+		ev := adserversim.RandomEvent(r, adserversim.RandomImpression(r))
+		if i%3 == 0 {
+			ev.CaseID = ev.CaseID[:8] + "-" + ev.CaseID[8:12] + "-" + ev.CaseID[12:] // as browsers send it
+		}
+		u, err := adserversim.EventURL("http://127.0.0.1:8015/view", "a7Kq3xY0-1_"+itoa(i), "0001-00000005-CBCA", ev, i%2 == 1)
+		if err != nil {
+			f.Fatal(err)
+		}
+		_, raw, _ := strings.Cut(u, "?")
+		f.Add(raw, ev.Page.URL)
+	}
 	f.Fuzz(func(t *testing.T, raw, value string) {
 		q, err := parseEventQuery(raw)
 		if err == nil {
@@ -78,6 +96,10 @@ func FuzzParseEventQuery(f *testing.F) {
 			if _, ok := normalizeID(q.CaseID); !ok || q.CaseID != toLowerNoDash(q.CaseID) {
 				t.Fatalf("accepted case id %q", q.CaseID)
 			}
+			back := "extid=" + url.QueryEscape(q.ExtID) + "&cid=" + q.CaseID + "&iid=" + q.ImpressionID + "&zid=" + q.ZoneID + "&pid=" + q.PublisherID
+			if again, err := parseEventQuery(back); err != nil || again != q {
+				t.Fatalf("%q parsed to %+v, written back as %q to %+v (%v)", raw, q, back, again, err)
+			}
 		}
 		enc := strings.ReplaceAll(url.QueryEscape(value), "+", "%20")
 		p := parseRawQuery("v=" + enc + "&" + raw)
@@ -86,6 +108,8 @@ func FuzzParseEventQuery(f *testing.F) {
 		}
 	})
 }
+
+func itoa(i int) string { return strconv.Itoa(i) }
 
 func toLowerNoDash(s string) string {
 	out, _ := normalizeID(s)

@@ -298,7 +298,12 @@ func (s *Spool) replaySegment(path string, fn func(Record) error) (int, error) {
 		return 0, fmt.Errorf("events: spool read: %w", err)
 	}
 	defer f.Close()
-	r := bufio.NewReaderSize(f, 64<<10)
+	return s.replayLines(path, bufio.NewReaderSize(f, 64<<10), fn)
+}
+
+// replayLines feeds every well-formed record line of r, the segment at
+// path, to fn (see Replay).
+func (s *Spool) replayLines(path string, r *bufio.Reader, fn func(Record) error) (int, error) {
 	n := 0
 	for {
 		line, tooLong, rerr := readLine(r, maxRecordLine)

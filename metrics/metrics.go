@@ -74,7 +74,7 @@ type Metrics struct {
 func New() *Metrics {
 	m := &Metrics{Registry: prometheus.NewRegistry(), dsps: map[string]bool{}, collectorTimeout: 2 * time.Second}
 	f := factory{m.Registry}
-	m.auctions = f.counter("auctions_total", "Auctions by outcome: won, nobid, overloaded, store_error, invalid_traffic.", "outcome")
+	m.auctions = f.counter("auctions_total", "Auctions by outcome: won, nobid, overloaded, store_error, invalid_traffic, cancelled.", "outcome")
 	m.invalidTraffic = f.counter("invalid_traffic_total",
 		"Auctions stopped before any DSP was asked, by reason: crawler, human_score (below traffic.min_human_score).", "reason")
 	for _, r := range []string{"crawler", "human_score"} {
@@ -86,10 +86,10 @@ func New() *Metrics {
 	m.wins = f.counter("auction_wins_total", "Slots won, by DSP.", "dsp")
 	m.dspRequests = f.counter("dsp_requests_total", "Bid requests sent to a DSP (not counting calls skipped by breaker, limit, qps or filter).", "dsp")
 	m.dspOutcomes = f.counter("dsp_responses_total",
-		"DSP call outcomes: bid, nobid, rejected, timeout, error, breaker_open, overloaded, skipped_qps, skipped_filter.", "dsp", "outcome")
+		"DSP call outcomes: bid, nobid, rejected, timeout, error, breaker_open, overloaded, skipped_qps, skipped_filter, skipped_deadline, cancelled.", "dsp", "outcome")
 	m.dspBids = f.counter("dsp_bids_total", "Bids received from a DSP, valid or not.", "dsp")
 	m.dspNonBids = f.counter("dsp_nonbids_total",
-		"DSP calls that produced no valid bid, by non-bid reason (no_bid, timeout, error, unreachable, invalid_response, rejected, breaker_open, overloaded, skipped_qps, skipped_filter).",
+		"DSP calls that produced no valid bid, by non-bid reason (no_bid, timeout, error, unreachable, invalid_response, rejected, breaker_open, overloaded, skipped_qps, skipped_filter, skipped_deadline, cancelled).",
 		"dsp", "reason")
 	m.dspRejected = f.counter("dsp_rejected_bids_total",
 		"Bids the auction rejected, by reason (below_floor, bad_price, currency, unknown_impid, seat, missing_nurl, group, blocked_category, blocked_advertiser, blocked_attribute, size_not_allowed, missing_field, wrong_response_id, ...).",
@@ -176,7 +176,7 @@ func (m *Metrics) SetDSPs(names []string) {
 		}
 		for _, o := range []auction.Outcome{auction.OutcomeBid, auction.OutcomeNoBid, auction.OutcomeRejected,
 			auction.OutcomeTimeout, auction.OutcomeError, auction.OutcomeBreakerOpen, auction.OutcomeOverloaded,
-			auction.OutcomeSkippedQPS, auction.OutcomeSkippedFilter} {
+			auction.OutcomeSkippedQPS, auction.OutcomeSkippedFilter, auction.OutcomeSkippedDeadline, auction.OutcomeCancelled} {
 			m.dspOutcomes.WithLabelValues(n, string(o))
 		}
 	}
@@ -199,7 +199,9 @@ func (m *Metrics) ObserveDSP(r auction.DSPResult) {
 	m.dspOutcomes.WithLabelValues(r.DSP, string(r.Outcome)).Inc()
 	if r.Outcome.Called() {
 		m.dspRequests.WithLabelValues(r.DSP).Inc()
-		m.dspLatency.WithLabelValues(r.DSP).Observe(r.Latency.Seconds())
+		if r.Outcome != auction.OutcomeCancelled { // cut off by us: not the DSP's round trip
+			m.dspLatency.WithLabelValues(r.DSP).Observe(r.Latency.Seconds())
+		}
 	}
 	if r.Bids > 0 {
 		m.dspBids.WithLabelValues(r.DSP).Add(float64(r.Bids))

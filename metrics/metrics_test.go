@@ -22,9 +22,12 @@ func body(t *testing.T, h http.Handler, path string) (int, string) {
 
 func TestObserverAndMiddlewareCounts(t *testing.T) {
 	m := New()
-	m.SetDSPs([]string{"a", "b"})
+	m.SetDSPs([]string{"a", "b", "c"})
 	m.ObserveDSP(auction.DSPResult{DSP: "a", Outcome: auction.OutcomeBid, Bids: 2, Latency: 3 * time.Millisecond})
 	m.ObserveDSP(auction.DSPResult{DSP: "b", Outcome: auction.OutcomeBreakerOpen, Reason: auction.ReasonBreakerOpen})
+	m.ObserveDSP(auction.DSPResult{DSP: "b", Outcome: auction.OutcomeSkippedDeadline, Reason: auction.ReasonSkippedDeadline})
+	m.ObserveDSP(auction.DSPResult{DSP: "c", Outcome: auction.OutcomeCancelled, Reason: auction.ReasonCancelled, Latency: time.Second})
+	m.ObserveAuction(&auction.AuctionResult{Outcome: auction.AuctionCancelled})
 	m.ObserveRejection(auction.Rejection{DSP: "a", Reason: auction.ReasonBelowFloor})
 	m.ObserveAuction(&auction.AuctionResult{Outcome: auction.AuctionWon, Overhead: 150 * time.Microsecond,
 		Wins: []auction.Win{{DSP: "a"}}})
@@ -41,7 +44,13 @@ func TestObserverAndMiddlewareCounts(t *testing.T) {
 	_, out := body(t, m.Handler(slog.New(slog.DiscardHandler), false), "/metrics")
 	for _, line := range []string{
 		`bridge_dsp_requests_total{dsp="a"} 1`,
-		`bridge_dsp_requests_total{dsp="b"} 0`, // skipped by its breaker: not a request
+		`bridge_dsp_requests_total{dsp="b"} 0`, // skipped by its breaker and the deadline: not requests
+		`bridge_dsp_responses_total{dsp="b",outcome="skipped_deadline"} 1`,
+		`bridge_dsp_nonbids_total{dsp="b",reason="skipped_deadline"} 1`,
+		`bridge_dsp_requests_total{dsp="c"} 1`, // sent, then cut off by our caller
+		`bridge_dsp_responses_total{dsp="c",outcome="cancelled"} 1`,
+		`bridge_dsp_latency_seconds_count{dsp="c"} 0`, // not the DSP's round trip
+		`bridge_auctions_total{outcome="cancelled"} 1`,
 		`bridge_dsp_bids_total{dsp="a"} 2`,
 		`bridge_dsp_responses_total{dsp="b",outcome="breaker_open"} 1`,
 		`bridge_dsp_nonbids_total{dsp="b",reason="breaker_open"} 1`,
@@ -49,8 +58,8 @@ func TestObserverAndMiddlewareCounts(t *testing.T) {
 		`bridge_dsp_latency_seconds_bucket{dsp="a",le="0.005"} 1`,
 		`bridge_dsp_latency_seconds_count{dsp="b"} 0`,
 		`bridge_auctions_total{outcome="won"} 1`,
-		`bridge_auction_overhead_seconds_bucket{le="0.0001"} 0`,
-		`bridge_auction_overhead_seconds_bucket{le="0.00025"} 1`,
+		`bridge_auction_overhead_seconds_bucket{le="0.0001"} 1`, // the cancelled one
+		`bridge_auction_overhead_seconds_bucket{le="0.00025"} 2`,
 		`bridge_auction_wins_total{dsp="a"} 1`,
 		`bridge_http_requests_total{code="200",route="/bid"} 1`,
 		`bridge_http_requests_total{code="401",route="/payment-details/{id}"} 1`,

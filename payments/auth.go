@@ -23,6 +23,7 @@ import (
 type Verifier struct {
 	pub     ed25519.PublicKey
 	account string // adserver.address; when set, the only account accepted
+	skew    time.Duration
 	nonces  *ads.NonceCache
 	log     *slog.Logger
 
@@ -46,7 +47,7 @@ func NewVerifier(cfg config.AdServer, log *slog.Logger) (*Verifier, error) {
 	if err != nil {
 		return nil, fmt.Errorf("adserver.public_key: %w", err)
 	}
-	return &Verifier{pub: pub, account: cfg.Address, nonces: ads.NewNonceCache(0), log: log, Now: time.Now}, nil
+	return &Verifier{pub: pub, account: cfg.Address, skew: cfg.ClockSkew, nonces: ads.NewNonceCache(0, cfg.ClockSkew), log: log, Now: time.Now}, nil
 }
 
 // NonceStore remembers signature nonces across instances (store.Store).
@@ -78,7 +79,7 @@ func (v *Verifier) Middleware(next http.Handler) http.Handler {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		a, err := ads.VerifyAuthorization(v.pub, r.Header.Get("Authorization"), v.Now(), v.nonces)
+		a, err := ads.VerifyAuthorization(v.pub, r.Header.Get("Authorization"), v.Now(), v.skew, v.nonces)
 		if err == nil && v.account != "" && a.Account != v.account {
 			err = fmt.Errorf("account %q is not the configured adserver.address", a.Account)
 		}

@@ -105,27 +105,14 @@ type detailJSON struct {
 // taken literally (the "+" of the date stays a "+"); a percent-encoded
 // segment from another client is decoded as a path, never as a query.
 func (m *Module) details(w http.ResponseWriter, r *http.Request) {
-	seg := func(name string) string {
-		raw := chi.URLParam(r, name)
-		if s, err := url.PathUnescape(raw); err == nil {
-			return s
-		}
-		return raw
-	}
-	reportID, address, date, signature := seg("reportId"), seg("address"), seg("date"), seg("signature")
+	reportID, address, date, signature := detailsPath(r)
 	if err := m.auth.verifyPath(r, reportID, address, date, signature); err != nil {
 		m.auth.reject(w, r, err)
 		return
 	}
-	q := r.URL.Query()
-	limit, err := queryInt(q, "limit", DefaultLimit)
-	if err != nil || limit < 1 || limit > MaxLimit {
-		httpapi.WriteError(w, httpapi.Errorf(httpapi.BadRequest, "limit must be an integer from 1 to %d", MaxLimit))
-		return
-	}
-	offset, err := queryInt(q, "offset", 0)
-	if err != nil || offset < 0 {
-		httpapi.WriteError(w, httpapi.Errorf(httpapi.BadRequest, "offset must be a non-negative integer"))
+	limit, offset, perr := detailsPaging(r.URL.Query())
+	if perr != nil {
+		httpapi.WriteError(w, perr)
 		return
 	}
 	if !reportIDPattern.MatchString(reportID) {
@@ -155,6 +142,31 @@ func (m *Module) details(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	httpapi.WriteJSON(w, http.StatusOK, out)
+}
+
+// detailsPath is the four path segments of a /payment-details call.
+func detailsPath(r *http.Request) (reportID, address, date, signature string) {
+	seg := func(name string) string {
+		raw := chi.URLParam(r, name)
+		if s, err := url.PathUnescape(raw); err == nil {
+			return s
+		}
+		return raw
+	}
+	return seg("reportId"), seg("address"), seg("date"), seg("signature")
+}
+
+// detailsPaging reads limit and offset, or says which is wrong.
+func detailsPaging(q url.Values) (limit, offset int64, _ *httpapi.Error) {
+	limit, err := queryInt(q, "limit", DefaultLimit)
+	if err != nil || limit < 1 || limit > MaxLimit {
+		return 0, 0, httpapi.Errorf(httpapi.BadRequest, "limit must be an integer from 1 to %d", MaxLimit)
+	}
+	offset, err = queryInt(q, "offset", 0)
+	if err != nil || offset < 0 {
+		return 0, 0, httpapi.Errorf(httpapi.BadRequest, "offset must be a non-negative integer")
+	}
+	return limit, offset, nil
 }
 
 // queryInt reads an optional decimal query parameter.

@@ -53,7 +53,8 @@ func Config(dsps ...config.DSP) *config.Config {
 // breaker off.
 func DSP(name, endpoint string) config.DSP {
 	return config.DSP{Name: name, Endpoint: endpoint, Timeout: 800 * time.Millisecond, Dialect: "2.6", Currency: "USD",
-		MaxConns: 64, PriceMissing: config.PriceMissingReject, Breaker: config.Breaker{Enabled: boolp(false), Failures: 5, OpenFor: 10 * time.Second, HalfOpenRequests: 1}}
+		MaxConns: 64, PriceMissing: config.PriceMissingReject, TMaxAllowance: config.DefaultDSPTMaxAllowance, MaxBidsPerImp: config.DefaultDSPMaxBidsPerImp,
+		Breaker: config.Breaker{Enabled: boolp(false), Failures: 5, OpenFor: 10 * time.Second, HalfOpenRequests: 1}}
 }
 
 // Breaker is an enabled breaker opening after failures consecutive
