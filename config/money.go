@@ -3,6 +3,8 @@ package config
 import (
 	"fmt"
 	"net/url"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -68,4 +70,58 @@ func (c *Config) validateFeeAndFeed() []string {
 		p = append(p, fmt.Sprintf("money.rate_max_age: %s is shorter than money.rate_refresh (%s)", m.RateMaxAge, m.RateRefresh))
 	}
 	return p
+}
+
+func (c *Config) validateMoney() []string {
+	var p []string
+	if c.Money.AdsUSD == "" {
+		if c.Money.RateURL == "" {
+			p = append(p, "money.ads_usd: required unless money.rate_url is set (the USD price of 1 ADS, e.g. 0.05)")
+		}
+	} else if n, err := ParseDecimal(c.Money.AdsUSD, 9); err != nil || n <= 0 {
+		p = append(p, fmt.Sprintf("money.ads_usd: %q must be a positive decimal with at most 9 decimals", c.Money.AdsUSD))
+	}
+	for cur, rate := range c.Money.Rates {
+		if !currencyRe.MatchString(cur) {
+			p = append(p, fmt.Sprintf("money.rates.%s: not a 3-letter currency code", cur))
+		}
+		if n, err := ParseDecimal(rate, 9); err != nil || n <= 0 {
+			p = append(p, fmt.Sprintf("money.rates.%s: %q must be a positive decimal with at most 9 decimals", cur, rate))
+		}
+	}
+	return append(p, c.validateFeeAndFeed()...)
+}
+
+// ParseDecimal parses a non-negative decimal string into an integer scaled by
+// 10^scale, exactly ("0.05", 9 → 50000000). More decimals than scale is an error.
+func ParseDecimal(s string, scale int) (int64, error) {
+	if !decimalRe.MatchString(s) {
+		return 0, fmt.Errorf("%q is not a decimal", s)
+	}
+	whole, frac, _ := strings.Cut(s, ".")
+	if len(frac) > scale {
+		return 0, fmt.Errorf("%q has more than %d decimals", s, scale)
+	}
+	frac += strings.Repeat("0", scale-len(frac))
+	n, err := strconv.ParseInt(whole+frac, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%q is out of range", s)
+	}
+	return n, nil
+}
+
+// AdsUSDNanos is money.ads_usd in nano-USD per ADS.
+func (m Money) AdsUSDNanos() int64 {
+	n, _ := ParseDecimal(m.AdsUSD, 9)
+	return n
+}
+
+// RateNanos is the USD price of one unit of currency cur in nano-USD
+// (1e9 for USD itself), and false when no rate is configured.
+func (m Money) RateNanos(cur string) (int64, bool) {
+	if cur == "USD" {
+		return 1_000_000_000, true
+	}
+	n, err := ParseDecimal(m.Rates[cur], 9)
+	return n, err == nil && n > 0
 }

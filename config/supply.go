@@ -174,3 +174,76 @@ func validateDSPSupply(at string, d DSP) []string {
 	p = append(p, validateBlocking(at+": blocking", d.Blocking)...)
 	return p
 }
+
+// SupplyChain identifies the bridge as a seller in source.schain (the
+// OpenRTB SupplyChain object) and site.publisher.
+type SupplyChain struct {
+	// ASI is the operator's advertising-system domain (as in ads.txt and
+	// sellers.json); empty sends no schain.
+	ASI string `mapstructure:"asi"`
+	// SID is the seller id at ASI; default adserver.address. It is also
+	// sent as site.publisher.id, as the SupplyChain spec asks.
+	SID string `mapstructure:"sid"`
+	// Complete is schain.complete: 1 when the bridge's node is the whole
+	// chain back to the inventory's owner.
+	Complete int `mapstructure:"complete"`
+}
+
+// Privacy holds the regulatory signals sent to DSPs. Every field is a
+// pointer so that a DSP's override can leave it unset (inherit).
+type Privacy struct {
+	GDPR      *int    `mapstructure:"gdpr"`       // regs.gdpr: 0 or 1; unset: not sent (unknown)
+	Consent   *string `mapstructure:"consent"`    // user.consent (TCF string, or "1"/"0")
+	USPrivacy *string `mapstructure:"us_privacy"` // regs.us_privacy, e.g. "1YNN"
+	GPP       *string `mapstructure:"gpp"`        // regs.gpp
+	GPPSID    []int   `mapstructure:"gpp_sid"`    // regs.gpp_sid
+	COPPA     *int    `mapstructure:"coppa"`      // regs.coppa: 0 or 1
+}
+
+// Over returns p with every field o sets replaced by o's.
+func (p Privacy) Over(o Privacy) Privacy {
+	if o.GDPR != nil {
+		p.GDPR = o.GDPR
+	}
+	if o.Consent != nil {
+		p.Consent = o.Consent
+	}
+	if o.USPrivacy != nil {
+		p.USPrivacy = o.USPrivacy
+	}
+	if o.GPP != nil {
+		p.GPP = o.GPP
+	}
+	if o.GPPSID != nil {
+		p.GPPSID = o.GPPSID
+	}
+	if o.COPPA != nil {
+		p.COPPA = o.COPPA
+	}
+	return p
+}
+
+// Blocking lists what DSPs must not bid with: IAB content categories
+// (bcat), advertiser domains (badv), creative attributes (battr), and named
+// presets of such lists (BlockingPresets).
+type Blocking struct {
+	Presets []string `mapstructure:"presets"`
+	BCat    []string `mapstructure:"bcat"`
+	BAdv    []string `mapstructure:"badv"`
+	BAttr   []int    `mapstructure:"battr"`
+}
+
+// BlockingPresets are the named block lists dsps[].blocking.presets and
+// blocking.presets may use.
+var BlockingPresets = map[string]Blocking{
+	// The MoPub-style partner's default blocked categories (its field
+	// document): non-standard and illegal content, sexuality, alcohol, cigars.
+	"mopub": {BCat: []string{"IAB25", "IAB26", "IAB7-39", "IAB8-5", "IAB8-18", "IAB9-9"}},
+}
+
+// Traffic configures the invalid-traffic gate in front of the auction.
+type Traffic struct {
+	// MinHumanScore: requests whose AdUser human_score is below it are
+	// answered [] without asking any DSP (0 disables the check).
+	MinHumanScore float64 `mapstructure:"min_human_score"`
+}
