@@ -187,7 +187,8 @@ func (f *fetchers) close() {
 }
 
 // creativesConfig is cfg.Creatives with the defaults config.Load fills in
-// for fields left zero (configs built in code, as tests do).
+// for the fields read here when left zero (configs built in code, as tests
+// do); the resolver's own limits default in creative.Config.
 func creativesConfig(cfg *config.Config) config.Creatives {
 	c := cfg.Creatives
 	if c.Delivery == "" {
@@ -199,23 +200,8 @@ func creativesConfig(cfg *config.Config) config.Creatives {
 	if c.MaxBytes <= 0 {
 		c.MaxBytes = 16 << 20
 	}
-	if c.CacheEntries <= 0 {
-		c.CacheEntries = creative.DefaultCacheEntries
-	}
-	if c.CacheBytes <= 0 {
-		c.CacheBytes = creative.DefaultCacheBytes
-	}
-	if c.VASTMaxWrappers <= 0 {
-		c.VASTMaxWrappers = creative.DefaultMaxWrappers
-	}
 	if c.FetchTimeout <= 0 {
 		c.FetchTimeout = creative.DefaultFetchTimeout
-	}
-	if c.BackgroundFetches <= 0 {
-		c.BackgroundFetches = creative.DefaultBackgroundFetches
-	}
-	if c.FailureTTL <= 0 {
-		c.FailureTTL = creative.DefaultFailureTTL
 	}
 	if c.PublicTTL <= 0 {
 		c.PublicTTL = 24 * time.Hour
