@@ -14,6 +14,7 @@ import (
 
 	"github.com/adshares/dsp-bridge/auction"
 	"github.com/adshares/dsp-bridge/httpapi"
+	"github.com/adshares/dsp-bridge/internal/logctx"
 	"github.com/adshares/dsp-bridge/inventory"
 )
 
@@ -65,9 +66,7 @@ func (h *BidHandler) serve(w http.ResponseWriter, r *http.Request) {
 		out = append(out, bidAnswer{RequestID: win.RequestID, ExtID: win.ExtID, ServeURL: win.ServeURL})
 		extIDs = append(extIDs, win.ExtID)
 	}
-	h.log.InfoContext(r.Context(), "auction", "auction_id", res.ID, "outcome", string(res.Outcome),
-		"slots", res.Slots, "wins", len(res.Wins), "ext_ids", extIDs, "rejected", len(res.Rejections),
-		"duration_ms", float64(res.Duration.Microseconds())/1000)
+	logctx.Info(r.Context(), h.log, "auction", auctionAttrs(res, extIDs)...)
 	// Encoded here rather than with httpapi.WriteJSON to keep the & of
 	// serve_urls readable (no \u0026) in logs and captures.
 	var buf bytes.Buffer
@@ -104,4 +103,22 @@ func (h *BidHandler) auctionRequest(ctx context.Context, call *BidCall) *auction
 		req.Slots = append(req.Slots, auction.Slot{ID: s.RequestID, Creative: cr, CreativeID: cr.ID, Mimes: s.Mimes, TopFrame: s.TopFrame})
 	}
 	return req
+}
+
+// auctionAttrs are what the /bid line says of its auction (the access log
+// adds the request's status and duration): what an operator needs to follow
+// a request to its wins, and to see which DSP did what, without a second line.
+func auctionAttrs(res *auction.AuctionResult, extIDs []string) []any {
+	called := 0
+	dsps := make([]any, 0, len(res.DSPs))
+	for _, d := range res.DSPs {
+		if d.Outcome.Called() {
+			called++
+		}
+		dsps = append(dsps, slog.String(d.DSP, string(d.Outcome)))
+	}
+	return []any{"auction_id", res.ID, "outcome", string(res.Outcome),
+		"slots", res.Slots, "wins", len(res.Wins), "ext_ids", extIDs, "rejected", len(res.Rejections),
+		"dsps_called", called, slog.Group("dsps", dsps...),
+		"auction_ms", float64(res.Duration.Microseconds()) / 1000}
 }

@@ -52,6 +52,11 @@ type Config struct {
 type Log struct {
 	Level    string `mapstructure:"level"`    // debug, info, warn, error
 	Payloads bool   `mapstructure:"payloads"` // log full DSP requests and answers at debug level
+	// Buffer is the bytes of log lines held before one write (0: a write per
+	// line); FlushInterval is the longest a buffered info line waits. Warn and
+	// error lines are written at once.
+	Buffer        int           `mapstructure:"buffer"`
+	FlushInterval time.Duration `mapstructure:"flush_interval"`
 }
 
 // Server configures the AdServer-facing HTTP server.

@@ -22,6 +22,8 @@ const EnvPrefix = "BRIDGE_"
 var defaults = map[string]any{
 	"listen":                             "127.0.0.1:8015",
 	"log.level":                          "info",
+	"log.buffer":                         64 << 10,
+	"log.flush_interval":                 "200ms",
 	"server.max_body_bytes":              1 << 20,
 	"server.read_timeout":                "10s",
 	"server.write_timeout":               "35s",

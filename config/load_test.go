@@ -52,6 +52,8 @@ var samples = map[string]sample{
 	"public_listen":                      {`"0.0.0.0:8080"`, "0.0.0.0:8080", func(c *Config) any { return c.PublicListen }, "0.0.0.0:8080"},
 	"log.level":                          {`debug`, "debug", func(c *Config) any { return c.Log.Level }, "debug"},
 	"log.payloads":                       {`true`, "true", func(c *Config) any { return c.Log.Payloads }, true},
+	"log.buffer":                         {`4096`, "4096", func(c *Config) any { return c.Log.Buffer }, 4096},
+	"log.flush_interval":                 {`50ms`, "50ms", func(c *Config) any { return c.Log.FlushInterval }, 50 * time.Millisecond},
 	"server.max_body_bytes":              {`4096`, "4096", func(c *Config) any { return c.Server.MaxBodyBytes }, int64(4096)},
 	"server.read_timeout":                {`3s`, "3s", func(c *Config) any { return c.Server.ReadTimeout }, 3 * time.Second},
 	"server.write_timeout":               {`40s`, "40s", func(c *Config) any { return c.Server.WriteTimeout }, 40 * time.Second},
@@ -251,6 +253,9 @@ func TestDefaults(t *testing.T) {
 	if cfg.Auction.TMax != time.Second {
 		t.Errorf("auction.tmax = %s, want 1s", cfg.Auction.TMax)
 	}
+	if cfg.Log.Buffer != 64<<10 || cfg.Log.FlushInterval != 200*time.Millisecond {
+		t.Errorf("log.buffer, log.flush_interval = %d, %s, want 65536, 200ms", cfg.Log.Buffer, cfg.Log.FlushInterval)
+	}
 	if !cfg.Auction.Breaker.IsEnabled() || cfg.Auction.Breaker.Failures != 5 {
 		t.Errorf("breaker defaults = %+v", cfg.Auction.Breaker)
 	}
@@ -321,6 +326,7 @@ auction:
   tmax: 5ms
 log:
   level: loud
+  buffer: -1
 dsps:
   - name: "Bad Name"
     endpoint: "ftp://x"
@@ -341,7 +347,7 @@ inventory:
 		t.Fatalf("err = %v, want *Problems", err)
 	}
 	wants := []string{
-		"listen:", "adshares.address:", "money.ads_usd:", "auction.tmax:", "log.level:",
+		"listen:", "adshares.address:", "money.ads_usd:", "auction.tmax:", "log.level:", "log.buffer:",
 		"dsps[0] (Bad Name): name", "dsps[0] (Bad Name): endpoint", "dsps[1] (ok): currency EUR needs money.rates.EUR",
 		"campaigns[0]: id", "campaigns[0]: landing_url", "creatives[0]: type", "creatives[0]: size", "creatives[1]: mime", "duplicate creative id",
 	}

@@ -63,6 +63,12 @@ func (c *Config) Validate() []string {
 	if !logLevels[c.Log.Level] {
 		add("log.level: %q is not one of debug, info, warn, error", c.Log.Level)
 	}
+	if c.Log.Buffer < 0 || c.Log.Buffer > 16<<20 {
+		add("log.buffer: %d must be 0 (a write per line) .. 16777216 bytes", c.Log.Buffer)
+	}
+	if c.Log.Buffer > 0 && (c.Log.FlushInterval < time.Millisecond || c.Log.FlushInterval > 10*time.Second) {
+		add("log.flush_interval: %s is outside 1ms..10s", c.Log.FlushInterval)
+	}
 	if c.Server.MaxBodyBytes < 1024 {
 		add("server.max_body_bytes: must be at least 1024")
 	}

@@ -24,6 +24,7 @@ import (
 
 	"github.com/adshares/dsp-bridge/adserversim"
 	"github.com/adshares/dsp-bridge/config"
+	"github.com/adshares/dsp-bridge/internal/logbuf"
 	"github.com/adshares/dsp-bridge/internal/logctx"
 	"github.com/adshares/dsp-bridge/pglocal"
 	"github.com/adshares/dsp-bridge/ratesim"
@@ -121,6 +122,7 @@ type Env struct {
 	breakers *breakers
 	cluster  *pglocal.Cluster
 	logFile  *os.File
+	logBuf   *logbuf.Writer // nil with log.buffer 0
 	pgLog    *os.File
 	stop     context.CancelFunc
 	done     chan error
@@ -181,7 +183,15 @@ func Start(ctx context.Context, opts Options) (env *Env, err error) {
 		return nil, fmt.Errorf("demo config %s: %w", e.ConfigPath, err)
 	}
 	e.Config = cfg
-	log := slog.New(logctx.Handler(watchHandler{slog.NewJSONHandler(e.logFile, &slog.HandlerOptions{Level: slog.LevelInfo}), e.breakers}))
+	// Buffered like the bridge's own log (log.buffer): info lines in
+	// batches, warn and error at once, everything written by Close.
+	var logOut io.Writer = e.logFile
+	flushWarn := func(h slog.Handler) slog.Handler { return h }
+	if cfg.Log.Buffer > 0 {
+		e.logBuf = logbuf.New(e.logFile, cfg.Log.Buffer, cfg.Log.FlushInterval)
+		logOut, flushWarn = e.logBuf, e.logBuf.Handler
+	}
+	log := slog.New(logctx.Handler(watchHandler{flushWarn(slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: slog.LevelInfo})), e.breakers}))
 	if e.Service, err = service.New(ctx, cfg, log); err != nil {
 		return nil, err
 	}
@@ -201,6 +211,9 @@ func (e *Env) Close() {
 	if e.stop != nil {
 		e.stop()
 		if err := <-e.done; err != nil && !errors.Is(err, context.Canceled) {
+			if e.logBuf != nil {
+				e.logBuf.Flush() // the bridge's lines first
+			}
 			fmt.Fprintf(e.logFile, `{"msg":"demo: bridge stopped with an error","error":%q}`+"\n", err.Error())
 		}
 		e.stop = nil
@@ -208,6 +221,11 @@ func (e *Env) Close() {
 		e.Service.Close()
 	}
 	e.Service = nil
+	if e.logBuf != nil {
+		// After the bridge stopped (its last lines), before the file closes.
+		e.logBuf.Close()
+		e.logBuf = nil
+	}
 	for _, d := range e.DSPs {
 		d.Server.Close()
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/adshares/dsp-bridge/ads"
 	"github.com/adshares/dsp-bridge/httpapi"
+	"github.com/adshares/dsp-bridge/internal/logctx"
 	"github.com/adshares/dsp-bridge/macros"
 	"github.com/adshares/dsp-bridge/store"
 )
@@ -188,7 +189,7 @@ func (m *Module) recordNow(ctx context.Context, rec Record) (stored, error) {
 	defer cancel()
 	st, err := m.store(dbctx, rec)
 	if err == nil {
-		m.Log.Info("event recorded", "type", rec.Type, "ext_id", rec.ExtID, "dsp", st.win.DSP, "late", st.late)
+		logctx.Info(ctx, m.Log, "event recorded", "type", rec.Type, "ext_id", rec.ExtID, "dsp", st.win.DSP, "late", st.late)
 	}
 	if err != nil && !errors.Is(err, errUnknownExtID) && ctx.Err() == nil {
 		m.downUntil.Store(time.Now().Add(m.DownFor).UnixNano())
@@ -214,7 +215,7 @@ func (m *Module) spoolOr503(w http.ResponseWriter, r *http.Request, rec Record) 
 		httpapi.WriteError(w, httpapi.Errorf(httpapi.Unavailable, "database unavailable, event not recorded"))
 		return
 	}
-	m.Log.Info("event spooled", "type", rec.Type, "ext_id", rec.ExtID)
+	logctx.Info(r.Context(), m.Log, "event spooled", "type", rec.Type, "ext_id", rec.ExtID)
 	m.count(rec.Type, "spooled")
 	w.WriteHeader(http.StatusNoContent)
 }

@@ -8,15 +8,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
-	"os"
 	"sync"
 	"time"
 
 	"github.com/adshares/dsp-bridge/auction"
 	"github.com/adshares/dsp-bridge/bridge"
 	"github.com/adshares/dsp-bridge/config"
+	"github.com/adshares/dsp-bridge/internal/logbuf"
 	"github.com/adshares/dsp-bridge/internal/logctx"
 	"github.com/adshares/dsp-bridge/metrics"
 	"github.com/adshares/dsp-bridge/outbox"
@@ -267,9 +268,18 @@ func (s *Service) databaseCheck(ctx context.Context) (string, any, bool) {
 	return "database", map[string]any{"ok": true}, true
 }
 
-// NewLogger returns the JSON logger for the configured level.
-func NewLogger(level string) *slog.Logger {
+// NewLogger returns the JSON logger of cfg writing to out, and the close
+// that writes what it still buffers (call it last, after the service
+// stopped). With log.buffer > 0 info lines reach out in batches (when the
+// buffer fills, every log.flush_interval, on close), warn and error lines at
+// once: a log line is then not a system call of its own.
+func NewLogger(out io.Writer, cfg config.Log) (*slog.Logger, func() error) {
 	var l slog.Level
-	l.UnmarshalText([]byte(level))
-	return slog.New(logctx.Handler(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l})))
+	l.UnmarshalText([]byte(cfg.Level))
+	opts := &slog.HandlerOptions{Level: l}
+	if cfg.Buffer <= 0 {
+		return slog.New(logctx.Handler(slog.NewJSONHandler(out, opts))), func() error { return nil }
+	}
+	w := logbuf.New(out, cfg.Buffer, cfg.FlushInterval)
+	return slog.New(logctx.Handler(w.Handler(slog.NewJSONHandler(w, opts)))), w.Close
 }

@@ -29,7 +29,9 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	log := service.NewLogger(cfg.Log.Level)
+	log, closeLog := service.NewLogger(os.Stderr, cfg.Log)
+	// Last: every line the stopping service logs reaches stderr.
+	defer closeLog()
 	svc, err := service.New(ctx, cfg, log)
 	if err != nil {
 		if ctx.Err() != nil {

@@ -1,7 +1,8 @@
 // Package logctx carries the request id of an AdServer call in its context
 // and puts it on every log line written with that context, so one grep on a
-// request id finds the access log line, the auction and whatever else the
-// request logged, in whichever package.
+// request id finds whatever the request logged, in whichever package; and
+// the request's one info line (Line, Info), which the access log writes
+// with what the handler put on it (the auction, the event).
 package logctx
 
 import (

@@ -33,3 +33,39 @@ func TestRequestIDOnEveryContextLine(t *testing.T) {
 		t.Error("empty context has a request id")
 	}
 }
+
+func TestInfoGoesOntoTheRequestLineOnce(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(logctx.Handler(slog.NewJSONHandler(&buf, nil)))
+	ctx, line := logctx.WithLine(logctx.WithRequestID(context.Background(), "r-1"))
+	logctx.Info(ctx, log, "auction", "slots", 2, slog.String("outcome", "won"))
+	if buf.Len() != 0 {
+		t.Fatalf("the first info line of a request was written on its own: %s", buf.String())
+	}
+	logctx.Info(ctx, log, "second", "n", 1)
+	if line.Message("request") != "auction" {
+		t.Errorf("line message %q, want the first one's", line.Message("request"))
+	}
+	attrs := line.Attrs()
+	if len(attrs) != 2 || attrs[0].Key != "slots" || attrs[0].Value.Int64() != 2 || attrs[1].String() != "outcome=won" {
+		t.Errorf("line attrs %v", attrs)
+	}
+	var second map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &second); err != nil || second["msg"] != "second" || second["request_id"] != "r-1" {
+		t.Errorf("a second info line must be a line of its own with the request id: %s", buf.String())
+	}
+
+	// Without a request line (a handler called directly), Info logs.
+	buf.Reset()
+	logctx.Info(context.Background(), log, "alone")
+	if !bytes.Contains(buf.Bytes(), []byte(`"msg":"alone"`)) {
+		t.Errorf("Info without a request line: %q", buf.String())
+	}
+	// At warn level the line is not claimed: nothing would be written.
+	quiet := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	ctx, line = logctx.WithLine(context.Background())
+	logctx.Info(ctx, quiet, "auction")
+	if line.Message("request") != "request" {
+		t.Errorf("a disabled info line claimed the request line")
+	}
+}
