@@ -90,8 +90,20 @@ func badCall(format string, args ...any) error {
 }
 
 // ParseBidCall decodes a /bid body, accepting every form PHP produces.
-// Errors wrap errBadCall and say what was wrong.
+// Errors wrap errBadCall and say what was wrong. The body is read in one
+// pass (fastBidCall); a body that pass does not take (malformed, or a
+// shape it leaves alone) goes through the encoding/json decoder, which
+// also words every error.
 func ParseBidCall(body []byte) (*BidCall, error) {
+	if c, ok := fastBidCall(body); ok {
+		return c, nil
+	}
+	return parseBidCallStd(body)
+}
+
+// parseBidCallStd is the reference decoder: encoding/json through the
+// laxjson types. fastBidCall must give exactly its result.
+func parseBidCallStd(body []byte) (*BidCall, error) {
 	var w wireCall
 	if err := json.Unmarshal(body, &w); err != nil {
 		return nil, badCall("%s", laxjson.Problem(err))
