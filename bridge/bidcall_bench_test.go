@@ -8,7 +8,8 @@ import (
 
 // BenchmarkParseBidCall is the /bid body decoding alone, on the richest
 // AdServer body of testdata (every context field, the keyword tree, two
-// slots) and on the plain one of the load benchmarks.
+// slots) and on the plain one of the load benchmarks; the std cases are
+// the reference decoder (encoding/json) on the same bodies, for the ratio.
 func BenchmarkParseBidCall(b *testing.B) {
 	raw, err := os.ReadFile("testdata/every-context-field.json")
 	if err != nil {
@@ -24,13 +25,18 @@ func BenchmarkParseBidCall(b *testing.B) {
 		name string
 		body []byte
 	}{{"every-field", fx.Body}, {"simple", []byte(simpleBid(creativePNG))}} {
-		b.Run(c.name, func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := ParseBidCall(c.body); err != nil {
-					b.Fatal(err)
+		for _, d := range []struct {
+			name  string
+			parse func([]byte) (*BidCall, error)
+		}{{"fast", ParseBidCall}, {"std", parseBidCallStd}} {
+			b.Run(c.name+"/"+d.name, func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := d.parse(c.body); err != nil {
+						b.Fatal(err)
+					}
 				}
-			}
-		})
+			})
+		}
 	}
 }

@@ -371,11 +371,11 @@ func fastSlot(b []byte, i int) (SlotRequest, int, bool) {
 func fastKeywordTree(raw []byte) (keywordTree, bool) {
 	var k keywordTree
 	var seen uint8
-	section := func(j int, member func(key string, v []byte)) (int, bool) {
+	section := func(j int, member func(key, v []byte)) (int, bool) {
 		return object(raw, j, func(key []byte, v int) (int, bool) {
 			end, ok := laxjson.SkipValue(raw, v)
 			if ok {
-				member(string(key), raw[v:end]) // a map: the last of a key wins
+				member(key, raw[v:end]) // a map: the last of a key wins
 			}
 			return end, ok
 		})
@@ -386,8 +386,8 @@ func fastKeywordTree(raw []byte) (keywordTree, bool) {
 			if !first(&seen, 1) {
 				return j, false
 			}
-			return section(j, func(key string, v []byte) {
-				switch key {
+			return section(j, func(key, v []byte) {
+				switch string(key) {
 				case "country":
 					k.country = v
 				case "language":
@@ -398,8 +398,8 @@ func fastKeywordTree(raw []byte) (keywordTree, bool) {
 			if !first(&seen, 2) {
 				return j, false
 			}
-			return section(j, func(key string, v []byte) {
-				switch key {
+			return section(j, func(key, v []byte) {
+				switch string(key) {
 				case "type":
 					k.deviceType = v
 				case "os":
@@ -414,8 +414,8 @@ func fastKeywordTree(raw []byte) (keywordTree, bool) {
 			if !first(&seen, 4) {
 				return j, false
 			}
-			return section(j, func(key string, v []byte) {
-				if key == "category" {
+			return section(j, func(key, v []byte) {
+				if string(key) == "category" {
 					k.category = v
 				}
 			})

@@ -3,6 +3,7 @@ package laxjson
 import (
 	"unicode/utf16"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // The scanner below reads JSON text in one pass, for the hot paths' fast
@@ -259,8 +260,20 @@ func hex4(b []byte, i int) rune {
 
 // ReadString decodes the JSON string at b[i] == '"'.
 func ReadString(b []byte, i int) (string, int, bool) {
-	raw, end, ok := ReadStringBytes(b, i, nil)
-	return string(raw), end, ok
+	if i >= len(b) || b[i] != '"' {
+		return "", i, false
+	}
+	firstEsc, end, _, ok := scanString(b, i)
+	if !ok {
+		return "", end, false
+	}
+	if firstEsc < 0 {
+		return string(b[i+1 : end-1]), end, true
+	}
+	// PHP escapes every slash: decode into one new buffer, which becomes
+	// the string without a second copy (nothing else refers to it).
+	out := unescape(make([]byte, 0, end-i), b, i, firstEsc, end)
+	return unsafe.String(unsafe.SliceData(out), len(out)), end, true
 }
 
 // ReadStringBytes decodes the JSON string at b[i] == '"'. Without escapes
@@ -276,7 +289,13 @@ func ReadStringBytes(b []byte, i int, scratch []byte) ([]byte, int, bool) {
 	if firstEsc < 0 {
 		return b[i+1 : end-1], end, true
 	}
-	out := append(scratch[:0], b[i+1:firstEsc]...)
+	return unescape(scratch[:0], b, i, firstEsc, end), end, true
+}
+
+// unescape appends the value of the checked string b[i:end], whose first
+// backslash is at firstEsc, to out.
+func unescape(out, b []byte, i, firstEsc, end int) []byte {
+	out = append(out, b[i+1:firstEsc]...)
 	for j := firstEsc; j < end-1; {
 		c := b[j]
 		if c != '\\' {
@@ -305,5 +324,5 @@ func ReadStringBytes(b []byte, i int, scratch []byte) ([]byte, int, bool) {
 		}
 		j += 2
 	}
-	return out, end, true
+	return out
 }
