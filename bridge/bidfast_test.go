@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -117,5 +118,30 @@ func checkSameCall(t *testing.T, body []byte) {
 func TestQuirkyBodiesAgree(t *testing.T) {
 	for _, body := range quirkyBodies {
 		checkSameCall(t, []byte(body))
+	}
+}
+
+// Neither decoder's call refers to the body's bytes: /bid bodies are read
+// into pooled buffers that the next request overwrites.
+func TestCallDoesNotAliasTheBody(t *testing.T) {
+	bodies := fixtureBodies(t)
+	for _, q := range quirkyBodies {
+		bodies[q] = []byte(q)
+	}
+	for name, body := range bodies {
+		for _, parse := range []func([]byte) (*BidCall, error){ParseBidCall, parseBidCallStd} {
+			scratch := bytes.Clone(body)
+			call, err := parse(scratch)
+			if err != nil {
+				continue
+			}
+			before, _ := json.Marshal(call)
+			for i := range scratch {
+				scratch[i] = 'x'
+			}
+			if after, _ := json.Marshal(call); !bytes.Equal(before, after) {
+				t.Errorf("%s: overwriting the body changed the call:\n%s\n%s", name, before, after)
+			}
+		}
 	}
 }
