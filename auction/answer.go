@@ -76,7 +76,7 @@ func (b *bid) UnmarshalJSON(data []byte) error {
 	b.ID, b.ImpID, b.AdID, b.CrID, b.ADomain = string(w.ID), string(w.ImpID), string(w.AdID), string(w.CrID), w.ADomain
 	b.CID = string(w.CID)
 	b.Price = json.Number(w.Price)
-	b.problem = b.decodeDetails(w.Cat, w.Attr, map[string]json.RawMessage{"w": w.W, "h": w.H, "mtype": w.MType, "exp": w.Exp})
+	b.problem = b.decodeDetails(w.Cat, w.Attr, w.W, w.H, w.MType, w.Exp)
 	b.AdM = ""
 	if adm := bytes.TrimSpace(w.AdM); len(adm) > 0 && adm[0] == '"' {
 		if err := json.Unmarshal(adm, &b.AdM); err != nil {
@@ -194,7 +194,9 @@ func countElements(arr []byte) int {
 // parseBidResponse decodes an answer of at most maxBids bids (maxBids <= 0:
 // no bound). It returns nil, nil for every no-bid form: an empty body, {},
 // no or empty seatbid, or only an nbr; a *TooManyBidsError for an answer
-// over the bound.
+// over the bound. The answer is read in one pass (fastBidResponse); one
+// that pass does not take goes through encoding/json (parseBidResponseStd),
+// which also words every error.
 func parseBidResponse(body []byte, maxBids int) (*bidResponse, error) {
 	body = bytes.TrimSpace(body)
 	if len(body) == 0 {
@@ -206,6 +208,16 @@ func parseBidResponse(body []byte, maxBids int) (*bidResponse, error) {
 	if maxBids > 0 && moreBidsThan(body, maxBids) {
 		return nil, &TooManyBidsError{Max: maxBids}
 	}
+	if r, err, ok := fastBidResponse(body, maxBids); ok {
+		return r, err
+	}
+	return parseBidResponseStd(body, maxBids)
+}
+
+// parseBidResponseStd is the reference decoder of an answer that passed the
+// quick bound check: encoding/json through the lax types. fastBidResponse
+// must give exactly its result.
+func parseBidResponseStd(body []byte, maxBids int) (*bidResponse, error) {
 	var w wireResponse
 	if err := json.Unmarshal(body, &w); err != nil {
 		return nil, fmt.Errorf("malformed answer: %s", laxjson.Problem(err))

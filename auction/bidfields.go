@@ -22,11 +22,15 @@ const (
 
 // decodeDetails reads cat, attr, w, h, mtype and exp the lax way (numbers
 // may come as strings, cat as one string) and returns what is wrong, or "".
-func (b *bid) decodeDetails(cat, attr json.RawMessage, ints map[string]json.RawMessage) string {
+func (b *bid) decodeDetails(cat, attr, w, h, mtype, exp json.RawMessage) string {
 	if len(cat) > 0 {
-		var l laxjson.Strings
-		if err := l.UnmarshalJSON(cat); err != nil {
-			return "cat: " + laxjson.Problem(err)
+		l, end, ok := laxjson.LaxStrings(cat, 0)
+		if !ok || end != len(cat) {
+			var ll laxjson.Strings
+			if err := ll.UnmarshalJSON(cat); err != nil {
+				return "cat: " + laxjson.Problem(err)
+			}
+			l = ll
 		}
 		b.Cat = l
 	}
@@ -42,9 +46,10 @@ func (b *bid) decodeDetails(cat, attr json.RawMessage, ints map[string]json.RawM
 	}
 	for _, f := range []struct {
 		name string
+		raw  json.RawMessage
 		dst  *int64
-	}{{"w", &b.W}, {"h", &b.H}, {"mtype", &b.MType}, {"exp", &b.Exp}} {
-		n, err := laxInt(ints[f.name])
+	}{{"w", w, &b.W}, {"h", h, &b.H}, {"mtype", mtype, &b.MType}, {"exp", exp, &b.Exp}} {
+		n, err := laxInt(f.raw)
 		if err != nil {
 			return f.name + ": " + err.Error()
 		}

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prebid/openrtb/v20/openrtb2"
@@ -42,6 +43,7 @@ type dspClient struct {
 	policy    policy        // privacy, blocking, filters, required fields (policy.go)
 	bucket    *bucket       // dsps[].qps; nil: no cap
 	stats     *dspStats     // what admits skipped
+	reqSize   *atomic.Int64 // bytes of the last request body, plus room: the next one's buffer
 }
 
 func newDSPClient(d config.DSP, order int, rateNanos int64, onState func(name string, from, to gobreaker.State)) *dspClient {
@@ -64,7 +66,8 @@ func newDSPClient(d config.DSP, order int, rateNanos int64, onState func(name st
 		client: &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse // a redirect is not an OpenRTB answer
 		}},
-		slots: make(chan struct{}, d.MaxConns),
+		slots:   make(chan struct{}, d.MaxConns),
+		reqSize: new(atomic.Int64),
 	}
 	c.breaker = newBreaker(d, onState)
 	return c
@@ -112,6 +115,14 @@ type answer struct {
 	reqBody, respBody []byte
 }
 
+// gzipWriters recycles gzip writers: each holds a few hundred kB of
+// compressor state, too much to allocate per call.
+var gzipWriters = sync.Pool{New: func() any { return gzip.NewWriter(nil) }}
+
+// gzipReaders recycles gzip readers (tens of kB of decompressor state);
+// a zero Reader is made ready by Reset.
+var gzipReaders sync.Pool
+
 // answerPool recycles answer buffers; see readAtMost.
 var answerPool = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
 
@@ -126,23 +137,37 @@ func (c *dspClient) call(ctx context.Context, req *openrtb2.BidRequest) answer {
 		return a
 	}
 	// The request body gets its own buffer, never pooled: the transport may
-	// still be reading it after Do returns (a DSP that answers early).
-	reqBuf := new(bytes.Buffer)
-	var err error
-	if c.capture {
-		a.reqBody, _ = json.Marshal(req)
+	// still be reading it after Do returns (a DSP that answers early). It
+	// is sized from the last request, so that it is allocated once.
+	var hint int64
+	if c.reqSize != nil {
+		hint = c.reqSize.Load()
 	}
+	reqBuf := bytes.NewBuffer(make([]byte, 0, hint))
+	var err error
 	if c.cfg.Gzip {
-		zw := gzip.NewWriter(reqBuf)
+		if c.capture {
+			a.reqBody, _ = json.Marshal(req)
+		}
+		zw := gzipWriters.Get().(*gzip.Writer)
+		zw.Reset(reqBuf)
 		err = json.NewEncoder(zw).Encode(req)
 		if cerr := zw.Close(); err == nil {
 			err = cerr
 		}
+		zw.Reset(nil) // let go of reqBuf
+		gzipWriters.Put(zw)
 	} else {
 		err = json.NewEncoder(reqBuf).Encode(req)
+		if c.capture && err == nil {
+			a.reqBody = bytes.Clone(bytes.TrimSuffix(reqBuf.Bytes(), []byte("\n")))
+		}
 	}
 	if err != nil {
 		return fail(OutcomeError, ReasonError, fmt.Errorf("encode request: %w", err))
+	}
+	if c.reqSize != nil {
+		c.reqSize.Store(int64(reqBuf.Len() + reqBuf.Len()/8 + 64))
 	}
 	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, c.cfg.Endpoint, bytes.NewReader(reqBuf.Bytes()))
 	if err != nil {
@@ -217,7 +242,12 @@ func (e *readError) Unwrap() error { return e.err }
 func readAnswer(body io.Reader, contentEncoding string, maxBids int, keep bool) (*bidResponse, []byte, error) {
 	body = io.LimitReader(body, MaxDSPAnswer+1)
 	if ce := contentEncoding; strings.EqualFold(ce, "gzip") || strings.EqualFold(ce, "x-gzip") {
-		zr, err := gzip.NewReader(body)
+		zr, _ := gzipReaders.Get().(*gzip.Reader)
+		if zr == nil {
+			zr = new(gzip.Reader)
+		}
+		defer gzipReaders.Put(zr) // read to the end (or failed) before this returns
+		err := zr.Reset(body)
 		if err == io.EOF {
 			return nil, nil, nil
 		}

@@ -14,7 +14,7 @@ import (
 
 // fixtureAnswers are the DSP answers of auction/testdata (both dialects),
 // for seeding the fuzzers with real shapes.
-func fixtureAnswers(f *testing.F) [][]byte {
+func fixtureAnswers(f testing.TB) [][]byte {
 	files, _ := filepath.Glob("testdata/*.json")
 	var out [][]byte
 	for _, file := range files {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -44,7 +43,7 @@ type bidAnswer struct {
 }
 
 func (h *BidHandler) serve(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(r.Body)
+	body, release, err := readBody(r.Body)
 	if err != nil {
 		var mb *http.MaxBytesError
 		if errors.As(err, &mb) {
@@ -55,6 +54,7 @@ func (h *BidHandler) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	call, err := ParseBidCall(body)
+	release() // nothing of call refers to body
 	if err != nil {
 		httpapi.WriteError(w, httpapi.Wrap(httpapi.BadRequest, err, err.Error()))
 		return

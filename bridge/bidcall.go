@@ -5,11 +5,35 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
+	"sync"
 
 	"github.com/adshares/dsp-bridge/auction"
 	"github.com/adshares/dsp-bridge/internal/laxjson"
 )
+
+// bodyPool recycles /bid body buffers (a body is a few kB; a buffer a huge
+// one grew is not kept).
+var bodyPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// readBody reads a request body into a pooled buffer; release returns the
+// buffer, after which body must not be used. ParseBidCall's result never
+// refers to its input, so the body can go back right after parsing.
+func readBody(r io.Reader) (body []byte, release func(), err error) {
+	buf := bodyPool.Get().(*bytes.Buffer)
+	buf.Reset()
+	release = func() {
+		if buf.Cap() <= 64<<10 {
+			bodyPool.Put(buf)
+		}
+	}
+	if _, err := buf.ReadFrom(r); err != nil {
+		release()
+		return nil, func() {}, err
+	}
+	return buf.Bytes(), release, nil
+}
 
 // maxSlots bounds the slots of one /bid call: a page has a handful.
 const maxSlots = 100
@@ -90,8 +114,20 @@ func badCall(format string, args ...any) error {
 }
 
 // ParseBidCall decodes a /bid body, accepting every form PHP produces.
-// Errors wrap errBadCall and say what was wrong.
+// Errors wrap errBadCall and say what was wrong. The body is read in one
+// pass (fastBidCall); a body that pass does not take (malformed, or a
+// shape it leaves alone) goes through the encoding/json decoder, which
+// also words every error.
 func ParseBidCall(body []byte) (*BidCall, error) {
+	if c, ok := fastBidCall(body); ok {
+		return c, nil
+	}
+	return parseBidCallStd(body)
+}
+
+// parseBidCallStd is the reference decoder: encoding/json through the
+// laxjson types. fastBidCall must give exactly its result.
+func parseBidCallStd(body []byte) (*BidCall, error) {
 	var w wireCall
 	if err := json.Unmarshal(body, &w); err != nil {
 		return nil, badCall("%s", laxjson.Problem(err))

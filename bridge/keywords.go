@@ -32,15 +32,55 @@ func applyKeywords(raw json.RawMessage, site *auction.Site, d *auction.Device, u
 	if json.Unmarshal(raw, &tree) != nil {
 		return
 	}
-	if c := laxjson.FirstString(tree.User.V["country"]); c != "" {
+	k := keywordTree{
+		country: tree.User.V["country"], language: tree.User.V["language"],
+		deviceType: tree.Device.V["type"], os: tree.Device.V["os"], browser: tree.Device.V["browser"], crawler: tree.Device.V["crawler"],
+		category: tree.Site.V["category"], humanScore: tree.HumanScore,
+	}
+	k.apply(stdLax, site, d, u)
+}
+
+// keywordTree is what applyKeywords reads of the keyword tree: each entry
+// as its raw JSON, nil when absent.
+type keywordTree struct {
+	country, language                json.RawMessage // user.*
+	deviceType, os, browser, crawler json.RawMessage // device.*
+	category                         json.RawMessage // site.category
+	humanScore                       json.RawMessage
+}
+
+// laxReader reads the tree's lax values: stdLax with encoding/json (any
+// raw JSON), fastLax with the scanner (JSON it has already checked).
+type laxReader struct {
+	firstString func(json.RawMessage) string
+	boolean     func(json.RawMessage) (laxjson.Bool, bool)
+	strings     func(json.RawMessage) ([]string, bool)
+	number      func(json.RawMessage) (float64, bool)
+}
+
+var stdLax = laxReader{
+	firstString: laxjson.FirstString,
+	boolean: func(raw json.RawMessage) (laxjson.Bool, bool) {
+		var b laxjson.Bool
+		return b, json.Unmarshal(raw, &b) == nil
+	},
+	strings: func(raw json.RawMessage) ([]string, bool) {
+		var l laxjson.Strings
+		return l, json.Unmarshal(raw, &l) == nil
+	},
+	number: firstNumber,
+}
+
+func (k *keywordTree) apply(lax laxReader, site *auction.Site, d *auction.Device, u *auction.User) {
+	if c := lax.firstString(k.country); c != "" {
 		if r, err := language.ParseRegion(c); err == nil && r.ISO3() != "ZZZ" {
 			d.Country = r.ISO3()
 		}
 	}
-	if l := strings.ToLower(laxjson.FirstString(tree.User.V["language"])); len(l) == 2 {
+	if l := strings.ToLower(lax.firstString(k.language)); len(l) == 2 {
 		d.Language = l
 	}
-	switch strings.ToLower(laxjson.FirstString(tree.Device.V["type"])) {
+	switch strings.ToLower(lax.firstString(k.deviceType)) {
 	case "desktop":
 		d.Type = adcom1.DevicePC
 	case "mobile":
@@ -51,23 +91,25 @@ func applyKeywords(raw json.RawMessage, site *auction.Site, d *auction.Device, u
 		d.Type = adcom1.DeviceTV
 	}
 	if d.OS == "" {
-		d.OS = keywordOS(strings.ToLower(laxjson.FirstString(tree.Device.V["os"])), d.Type)
+		d.OS = keywordOS(strings.ToLower(lax.firstString(k.os)), d.Type)
 	}
-	if b := strings.ToLower(laxjson.FirstString(tree.Device.V["browser"])); b != "" && b != "other" {
+	if b := strings.ToLower(lax.firstString(k.browser)); b != "" && b != "other" {
 		d.Browser = b
 	}
-	var crawler laxjson.Bool
-	if c := tree.Device.V["crawler"]; len(c) > 0 && json.Unmarshal(c, &crawler) == nil {
-		d.Crawler = crawler.V
+	if len(k.crawler) > 0 {
+		if crawler, ok := lax.boolean(k.crawler); ok {
+			d.Crawler = crawler.V
+		}
 	}
-	if s, ok := firstNumber(tree.HumanScore); ok {
+	if s, ok := lax.number(k.humanScore); ok {
 		u.HumanScore = &s
 	}
-	var cats laxjson.Strings
-	if c := tree.Site.V["category"]; len(c) > 0 && json.Unmarshal(c, &cats) == nil {
-		for _, cat := range cats {
-			if cat = strings.ToLower(strings.TrimSpace(cat)); cat != "" {
-				site.Categories = append(site.Categories, cat)
+	if len(k.category) > 0 {
+		if cats, ok := lax.strings(k.category); ok {
+			for _, cat := range cats {
+				if cat = strings.ToLower(strings.TrimSpace(cat)); cat != "" {
+					site.Categories = append(site.Categories, cat)
+				}
 			}
 		}
 	}
@@ -102,10 +144,18 @@ func firstNumber(raw json.RawMessage) (float64, bool) {
 		raw = bytes.TrimSpace(l[0])
 	}
 	var s laxjson.String
-	if len(raw) == 0 || s.UnmarshalJSON(raw) != nil || s == "" {
+	if len(raw) == 0 || s.UnmarshalJSON(raw) != nil {
 		return 0, false
 	}
-	f, err := strconv.ParseFloat(strings.TrimSpace(string(s)), 64)
+	return score(string(s))
+}
+
+// score reads a human score's text: a number in 0..1.
+func score(s string) (float64, bool) {
+	if s == "" {
+		return 0, false
+	}
+	f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
 	if err != nil || f != f || f < 0 || f > 1 { // f != f: NaN
 		return 0, false
 	}

@@ -3,6 +3,7 @@ package bridge
 import (
 	"regexp"
 	"strings"
+	"sync"
 )
 
 var (
@@ -26,7 +27,40 @@ var modelMakes = []struct{ prefix, make string }{
 // real browsers are read; anything else says nothing.
 type uaDevice struct{ os, osv, make, model string }
 
+// uaCache keeps what recent user agents said: a site's visitors send a few
+// hundred distinct ones, and reading one takes several regexp matches.
+// It is emptied when full, so a flood of distinct ones costs only misses.
+var uaCache = struct {
+	sync.RWMutex
+	m map[string]uaDevice
+}{m: map[string]uaDevice{}}
+
+const (
+	uaCacheEntries = 4096
+	uaCacheMaxLen  = 512 // longer user agents are read every time
+)
+
+// parseUserAgent is readUserAgent through uaCache.
 func parseUserAgent(ua string) uaDevice {
+	uaCache.RLock()
+	d, ok := uaCache.m[ua]
+	uaCache.RUnlock()
+	if ok {
+		return d
+	}
+	d = readUserAgent(ua)
+	if len(ua) <= uaCacheMaxLen {
+		uaCache.Lock()
+		if len(uaCache.m) >= uaCacheEntries {
+			uaCache.m = make(map[string]uaDevice, uaCacheEntries)
+		}
+		uaCache.m[ua] = d
+		uaCache.Unlock()
+	}
+	return d
+}
+
+func readUserAgent(ua string) uaDevice {
 	var d uaDevice
 	switch {
 	case strings.Contains(ua, "Windows Phone"):

@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/prebid/openrtb/v20/adcom1"
@@ -30,9 +31,30 @@ func TestParseUserAgent(t *testing.T) {
 		"":           {},
 	}
 	for ua, want := range cases {
-		if got := parseUserAgent(ua); got != want {
-			t.Errorf("parseUserAgent(%q) = %+v, want %+v", ua, got, want)
+		// Twice: the second answer comes from the cache.
+		for range 2 {
+			if got := parseUserAgent(ua); got != want {
+				t.Errorf("parseUserAgent(%q) = %+v, want %+v", ua, got, want)
+			}
 		}
+	}
+}
+
+// A full cache is emptied, not grown, and still answers right.
+func TestUserAgentCacheIsBounded(t *testing.T) {
+	android := "Mozilla/5.0 (Linux; Android 13; SM-S911B) AppleWebKit/537.36"
+	want := readUserAgent(android)
+	for i := range uaCacheEntries + 10 {
+		parseUserAgent(android + strings.Repeat(" ", i%600))
+	}
+	uaCache.RLock()
+	n := len(uaCache.m)
+	uaCache.RUnlock()
+	if n > uaCacheEntries {
+		t.Fatalf("%d cached user agents, more than %d", n, uaCacheEntries)
+	}
+	if got := parseUserAgent(android); got != want || want.make != "Samsung" {
+		t.Fatalf("parseUserAgent = %+v, want %+v", got, want)
 	}
 }
 

@@ -12,7 +12,17 @@ func Canonical(s string) string {
 		return s
 	}
 	var b strings.Builder
+	b.Grow(len(s) + 16)
 	for i := 0; i < len(s); {
+		// Only a '{', '$' or '%' can start a form to rewrite: copy the
+		// text up to the next one at once.
+		j := strings.IndexAny(s[i:], "{$%")
+		if j < 0 {
+			b.WriteString(s[i:])
+			break
+		}
+		b.WriteString(s[i : i+j])
+		i += j
 		rest := s[i:]
 		switch {
 		case strings.HasPrefix(rest, "{AUCTION_") && (i == 0 || s[i-1] != '$'):

@@ -32,25 +32,59 @@ func Expand(u string, v Values) string {
 	if !strings.Contains(u, "${") && !strings.Contains(u, "%24%7B") && !strings.Contains(u, "%24%7b") {
 		return u
 	}
-	pairs := []struct{ name, val string }{
-		{"AUCTION_PRICE", v.Price},
-		{"AUCTION_ID", v.AuctionID},
-		{"AUCTION_BID_ID", v.BidID},
-		{"AUCTION_IMP_ID", v.ImpID},
-		{"AUCTION_SEAT_ID", v.SeatID},
-		{"AUCTION_AD_ID", v.AdID},
-		{"AUCTION_CURRENCY", v.Currency},
-		{"AUCTION_LOSS", v.Loss},
-		{"AUCTION_MIN_TO_WIN", v.MinToWin},
+	// One pass, left to right, like a strings.Replacer of the 27 forms (no
+	// form is a prefix of another, so at most one matches at a position),
+	// without building one per call: this runs for every bid's notices.
+	vals := [len(names)]string{v.Price, v.AuctionID, v.BidID, v.ImpID, v.SeatID, v.AdID, v.Currency, v.Loss, v.MinToWin}
+	var escaped [len(names)]bool
+	var b strings.Builder
+	b.Grow(len(u) + 32)
+	for i := 0; i < len(u); {
+		j := strings.IndexAny(u[i:], "$%")
+		if j < 0 {
+			b.WriteString(u[i:])
+			break
+		}
+		b.WriteString(u[i : i+j])
+		i += j
+		if k, n := macroAt(u[i:]); n > 0 {
+			if !escaped[k] {
+				vals[k], escaped[k] = url.QueryEscape(vals[k]), true
+			}
+			b.WriteString(vals[k])
+			i += n
+			continue
+		}
+		b.WriteByte(u[i])
+		i++
 	}
-	args := make([]string, 0, len(pairs)*6)
-	for _, p := range pairs {
-		esc := url.QueryEscape(p.val)
-		args = append(args,
-			"${"+p.name+"}", esc,
-			"%24%7B"+p.name+"%7D", esc,
-			"%24%7b"+p.name+"%7d", esc,
-		)
+	return b.String()
+}
+
+// names are the macros Expand knows, in the order of its values.
+var names = [...]string{"AUCTION_PRICE", "AUCTION_ID", "AUCTION_BID_ID", "AUCTION_IMP_ID", "AUCTION_SEAT_ID",
+	"AUCTION_AD_ID", "AUCTION_CURRENCY", "AUCTION_LOSS", "AUCTION_MIN_TO_WIN"}
+
+// macroAt finds a known macro at the start of s: ${NAME}, %24%7BNAME%7D or
+// %24%7bNAME%7d. It returns the name's index and the macro's length, 0 if
+// none.
+func macroAt(s string) (k, n int) {
+	var open, shut string
+	switch {
+	case strings.HasPrefix(s, "${"):
+		open, shut = "${", "}"
+	case strings.HasPrefix(s, "%24%7B"):
+		open, shut = "%24%7B", "%7D"
+	case strings.HasPrefix(s, "%24%7b"):
+		open, shut = "%24%7b", "%7d"
+	default:
+		return 0, 0
 	}
-	return strings.NewReplacer(args...).Replace(u)
+	rest := s[len(open):]
+	for k, name := range names {
+		if strings.HasPrefix(rest, name) && strings.HasPrefix(rest[len(name):], shut) {
+			return k, len(open) + len(name) + len(shut)
+		}
+	}
+	return 0, 0
 }
