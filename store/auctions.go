@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -78,21 +80,108 @@ type Creative struct {
 // ErrNotFound is returned when a looked-up row does not exist.
 var ErrNotFound = errors.New("store: not found")
 
-// InsertAuctions stores wins in one round trip (one transaction), so that a
-// busy /bid path costs the database one commit per call, not per slot. It
-// runs on the connections reserved for wins (database.win_conns): slow
-// views, settlement or operator queries cannot make it wait for a
-// connection. created_at is a.CreatedAt, or the database's now() when zero;
-// an ext_id from NewExtID(now) should be stored with CreatedAt zero or now. The
-// creatives of public wins and the held win notices of markup wins are
-// written in the same transaction.
+// InsertAuctions stores wins in one round trip and one implicit
+// transaction, so that a busy /bid path costs the database one commit per
+// call (or per batch of calls), however many slots it has: multi-row
+// INSERTs (at most winChunk rows each) of the wins, of the creatives of
+// public wins and of the held win notices of markup wins, sent as one
+// pipeline that ends in a single Sync. PostgreSQL commits such a pipeline
+// whole or not at all: a win is never stored without its notice or its
+// creative. It runs on the connections reserved for wins
+// (database.win_conns): slow views, settlement or operator queries cannot
+// make it wait for a connection. created_at is a.CreatedAt, or the
+// database's now() when zero; an ext_id from NewExtID(now) should be stored
+// with CreatedAt zero or now.
+//
+// An error does not prove that nothing was stored: a context that ends
+// while the commit is under way leaves it to the server. It proves that
+// either everything or nothing was.
 func (s *Store) InsertAuctions(ctx context.Context, wins []Auction) error {
 	if len(wins) == 0 {
 		return nil
 	}
-	batch := &pgx.Batch{}
-	// Creatives first, once each, in a fixed order: two batches touching
-	// the same creatives lock their rows in the same order (no deadlock).
+	if err := s.wins.SendBatch(ctx, winBatch(wins)).Close(); err != nil {
+		return fmt.Errorf("store: insert auctions: %w", err)
+	}
+	return nil
+}
+
+// winChunk is the most rows one INSERT of winBatch takes: bigger batches
+// are cut into chunks, so that at most winChunk statement texts per table
+// are prepared and cached on each connection.
+const winChunk = 16
+
+// The column lists and one row's values of winBatch's INSERTs, with
+// placeholders numbered from 1 (rowsSQL renumbers them per row).
+const (
+	insertAuctionSQL = `INSERT INTO auctions (ext_id, auction_id, request_id, creative_id, dsp, seat, bid_id, ad_id,
+	price_micros, bid_currency, bid_price, nurl, burl, click_url, adomain, bid_adjustment_ppm,
+	crid, cid, cat, attr, w, h, mtype, exp, fixed_price, created_at,
+	delivery, creative_path, serve_token, creative_sha256, impression_urls) VALUES `
+	auctionRowSQL = `($1, $2, $3, $4, $5, $6, $7, $8, $9::bigint, $10, $11, $12, $13, $14, $15, coalesce(nullif($16::bigint, 0), 1000000),
+	$17, $18, $19::text[], $20::int[], $21::int, $22::int, $23::smallint, $24::int, $25::boolean, coalesce($26::timestamptz, now()),
+	$27, $28, $29, $30::bytea, $31::text[])`
+	auctionArgs = 31
+	// In the win's partition of time: the notice is due when the hold
+	// passes, or when the handler releases it.
+	insertWinNoticeSQL = `INSERT INTO outbox (ext_id, dsp, kind, url, next_attempt_at, created_at) VALUES `
+	winNoticeRowSQL    = `($1, $2, 'nurl', $3, $4::timestamptz, coalesce($5::timestamptz, now()))`
+	winNoticeArgs      = 5
+	insertCreativeSQL  = `INSERT INTO creatives (sha256, content_type, bytes) VALUES `
+	creativeRowSQL     = `($1::bytea, $2, $3::bytea)`
+	creativeArgs       = 3
+	upsertCreativeTail = ` ON CONFLICT (sha256) DO UPDATE SET last_used_at = now()`
+)
+
+// The statement texts of 1..winChunk rows, built once.
+var (
+	auctionsSQL   = chunkSQL(insertAuctionSQL, auctionRowSQL, auctionArgs, "")
+	winNoticesSQL = chunkSQL(insertWinNoticeSQL, winNoticeRowSQL, winNoticeArgs, "")
+	creativesSQL  = chunkSQL(insertCreativeSQL, creativeRowSQL, creativeArgs, upsertCreativeTail)
+)
+
+// chunkSQL returns the INSERT of n rows at [n-1] for n = 1..winChunk.
+func chunkSQL(head, row string, args int, tail string) []string {
+	out := make([]string, winChunk)
+	for n := 1; n <= winChunk; n++ {
+		out[n-1] = head + rowsSQL(row, args, n) + tail
+	}
+	return out
+}
+
+// rowsSQL repeats row n times, its placeholders $1..$args shifted to
+// $(i*args+1).. for the i-th copy.
+func rowsSQL(row string, args, n int) string {
+	var b strings.Builder
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		r := row
+		// Highest first: $1 must not rewrite the start of $10.
+		for p := args; p >= 1; p-- {
+			r = strings.ReplaceAll(r, "$"+strconv.Itoa(p), "$#"+strconv.Itoa(i*args+p))
+		}
+		b.WriteString(strings.ReplaceAll(r, "$#", "$"))
+	}
+	return b.String()
+}
+
+// queueChunks queues the INSERTs of rows (each row args values long) in
+// chunks of at most winChunk rows.
+func queueChunks(batch *pgx.Batch, texts []string, args int, values []any) {
+	for len(values) > 0 {
+		n := min(len(values)/args, winChunk)
+		batch.Queue(texts[n-1], values[:n*args]...)
+		values = values[n*args:]
+	}
+}
+
+// winBatch is the pipeline that stores wins: their creatives first, once
+// each and sorted by hash (two batches touching the same creatives lock
+// their rows in the same order: no deadlock), then the wins, then their
+// held win notices.
+func winBatch(wins []Auction) *pgx.Batch {
 	var creatives []*Creative
 	for i := range wins {
 		if c := wins[i].Creative; c != nil && !slices.ContainsFunc(creatives, func(o *Creative) bool { return bytes.Equal(o.SHA256, c.SHA256) }) {
@@ -100,44 +189,31 @@ func (s *Store) InsertAuctions(ctx context.Context, wins []Auction) error {
 		}
 	}
 	slices.SortFunc(creatives, func(a, b *Creative) int { return bytes.Compare(a.SHA256, b.SHA256) })
+	cvals := make([]any, 0, len(creatives)*creativeArgs)
 	for _, c := range creatives {
-		batch.Queue(upsertCreativeSQL, c.SHA256, c.ContentType, c.Bytes)
+		cvals = append(cvals, c.SHA256, c.ContentType, c.Bytes)
 	}
-	for _, a := range wins {
+	avals := make([]any, 0, len(wins)*auctionArgs)
+	var nvals []any
+	for i := range wins {
+		a := &wins[i]
 		var at *time.Time
 		if !a.CreatedAt.IsZero() {
 			at = &a.CreatedAt
 		}
-		impressions := a.ImpressionURLs
-		if impressions == nil {
-			impressions = []string{}
-		}
-		batch.Queue(`INSERT INTO auctions (ext_id, auction_id, request_id, creative_id, dsp, seat, bid_id, ad_id,
-			price_micros, bid_currency, bid_price, nurl, burl, click_url, adomain, bid_adjustment_ppm,
-			crid, cid, cat, attr, w, h, mtype, exp, fixed_price, created_at,
-			delivery, creative_path, serve_token, creative_sha256, impression_urls)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, coalesce(nullif($16::bigint, 0), 1000000),
-			$17, $18, $19, $20, $21, $22, $23, $24, $25, coalesce($26::timestamptz, now()),
-			$27, $28, $29, $30, $31)`,
-			a.ExtID, a.AuctionID, a.RequestID, a.CreativeID, a.DSP, a.Seat, a.BidID, a.AdID,
+		avals = append(avals, a.ExtID, a.AuctionID, a.RequestID, a.CreativeID, a.DSP, a.Seat, a.BidID, a.AdID,
 			a.PriceMicros, a.BidCurrency, a.BidPrice, a.NURL, a.BURL, a.ClickURL, a.ADomain, a.BidAdjustmentPPM,
 			a.CrID, a.CID, nonNil(a.Cat), nonNil(a.Attr), a.W, a.H, a.MType, a.Exp, a.FixedPrice, at,
-			a.Delivery, a.CreativePath, a.ServeToken, a.CreativeSHA256, impressions)
+			a.Delivery, a.CreativePath, a.ServeToken, a.CreativeSHA256, nonNil(a.ImpressionURLs))
 		if a.WinNotice != "" {
-			// In the win's partition of time: the notice is due when the
-			// hold passes, or when the handler releases it.
-			batch.Queue(`INSERT INTO outbox (ext_id, dsp, kind, url, next_attempt_at, created_at)
-				VALUES ($1, $2, 'nurl', $3, $4, coalesce($5::timestamptz, now()))`,
-				a.ExtID, a.DSP, a.WinNotice, a.WinNoticeDue, at)
+			nvals = append(nvals, a.ExtID, a.DSP, a.WinNotice, a.WinNoticeDue, at)
 		}
 	}
-	err := pgx.BeginFunc(ctx, s.wins, func(tx pgx.Tx) error {
-		return tx.SendBatch(ctx, batch).Close()
-	})
-	if err != nil {
-		return fmt.Errorf("store: insert auctions: %w", err)
-	}
-	return nil
+	batch := &pgx.Batch{}
+	queueChunks(batch, creativesSQL, creativeArgs, cvals)
+	queueChunks(batch, auctionsSQL, auctionArgs, avals)
+	queueChunks(batch, winNoticesSQL, winNoticeArgs, nvals)
+	return batch
 }
 
 // nonNil keeps a NOT NULL array column from receiving NULL for a nil slice.

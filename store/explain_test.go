@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -158,6 +159,18 @@ func TestOperatorQueriesPruneHistory(t *testing.T) {
 	settled, settledArgs, _ := store.ReportRows(rep, false)
 	provisional, provisionalArgs, _ := store.ReportRows(open, true)
 	cid := fmt.Sprintf("%032x", 7)
+	// A save of two wins, one public (its creative) and one inline (its
+	// held notice): what /bid writes reads no partition at all.
+	sum := sha256.Sum256([]byte("creative"))
+	save := store.WinBatch([]store.Auction{
+		{ExtID: "s1", AuctionID: "a", RequestID: "0", CreativeID: cid, DSP: "dsp1", PriceMicros: 5, Delivery: "public",
+			ServeToken: "tok", CreativeSHA256: sum[:], Creative: &store.Creative{SHA256: sum[:], ContentType: "image/png", Bytes: []byte("x")}},
+		{ExtID: "s2", AuctionID: "a", RequestID: "1", CreativeID: cid, DSP: "dsp1", PriceMicros: 5, Delivery: "inline",
+			WinNotice: "http://127.0.0.1:1/n", WinNoticeDue: day(29), CreatedAt: day(29)},
+	}).QueuedQueries
+	if len(save) != 3 {
+		t.Fatalf("a save of a creative, two wins and a notice is %d statements, want 3", len(save))
+	}
 	tests := []struct {
 		name  string
 		sql   string
@@ -165,6 +178,9 @@ func TestOperatorQueriesPruneHistory(t *testing.T) {
 		reads map[string]span
 		perOp bool // runs per request or scrape: index access only
 	}{
+		{"/bid: store the creatives of public wins", save[0].SQL, save[0].Arguments, nil, true},
+		{"/bid: store the wins", save[1].SQL, save[1].Arguments, nil, true},
+		{"/bid: store the held win notices", save[2].SQL, save[2].Arguments, nil, true},
 		{"/view: the win, near its ext_id's time", store.SQLGetAuctionNear, []any{"h5", day(3).Add(-time.Hour), day(3).Add(time.Hour)},
 			map[string]span{"auctions": {day(3).Add(-time.Hour), day(3).Add(time.Hour)}}, true},
 		{"/bid: release the held win notices", store.SQLReleaseWinNotices, []any{[]string{"h5"}, day(29), day(28)},

@@ -53,3 +53,6 @@ func (s *Store) SettleOneChunk(ctx context.Context, id int64, now time.Time, chu
 	})
 	return settled, err
 }
+
+// WinBatch is the pipeline InsertAuctions sends for wins.
+var WinBatch = winBatch
