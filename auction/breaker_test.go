@@ -56,13 +56,18 @@ func TestOutcomeWindow(t *testing.T) {
 }
 
 // patternDSP answers bid requests with no bid, except that calls 1, 3, 6,
-// 8, ... (two of every five, never two in a row) hang until cut off.
+// 8, ... (two of every five, never two in a row) fail: calls 1, 6, ... hang
+// until cut off, calls 3, 8, ... answer 503.
 func patternDSP(t *testing.T) (*httptest.Server, *atomic.Int64) {
 	var calls atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
-		if n := calls.Add(1) - 1; n%5 == 1 || n%5 == 3 {
+		switch n := calls.Add(1) - 1; n % 5 {
+		case 1: // a timeout
 			<-r.Context().Done()
+			return
+		case 3: // an error: counts the same, and costs no waiting
+			w.WriteHeader(http.StatusServiceUnavailable)
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
@@ -71,7 +76,7 @@ func patternDSP(t *testing.T) (*httptest.Server, *atomic.Int64) {
 	return srv, &calls
 }
 
-// A DSP timing out 40 % of the time, never twice in a row, never trips the
+// A DSP failing 40 % of the time (timeouts and 5xx), never twice in a row, never trips the
 // consecutive-failures breaker; with failure_rate 0.3 over 20 calls it is
 // opened, with 0.5 it is not.
 func TestBreakerTripsOnFailureRate(t *testing.T) {
@@ -81,12 +86,14 @@ func TestBreakerTripsOnFailureRate(t *testing.T) {
 	}{{0.3, true}, {0.5, false}, {0, false}} {
 		srv, calls := patternDSP(t)
 		d := testDSP("flaky", srv.URL)
-		d.Timeout = 100 * time.Millisecond
+		// Generous, so that on a loaded machine a quick answer is not
+		// late: one more failure would move where the breaker trips.
+		d.Timeout = 300 * time.Millisecond
 		d.Breaker = testcfg.Breaker(5, time.Minute)
 		rate := tc.rate
 		d.Breaker.FailureRate, d.Breaker.Window = &rate, 20
 		cfg := auctionConfig(d)
-		cfg.Auction.TMax = 200 * time.Millisecond
+		cfg.Auction.TMax = 500 * time.Millisecond
 		e := newEnvWithSaver(t, cfg, nopSaver{})
 		open := 0
 		for range 40 {
