@@ -20,6 +20,8 @@ var (
 	SQLGetAuctionNear    = getAuctionNearSQL
 	SQLGetAuction        = getAuctionSQL
 	SQLRecordView        = recordViewSQL
+	SQLRecordViews       = recordViewsSQL
+	SQLGetAuctionsNear   = getAuctionsNearSQL
 	SQLRecordClick       = recordClickSQL
 	SQLPendingDSPs       = pendingDSPsSQL
 	SQLClaim             = claimSQL
