@@ -180,6 +180,8 @@ func TestOperatorQueriesPruneHistory(t *testing.T) {
 			map[string]span{"events": {day(2), day(4)}}, true},
 		{"/view: the wins of a group of views", store.SQLGetAuctionsNear, []any{[]string{"h5", "h6"}, day(3).Add(-time.Hour), day(3).Add(time.Hour)},
 			map[string]span{"auctions": {day(3).Add(-time.Hour), day(3).Add(time.Hour)}}, true},
+		{"/view: the wins of a group of views without a time", store.SQLGetAuctions, []any{[]string{"h5", "h6"}},
+			map[string]span{"auctions": {always, forever}}, true},
 		{"/view: record a group, with the wins' earlier views", store.SQLRecordViews, []any{[]int32{0, 1}, []string{"h5", "h6"}, []string{cid, cid},
 			[]string{"", ""}, []string{"", ""}, []string{"", ""}, []int64{1000, 1000}, []int64{50000000, 50000000}, []int64{2000000, 2000000},
 			[]time.Time{day(3), day(3)}, []string{"dsp1", "dsp1"}, []string{"http://127.0.0.1:1/b", ""}, []time.Time{day(3), day(3)},

@@ -22,6 +22,7 @@ var (
 	SQLRecordView        = recordViewSQL
 	SQLRecordViews       = recordViewsSQL
 	SQLGetAuctionsNear   = getAuctionsNearSQL
+	SQLGetAuctions       = getAuctionsSQL
 	SQLRecordClick       = recordClickSQL
 	SQLPendingDSPs       = pendingDSPsSQL
 	SQLClaim             = claimSQL

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -204,17 +203,23 @@ func (r viewRound) args(vs []ViewWrite) []any {
 const getAuctionsNearSQL = `SELECT ` + auctionColumns + ` FROM auctions
 	WHERE ext_id = ANY($1::text[]) AND created_at >= $2 AND created_at < $3`
 
-// GetAuctions returns the wins stored under extIDs, by ext_id, in one round
-// trip for those whose ext_id carries its time; an ext_id missing from the
-// map is looked up like GetAuction does (and is not stored, if still
-// missing). It is the view path's look-up of a batch of views.
+// getAuctionsSQL finds many wins in every partition (ext_ids without a
+// time, or not found near it).
+const getAuctionsSQL = `SELECT ` + auctionColumns + ` FROM auctions WHERE ext_id = ANY($1::text[])`
+
+// GetAuctions returns the wins stored under extIDs, by ext_id (an unknown
+// one is missing from the map), in at most two round trips: those whose
+// ext_id carries its time in the partitions near it, the others (and those
+// not found there) everywhere, as GetAuction does. It is the look-up of a
+// group of views.
 func (s *Store) GetAuctions(ctx context.Context, extIDs []string) (map[string]*Auction, error) {
 	out := make(map[string]*Auction, len(extIDs))
-	var near []string
+	var near, far []string
 	var lo, hi time.Time
 	for _, id := range extIDs {
 		t, ok := ExtIDTime(id)
 		if !ok {
+			far = append(far, id)
 			continue
 		}
 		if len(near) == 0 || t.Before(lo) {
@@ -226,39 +231,41 @@ func (s *Store) GetAuctions(ctx context.Context, extIDs []string) (map[string]*A
 		near = append(near, id)
 	}
 	if len(near) > 0 {
-		rows, err := s.Pool.Query(ctx, getAuctionsNearSQL, near, lo.Add(-extIDSlack), hi.Add(extIDSlack))
-		if err != nil {
-			return nil, fmt.Errorf("store: get auctions: %w", err)
+		if err := s.collectAuctions(ctx, out, getAuctionsNearSQL, near, lo.Add(-extIDSlack), hi.Add(extIDSlack)); err != nil {
+			return nil, err
 		}
-		for rows.Next() {
-			var a Auction
-			if err := rows.Scan(&a.ExtID, &a.AuctionID, &a.RequestID, &a.CreativeID, &a.DSP, &a.Seat, &a.BidID, &a.AdID,
-				&a.PriceMicros, &a.BidCurrency, &a.BidPrice, &a.NURL, &a.BURL, &a.ClickURL, &a.ADomain, &a.BidAdjustmentPPM,
-				&a.CrID, &a.CID, &a.Cat, &a.Attr, &a.W, &a.H, &a.MType, &a.Exp, &a.FixedPrice, &a.CreatedAt,
-				&a.Delivery, &a.CreativePath, &a.ServeToken, &a.CreativeSHA256, &a.ImpressionURLs); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("store: get auctions: %w", err)
+		for _, id := range near {
+			if out[id] == nil {
+				far = append(far, id)
 			}
-			out[a.ExtID] = &a
-		}
-		if err := rows.Err(); err != nil {
-			return nil, fmt.Errorf("store: get auctions: %w", err)
 		}
 	}
-	missing := make(map[string]bool)
-	for _, id := range extIDs {
-		if _, ok := out[id]; ok || missing[id] {
-			continue
-		}
-		a, err := s.GetAuction(ctx, id)
-		switch {
-		case err == nil:
-			out[id] = a
-		case errors.Is(err, ErrNotFound):
-			missing[id] = true
-		default:
+	if len(far) > 0 {
+		if err := s.collectAuctions(ctx, out, getAuctionsSQL, far); err != nil {
 			return nil, err
 		}
 	}
 	return out, nil
+}
+
+func (s *Store) collectAuctions(ctx context.Context, out map[string]*Auction, sql string, args ...any) error {
+	rows, err := s.Pool.Query(ctx, sql, args...)
+	if err != nil {
+		return fmt.Errorf("store: get auctions: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var a Auction
+		if err := rows.Scan(&a.ExtID, &a.AuctionID, &a.RequestID, &a.CreativeID, &a.DSP, &a.Seat, &a.BidID, &a.AdID,
+			&a.PriceMicros, &a.BidCurrency, &a.BidPrice, &a.NURL, &a.BURL, &a.ClickURL, &a.ADomain, &a.BidAdjustmentPPM,
+			&a.CrID, &a.CID, &a.Cat, &a.Attr, &a.W, &a.H, &a.MType, &a.Exp, &a.FixedPrice, &a.CreatedAt,
+			&a.Delivery, &a.CreativePath, &a.ServeToken, &a.CreativeSHA256, &a.ImpressionURLs); err != nil {
+			return fmt.Errorf("store: get auctions: %w", err)
+		}
+		out[a.ExtID] = &a
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("store: get auctions: %w", err)
+	}
+	return nil
 }

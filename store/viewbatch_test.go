@@ -164,15 +164,17 @@ func TestGetAuctions(t *testing.T) {
 	st := testdb.New(t)
 	now := time.Now()
 	a, b := store.NewExtID(now), store.NewExtID(now.Add(-time.Hour))
-	for _, ext := range []string{a, b, "plain"} {
+	// Stored three hours after its ext_id's time: not near it, found anyway.
+	skewed := store.NewExtID(now.Add(-3 * time.Hour))
+	for _, ext := range []string{a, b, "plain", skewed} {
 		insertWin(t, st, ext)
 	}
-	got, err := st.GetAuctions(ctx, []string{a, b, "plain", store.NewExtID(now), "nosuch", a})
+	got, err := st.GetAuctions(ctx, []string{a, b, "plain", store.NewExtID(now), "nosuch", a, skewed})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 3 || got[a] == nil || got[b] == nil || got["plain"] == nil {
-		t.Fatalf("got %v, want the three stored wins", got)
+	if len(got) != 4 || got[a] == nil || got[b] == nil || got["plain"] == nil || got[skewed] == nil {
+		t.Fatalf("got %v, want the four stored wins", got)
 	}
 	if got[a].ExtID != a || got[a].DSP != "alpha" || got[a].PriceMicros != 2_000_000 || got[a].BURL != "http://127.0.0.1:1/b" {
 		t.Errorf("win %s: %+v", a, got[a])
