@@ -3,6 +3,7 @@ package events
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 )
 
@@ -115,13 +116,29 @@ func (b *batcher[T, R]) run() {
 			live = append(live, c)
 		}
 		if len(live) > 0 {
-			b.commit(live)
+			b.safeCommit(live)
 			for _, c := range live {
 				close(c.done)
 			}
 		}
 		clear(group)
 	}
+}
+
+// safeCommit runs commit; if it panics, every call of the group gets an
+// error (its caller then keeps the item elsewhere) and the committer goes
+// on: a bug in one group must not take the process, and every later view,
+// down with it.
+func (b *batcher[T, R]) safeCommit(calls []*call[T, R]) {
+	defer func() {
+		if r := recover(); r != nil {
+			var zero R
+			for _, c := range calls {
+				c.out, c.err = zero, fmt.Errorf("events: group commit panicked: %v", r)
+			}
+		}
+	}()
+	b.commit(calls)
 }
 
 // close stops taking items, commits every queued one and returns once the

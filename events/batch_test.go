@@ -241,3 +241,28 @@ func TestBatcherFullQueueHonoursContext(t *testing.T) {
 		t.Errorf("groups = %v", g.groups)
 	}
 }
+
+// A commit that panics fails its group with an error, never a result, and
+// the committer goes on with the next group.
+func TestBatcherPanickingCommitFailsOnlyItsGroup(t *testing.T) {
+	calls := 0
+	b := newBatcher(8, 8, 1, func(cs []*call[int, string]) {
+		calls++
+		for _, c := range cs {
+			c.out = "partial"
+		}
+		if cs[0].in == 0 {
+			panic("boom")
+		}
+	})
+	defer b.close()
+	if out, err := b.do(context.Background(), 0); err == nil || out != "" {
+		t.Errorf("panicked group: %q, %v; want an error and no result", out, err)
+	}
+	if out, err := b.do(context.Background(), 1); err != nil || out != "partial" {
+		t.Errorf("next group: %q, %v", out, err)
+	}
+	if calls != 2 {
+		t.Errorf("%d commits, want 2", calls)
+	}
+}
