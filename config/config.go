@@ -161,6 +161,9 @@ type Events struct {
 	// MaxViewAge is how long after its win a view is billed; a later view
 	// is stored with value 0 (reason "late") and sends no burl.
 	MaxViewAge time.Duration `mapstructure:"max_view_age"`
+	// BatchSize is how many concurrent views share one transaction (and
+	// one commit) at most: the views' group commit.
+	BatchSize int `mapstructure:"batch_size"`
 }
 
 // Retention configures how long rows are kept and how tables are

@@ -59,6 +59,7 @@ var defaults = map[string]any{
 	"outbox.poll":                        "500ms",
 	"outbox.proxy":                       "", // none: notices go direct
 	"events.max_view_age":                "24h",
+	"events.batch_size":                  128,
 	"retention.wins":                     "168h",
 	"retention.events":                   "9600h",
 	"retention.partition_interval":       "24h",
@@ -83,6 +84,10 @@ const (
 	PriceMissingReject = "reject"
 	PriceMissingFixed  = "fixed"
 )
+
+// MaxEventsBatchSize bounds events.batch_size: a bigger group only makes
+// one transaction (and the views waiting on it) longer.
+const MaxEventsBatchSize = 10000
 
 // Defaults of per-DSP and per-campaign fields (list items get no viper defaults).
 const (

@@ -106,6 +106,7 @@ var samples = map[string]sample{
 	"inventory.keywords":           {`{"quality": ["low"]}`, `{"quality": ["low"]}`, func(c *Config) any { return strings.Join(c.Inventory.Keywords["quality"], ",") }, "low"},
 	"payments.settle_chunk":        {`1000`, "1000", func(c *Config) any { return c.Payments.SettleChunk }, 1000},
 	"events.max_view_age":          {`2h`, "2h", func(c *Config) any { return c.Events.MaxViewAge }, 2 * time.Hour},
+	"events.batch_size":            {`32`, "32", func(c *Config) any { return c.Events.BatchSize }, 32},
 	"retention.wins":               {`72h`, "72h", func(c *Config) any { return c.Retention.Wins }, 72 * time.Hour},
 	"retention.events":             {`10000h`, "10000h", func(c *Config) any { return c.Retention.Events }, 10000 * time.Hour},
 	"retention.partition_interval": {`12h`, "12h", func(c *Config) any { return c.Retention.PartitionInterval }, 12 * time.Hour},
@@ -262,6 +263,9 @@ func TestDefaults(t *testing.T) {
 	if cfg.Payments.Period != time.Hour || cfg.Payments.SettleAfter != 10*time.Minute {
 		t.Errorf("payments = %+v", cfg.Payments)
 	}
+	if cfg.Events.BatchSize != 128 {
+		t.Errorf("events.batch_size = %d, want 128", cfg.Events.BatchSize)
+	}
 	if cfg.Inventory.Classifier != "0001000000081a67" || cfg.Inventory.Keywords["quality"][0] != "high" {
 		t.Errorf("inventory defaults = %+v", cfg.Inventory)
 	}
@@ -327,6 +331,8 @@ auction:
 log:
   level: loud
   buffer: -1
+events:
+  batch_size: 0
 dsps:
   - name: "Bad Name"
     endpoint: "ftp://x"
@@ -347,7 +353,7 @@ inventory:
 		t.Fatalf("err = %v, want *Problems", err)
 	}
 	wants := []string{
-		"listen:", "adshares.address:", "money.ads_usd:", "auction.tmax:", "log.level:", "log.buffer:",
+		"listen:", "adshares.address:", "money.ads_usd:", "auction.tmax:", "log.level:", "log.buffer:", "events.batch_size: 0 must be from 1 to 10000",
 		"dsps[0] (Bad Name): name", "dsps[0] (Bad Name): endpoint", "dsps[1] (ok): currency EUR needs money.rates.EUR",
 		"campaigns[0]: id", "campaigns[0]: landing_url", "creatives[0]: type", "creatives[0]: size", "creatives[1]: mime", "duplicate creative id",
 	}

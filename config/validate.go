@@ -110,6 +110,9 @@ func (c *Config) Validate() []string {
 	if c.Payments.SettleChunk < 1 {
 		add("payments.settle_chunk: must be at least 1")
 	}
+	if c.Events.BatchSize < 1 || c.Events.BatchSize > MaxEventsBatchSize {
+		add("events.batch_size: %d must be from 1 to %d", c.Events.BatchSize, MaxEventsBatchSize)
+	}
 	p = append(p, c.validateRetention()...)
 	if c.Outbox.Workers < 1 || c.Outbox.PerDSP < 1 {
 		add("outbox.workers and outbox.per_dsp: must be at least 1")

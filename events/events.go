@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -72,8 +73,15 @@ type Module struct {
 	// click later than that is answered like an unknown extid, even while
 	// the win's partition still exists; 0: no limit.
 	WinRetention time.Duration
+	// BatchSize is how many concurrent views share one transaction at most
+	// (events.batch_size); 0: DefaultBatchSize.
+	BatchSize int
 
 	downUntil atomic.Int64 // unix nanos (wall clock)
+
+	viewsMu     sync.Mutex
+	views       *batcher[Record, stored] // the views' group commit, once started
+	viewsClosed bool
 }
 
 // New returns a Module with the default timings and no fee. rate gives the
@@ -187,7 +195,7 @@ func (m *Module) recordNow(ctx context.Context, rec Record) (stored, error) {
 	}
 	dbctx, cancel := context.WithTimeout(ctx, m.DBTimeout)
 	defer cancel()
-	st, err := m.store(dbctx, rec)
+	st, err := m.storeLive(dbctx, rec)
 	if err == nil {
 		logctx.Info(ctx, m.Log, "event recorded", "type", rec.Type, "ext_id", rec.ExtID, "dsp", st.win.DSP, "late", st.late)
 	}
@@ -249,47 +257,78 @@ func (m *Module) viewDeadline(a *store.Auction) (time.Time, bool) {
 // gets the win's macros expanded; the first view also enqueues the markup's
 // impression URLs (expanded when the bid won). Ages count from the event's
 // own time (rec.At), so a view spooled in time and replayed later is billed
-// as it would have been.
+// as it would have been. Live views take the batched path (commitViews),
+// which does the same for many at once.
 func (m *Module) store(ctx context.Context, rec Record) (stored, error) {
 	a, err := m.Store.GetAuction(ctx, rec.ExtID)
 	if errors.Is(err, store.ErrNotFound) {
-		if t, ok := store.ExtIDTime(rec.ExtID); ok && m.WinRetention > 0 && rec.At.Sub(t) > m.WinRetention {
-			return stored{}, errExpiredExtID
-		}
-		return stored{}, errUnknownExtID
+		return stored{}, m.unknown(rec)
 	}
 	if err != nil {
 		return stored{}, err
 	}
+	ev, err := m.event(rec, a)
+	if err != nil {
+		return stored{}, err
+	}
+	if rec.Type == Click {
+		_, err = m.Store.RecordClick(ctx, ev)
+		return stored{win: a}, err
+	}
+	w := m.viewWrite(a, ev)
+	res, err := m.Store.RecordView(ctx, w.Event, w.DSP, w.BURL, w.Impressions...)
+	if err == nil && m.recorded(a, w, res) && m.Notify != nil {
+		m.Notify()
+	}
+	return stored{win: a, late: ev.Late}, err
+}
+
+// unknown is the error of an event whose win is not stored: expired if its
+// ext_id's time is older than retention.wins, unknown otherwise.
+func (m *Module) unknown(rec Record) error {
+	if t, ok := store.ExtIDTime(rec.ExtID); ok && m.WinRetention > 0 && rec.At.Sub(t) > m.WinRetention {
+		return errExpiredExtID
+	}
+	return errUnknownExtID
+}
+
+// event is the row of rec, an event of win a (errExpiredExtID if a is
+// older than retention.wins).
+func (m *Module) event(rec Record, a *store.Auction) (store.Event, error) {
 	if m.WinRetention > 0 && rec.At.Sub(a.CreatedAt) > m.WinRetention {
-		return stored{}, errExpiredExtID
+		return store.Event{}, errExpiredExtID
 	}
 	ev := store.Event{ExtID: rec.ExtID, CaseID: rec.CaseID, Type: rec.Type, ImpressionID: rec.ImpressionID,
 		ZoneID: rec.ZoneID, PublisherID: rec.PublisherID, DSP: a.DSP, PriceMicros: a.PriceMicros, RateNanos: rec.RateNanos,
 		FeePPM: rec.FeePPM, CreatedAt: rec.At, EnqueuedAt: m.Now().UTC(), WinAt: a.CreatedAt,
 		BidAdjustmentPPM: a.BidAdjustmentPPM, BidPrice: a.BidPrice, BidCurrency: a.BidCurrency}
-	if rec.Type == Click {
-		_, err = m.Store.RecordClick(ctx, ev)
-		return stored{win: a}, err
+	if rec.Type == View {
+		if deadline, ok := m.viewDeadline(a); ok && rec.At.After(deadline) {
+			ev.Late = true
+		}
+		ev.Value = ads.ViewValueAfterFee(a.PriceMicros, rec.RateNanos, rec.FeePPM)
 	}
-	if deadline, ok := m.viewDeadline(a); ok && rec.At.After(deadline) {
-		ev.Late = true
-	}
-	ev.Value = ads.ViewValueAfterFee(a.PriceMicros, rec.RateNanos, rec.FeePPM)
+	return ev, nil
+}
+
+// viewWrite is what RecordView(s) stores for view ev of win a: the burl
+// with the win's macros expanded and the markup's pixels (or VAST
+// Impressions), impression notices fired with the burl and in the same
+// transaction as the billed view: the page never fires them (BROWSER.md).
+func (m *Module) viewWrite(a *store.Auction, ev store.Event) store.ViewWrite {
 	burl := ""
 	if a.BURL != "" {
 		burl = macros.Expand(a.BURL, macros.Values{AuctionID: a.AuctionID, BidID: a.BidID, ImpID: a.RequestID,
 			SeatID: a.Seat, AdID: a.AdID, Price: a.BidPrice, Currency: a.BidCurrency})
 	}
-	// The markup's pixels (or VAST Impressions) are impression notices,
-	// fired with the burl and in the same transaction as the billed view:
-	// the page never fires them (BROWSER.md).
-	res, err := m.Store.RecordView(ctx, ev, a.DSP, burl, a.ImpressionURLs...)
-	if err == nil && (res.NoticeID != 0 || res.Impressions > 0) && m.Notify != nil {
-		m.Notify()
+	return store.ViewWrite{Event: ev, DSP: a.DSP, BURL: burl, Impressions: a.ImpressionURLs}
+}
+
+// recorded counts a stored view and reports whether it enqueued notices
+// (the outbox worker is to be woken).
+func (m *Module) recorded(a *store.Auction, w store.ViewWrite, res store.Recorded) bool {
+	if res.Billed && m.ObserveBilled != nil {
+		m.ObserveBilled(a.DSP, a.PriceMicros, w.Event.Value)
 	}
-	if err == nil && res.Billed && m.ObserveBilled != nil {
-		m.ObserveBilled(a.DSP, a.PriceMicros, ev.Value)
-	}
-	return stored{win: a, late: ev.Late}, err
+	return res.NoticeID != 0 || res.Impressions > 0
 }

@@ -28,6 +28,7 @@ func FromConfig(st *store.Store, cfg *config.Config, log *slog.Logger, rate func
 	m := New(st, log, rate, spool)
 	m.FeePPM = cfg.Money.FeePPM()
 	m.MaxViewAge, m.WinRetention = cfg.Events.MaxViewAge, cfg.Retention.Wins
+	m.BatchSize = cfg.Events.BatchSize
 	return m, nil
 }
 
@@ -44,8 +45,10 @@ func (m *Module) Check(ctx context.Context) (string, any, bool) {
 	return "spool", map[string]any{"ok": true, "enabled": true, "segments": st.Segments, "bytes": st.Bytes}, true
 }
 
-// Close flushes and unlocks the spool.
+// Close commits the views still waiting for the group commit, then flushes
+// and unlocks the spool. Views after it are stored one by one.
 func (m *Module) Close() {
+	m.closeViews()
 	if m.Spool != nil {
 		if err := m.Spool.Close(); err != nil {
 			m.Log.Error("spool close", "error", err)

@@ -20,6 +20,9 @@ var (
 	SQLGetAuctionNear    = getAuctionNearSQL
 	SQLGetAuction        = getAuctionSQL
 	SQLRecordView        = recordViewSQL
+	SQLRecordViews       = recordViewsSQL
+	SQLGetAuctionsNear   = getAuctionsNearSQL
+	SQLGetAuctions       = getAuctionsSQL
 	SQLRecordClick       = recordClickSQL
 	SQLPendingDSPs       = pendingDSPsSQL
 	SQLClaim             = claimSQL

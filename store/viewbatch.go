@@ -1,0 +1,271 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// ViewWrite is one view for RecordViews: the event, the DSP its notices go
+// to, its burl (macros expanded, "" for none) and its impression URLs.
+type ViewWrite struct {
+	Event       Event
+	DSP         string
+	BURL        string
+	Impressions []string
+}
+
+// recordViewsSQL is recordViewSQL for many views of distinct ext_ids in one
+// statement (one array per column, v.i numbering them). $24..$25 spans
+// every view's look-back range: constants the planner prunes the events
+// partitions with (the per-view bounds, from the arrays, cannot). It runs after the
+// advisory locks of every ext_id of the batch, in the same transaction, so
+// its snapshot sees every event of those ext_ids committed before it (and
+// those of the batch's earlier rounds).
+const recordViewsSQL = `WITH v AS (
+	SELECT * FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[],
+		$8::bigint[], $9::bigint[], $10::timestamptz[], $11::text[], $12::text[], $13::timestamptz[], $14::timestamptz[],
+		$15::bool[], $16::timestamptz[], $17::bigint[], $18::bigint[], $19::text[], $20::text[])
+	AS v(i, ext_id, case_id, impression_id, zone_id, publisher_id, price_micros, rate_nanos, value, created_at,
+		dsp, burl, enqueued, look_from, late, look_to, fee_ppm, adj, bid_price, bid_currency)
+), p AS MATERIALIZED (
+	SELECT v.*,
+		EXISTS (SELECT 1 FROM events e WHERE e.ext_id = v.ext_id AND e.type = 'view'
+			AND e.created_at >= v.look_from AND e.created_at < v.look_to
+			AND e.created_at >= $24 AND e.created_at < $25) AS seen,
+		EXISTS (SELECT 1 FROM events e WHERE e.ext_id = v.ext_id AND e.case_id = v.case_id AND e.type = 'view'
+			AND e.created_at >= v.look_from AND e.created_at < v.look_to
+			AND e.created_at >= $24 AND e.created_at < $25) AS dup
+	FROM v
+), ev AS (
+	INSERT INTO events (ext_id, case_id, type, impression_id, zone_id, publisher_id,
+		price_micros, rate_nanos, value, created_at, dsp, unbilled_reason, fee_ppm,
+		bid_adjustment_ppm, bid_price, bid_currency)
+	SELECT ext_id, case_id, 'view', impression_id, zone_id, publisher_id, price_micros, rate_nanos,
+		CASE WHEN seen OR late THEN 0 ELSE value END, created_at, dsp,
+		CASE WHEN seen THEN 'repeat' WHEN late THEN 'late' ELSE '' END, fee_ppm,
+		coalesce(nullif(adj, 0), 1000000), bid_price, bid_currency
+	FROM p WHERE NOT dup
+	ON CONFLICT DO NOTHING
+	RETURNING id, ext_id, created_at
+), ob AS (
+	INSERT INTO outbox (ext_id, event_id, event_at, dsp, kind, url, created_at, next_attempt_at, billed_value, billed_price_micros)
+	SELECT p.ext_id, ev.id, ev.created_at, p.dsp, 'burl', p.burl, p.enqueued, p.enqueued, p.value, p.price_micros
+	FROM ev JOIN p ON p.ext_id = ev.ext_id
+	WHERE NOT p.seen AND NOT p.late AND p.burl <> ''
+	RETURNING id, ext_id
+), imp AS (
+	INSERT INTO outbox (ext_id, event_id, event_at, dsp, kind, url, seq, created_at, next_attempt_at)
+	SELECT p.ext_id, ev.id, ev.created_at, p.dsp, 'imp', u.url, u.seq, p.enqueued, p.enqueued
+	FROM unnest($21::int[], $22::text[], $23::int[]) AS u(i, url, seq)
+	JOIN p ON p.i = u.i JOIN ev ON ev.ext_id = p.ext_id
+	WHERE NOT p.seen AND NOT p.late
+	RETURNING ext_id
+), imps AS (SELECT ext_id, count(*)::int AS n FROM imp GROUP BY ext_id)
+SELECT p.i, coalesce(ev.id, 0), ev.id IS NOT NULL AND NOT p.seen AND NOT p.late, coalesce(ob.id, 0),
+	CASE WHEN ev.id IS NULL THEN '' WHEN p.seen THEN 'repeat' WHEN p.late THEN 'late' ELSE '' END,
+	coalesce(imps.n, 0)
+FROM p LEFT JOIN ev ON ev.ext_id = p.ext_id LEFT JOIN ob ON ob.ext_id = p.ext_id LEFT JOIN imps ON imps.ext_id = p.ext_id`
+
+// lockEventsSQL takes the advisory locks of many ext_ids, in the order of
+// their keys, so that two batches sharing ext_ids never deadlock.
+const lockEventsSQL = `SELECT count(pg_advisory_xact_lock($1::int, h)) FROM
+	(SELECT DISTINCT hashtext(x) AS h FROM unnest($2::text[]) AS x ORDER BY 1 OFFSET 0) AS k`
+
+// RecordViews stores many views in one transaction and commits once before
+// returning: out[i] is what RecordView would have returned for vs[i] had
+// the views been recorded one by one in this order (so only the first view
+// of an ext_id is billed, also within vs). Any error leaves none of them
+// stored.
+func (s *Store) RecordViews(ctx context.Context, vs []ViewWrite) ([]Recorded, error) {
+	out := make([]Recorded, len(vs))
+	if len(vs) == 0 {
+		return out, nil
+	}
+	batch := &pgx.Batch{}
+	extIDs := make([]string, len(vs))
+	for i, v := range vs {
+		extIDs[i] = v.Event.ExtID
+	}
+	batch.Queue(lockEventsSQL, eventLockClass, extIDs)
+	// Rounds of distinct ext_ids: a later view of an ext_id goes in a later
+	// statement, which sees the earlier one's insert.
+	rounds := viewRounds(vs)
+	for _, r := range rounds {
+		batch.Queue(recordViewsSQL, r.args(vs)...)
+	}
+	br := s.Pool.SendBatch(ctx, batch)
+	_, err := br.Exec()
+	for _, r := range rounds {
+		if err != nil {
+			break
+		}
+		var rows pgx.Rows
+		if rows, err = br.Query(); err != nil {
+			break
+		}
+		n := 0
+		for rows.Next() {
+			var i int32
+			var rec Recorded
+			if err = rows.Scan(&i, &rec.EventID, &rec.Billed, &rec.NoticeID, &rec.Reason, &rec.Impressions); err != nil {
+				break
+			}
+			if i < 0 || int(i) >= len(vs) {
+				err = fmt.Errorf("row %d out of range", i)
+				break
+			}
+			out[i] = rec
+			n++
+		}
+		rows.Close()
+		if err == nil {
+			err = rows.Err()
+		}
+		if err == nil && n != len(r) {
+			err = fmt.Errorf("%d rows for %d views", n, len(r))
+		}
+	}
+	// Close reads the commit's answer: only after it are the views durable.
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: record %d views: %w", len(vs), err)
+	}
+	return out, nil
+}
+
+// viewRound is the indexes (into the batch) of views of distinct ext_ids.
+type viewRound []int
+
+// viewRounds splits vs into rounds of distinct ext_ids, keeping the order of
+// the views of one ext_id across rounds.
+func viewRounds(vs []ViewWrite) []viewRound {
+	var rounds []viewRound
+	seen := make(map[string]int, len(vs)) // ext_id: views of it so far
+	for i, v := range vs {
+		k := seen[v.Event.ExtID]
+		seen[v.Event.ExtID] = k + 1
+		if k == len(rounds) {
+			rounds = append(rounds, nil)
+		}
+		rounds[k] = append(rounds[k], i)
+	}
+	return rounds
+}
+
+// args are recordViewsSQL's arrays for the views of r.
+func (r viewRound) args(vs []ViewWrite) []any {
+	n := len(r)
+	var (
+		idx                          = make([]int32, n)
+		extID, caseID, iid, zid, pid = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		price, rate, value, fee, adj = make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+		at, enq, from, to            = make([]time.Time, n), make([]time.Time, n), make([]time.Time, n), make([]time.Time, n)
+		dsp, burl, bidPrice, bidCur  = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		late                         = make([]bool, n)
+		impIdx, impSeq               []int32
+		impURL                       []string
+	)
+	for j, i := range r {
+		v := vs[i]
+		ev := v.Event
+		idx[j] = int32(i)
+		extID[j], caseID[j], iid[j], zid[j], pid[j] = ev.ExtID, ev.CaseID, ev.ImpressionID, ev.ZoneID, ev.PublisherID
+		price[j], rate[j], value[j], fee[j], adj[j] = ev.PriceMicros, ev.RateNanos, ev.Value, ev.FeePPM, ev.BidAdjustmentPPM
+		at[j], enq[j] = ev.CreatedAt, ev.EnqueuedAt
+		if enq[j].IsZero() {
+			enq[j] = ev.CreatedAt
+		}
+		from[j], to[j] = lookBack(ev)
+		dsp[j], burl[j], bidPrice[j], bidCur[j] = v.DSP, v.BURL, ev.BidPrice, ev.BidCurrency
+		late[j] = ev.Late
+		for k, u := range v.Impressions {
+			impIdx, impURL, impSeq = append(impIdx, int32(i)), append(impURL, u), append(impSeq, int32(k+1))
+		}
+	}
+	if impIdx == nil {
+		impIdx, impURL, impSeq = []int32{}, []string{}, []int32{}
+	}
+	lo, hi := from[0], to[0]
+	for j := range from {
+		lo, hi = minTime(lo, from[j]), maxTime(hi, to[j])
+	}
+	return []any{idx, extID, caseID, iid, zid, pid, price, rate, value, at, dsp, burl, enq, from, late, to, fee, adj,
+		bidPrice, bidCur, impIdx, impURL, impSeq, lo, hi}
+}
+
+// getAuctionsNearSQL finds many wins in the partitions around their
+// ext_ids' times ($2..$3 spans them all).
+const getAuctionsNearSQL = `SELECT ` + auctionColumns + ` FROM auctions
+	WHERE ext_id = ANY($1::text[]) AND created_at >= $2 AND created_at < $3`
+
+// getAuctionsSQL finds many wins in every partition (ext_ids without a
+// time, or not found near it).
+const getAuctionsSQL = `SELECT ` + auctionColumns + ` FROM auctions WHERE ext_id = ANY($1::text[])`
+
+// GetAuctions returns the wins stored under extIDs, by ext_id (an unknown
+// one is missing from the map), in at most two round trips: those whose
+// ext_id carries its time in the partitions near it, the others (and those
+// not found there) everywhere, as GetAuction does. It is the look-up of a
+// group of views.
+func (s *Store) GetAuctions(ctx context.Context, extIDs []string) (map[string]*Auction, error) {
+	out := make(map[string]*Auction, len(extIDs))
+	var near, far []string
+	var lo, hi time.Time
+	for _, id := range extIDs {
+		t, ok := ExtIDTime(id)
+		if !ok {
+			far = append(far, id)
+			continue
+		}
+		if len(near) == 0 || t.Before(lo) {
+			lo = t
+		}
+		if len(near) == 0 || t.After(hi) {
+			hi = t
+		}
+		near = append(near, id)
+	}
+	if len(near) > 0 {
+		if err := s.collectAuctions(ctx, out, getAuctionsNearSQL, near, lo.Add(-extIDSlack), hi.Add(extIDSlack)); err != nil {
+			return nil, err
+		}
+		for _, id := range near {
+			if out[id] == nil {
+				far = append(far, id)
+			}
+		}
+	}
+	if len(far) > 0 {
+		if err := s.collectAuctions(ctx, out, getAuctionsSQL, far); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func (s *Store) collectAuctions(ctx context.Context, out map[string]*Auction, sql string, args ...any) error {
+	rows, err := s.Pool.Query(ctx, sql, args...)
+	if err != nil {
+		return fmt.Errorf("store: get auctions: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var a Auction
+		if err := rows.Scan(&a.ExtID, &a.AuctionID, &a.RequestID, &a.CreativeID, &a.DSP, &a.Seat, &a.BidID, &a.AdID,
+			&a.PriceMicros, &a.BidCurrency, &a.BidPrice, &a.NURL, &a.BURL, &a.ClickURL, &a.ADomain, &a.BidAdjustmentPPM,
+			&a.CrID, &a.CID, &a.Cat, &a.Attr, &a.W, &a.H, &a.MType, &a.Exp, &a.FixedPrice, &a.CreatedAt,
+			&a.Delivery, &a.CreativePath, &a.ServeToken, &a.CreativeSHA256, &a.ImpressionURLs); err != nil {
+			return fmt.Errorf("store: get auctions: %w", err)
+		}
+		out[a.ExtID] = &a
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("store: get auctions: %w", err)
+	}
+	return nil
+}
