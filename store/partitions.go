@@ -193,6 +193,9 @@ func (s *Store) EnsurePartitions(ctx context.Context, table string, from, to tim
 		}
 		seen[g[0]] = true
 		p, err := s.createPartition(ctx, table, g[0], g[1])
+		if errors.Is(err, errPartitionExists) {
+			continue
+		}
 		if err != nil {
 			// Another instance may have created it meanwhile: fine if the
 			// range is covered now.
@@ -216,6 +219,19 @@ func (s *Store) createPartition(ctx context.Context, table string, from, to time
 	p := Partition{Table: table, Name: PartitionName(table, from), From: from, To: to}
 	name, parent, def := pgx.Identifier{p.Name}.Sanitize(), pgx.Identifier{table}.Sanitize(), pgx.Identifier{table + "_default"}.Sanitize()
 	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+		// One creator per table at a time, across instances: a second one
+		// waits here (not on the DDL locks, where lock_timeout would fail
+		// it) and then finds the partition made.
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, "dsp-bridge partitions "+table); err != nil {
+			return err
+		}
+		var exists bool
+		if err := tx.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, p.Name).Scan(&exists); err != nil {
+			return err
+		}
+		if exists {
+			return errPartitionExists
+		}
 		if _, err := tx.Exec(ctx, fmt.Sprintf(`SET LOCAL lock_timeout = '%dms'`, ddlLockTimeout.Milliseconds())); err != nil {
 			return err
 		}
@@ -236,11 +252,17 @@ func (s *Store) createPartition(ctx context.Context, table string, from, to time
 			parent, name, from.UTC().Format(time.RFC3339), to.UTC().Format(time.RFC3339)))
 		return err
 	})
+	if errors.Is(err, errPartitionExists) {
+		return p, err
+	}
 	if err != nil {
 		return p, fmt.Errorf("store: create partition %s: %w", p.Name, err)
 	}
 	return p, nil
 }
+
+// errPartitionExists: another instance created the partition first.
+var errPartitionExists = errors.New("store: partition exists")
 
 // ErrPartitionKept is returned by DropPartition when its check, made under
 // the partition's lock, says the partition must stay.
