@@ -187,4 +187,3 @@ func Bids(req *openrtb2.BidRequest, o Options, call int) []byte {
 	})
 	return bytes.TrimSpace(out.Bytes())
 }
-

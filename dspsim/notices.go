@@ -57,4 +57,3 @@ func (s *Server) bill(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	w.WriteHeader(status)
 }
-
