@@ -59,6 +59,17 @@ func (s *Server) auction(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "simulated failure", http.StatusInternalServerError)
 		return
 	}
+	switch fault := s.pickFault(SurfaceBid); fault {
+	case "":
+	case FaultURL:
+		if o.RedirectTo != "" {
+			base := strings.TrimRight(o.RedirectTo, "/")
+			o.PublicURL, o.BillingURL, o.Respond, o.Mode = base, base, nil, ModeBid
+		}
+	default:
+		s.applyFault(w, r, SurfaceBid, fault)
+		return
+	}
 	if o.Respond != nil {
 		status, b := o.Respond(&req)
 		s.write(w, r, status, b)

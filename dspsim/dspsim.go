@@ -103,6 +103,16 @@ type Options struct {
 	// so that a long load run does not hold every request in memory.
 	// RequestCount still counts every one.
 	MaxRecorded int
+	// Fault, if set, picks a fault (faults.go) for every request to a
+	// surface; "" answers normally. RandomFaults makes one.
+	Fault func(Surface) Fault
+	// RedirectTo is the base URL FaultRedirect sends the caller to and
+	// FaultURL's bids name.
+	RedirectTo string
+	// CreativeQuery adds the notice query (with the auction's macros) to the
+	// image URL of image markup, so that every auction's creative is another
+	// URL the bridge must fetch rather than one it has cached.
+	CreativeQuery bool
 }
 
 // Received is one bid request as it arrived.
@@ -130,6 +140,7 @@ type Server struct {
 	billHits int
 	hits     map[Hit][]url.Values
 	pngs     map[[2]int][]byte
+	faults   map[faultKey]int
 	started  time.Time
 }
 
@@ -158,17 +169,18 @@ func Start(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("dspsim: %w", err)
 	}
 	s := &Server{listener: l, closing: make(chan struct{}), url: "http://" + l.Addr().String(), rnd: rand.New(rand.NewSource(opts.Seed)),
-		hits: map[Hit][]url.Values{}, pngs: map[[2]int][]byte{}, started: time.Now()}
+		hits: map[Hit][]url.Values{}, pngs: map[[2]int][]byte{}, faults: map[faultKey]int{}, started: time.Now()}
 	s.opts = withDefaults(opts, s.url)
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /win", s.win)
-	mux.HandleFunc("GET /bill", s.bill)
-	mux.HandleFunc("GET /creative/{name}", s.creativeImage)
-	mux.HandleFunc("GET /pixel", s.trackingPixel)
-	mux.HandleFunc("GET /vast/inline.xml", s.vastInline)
-	mux.HandleFunc("GET /media/video", s.media)
-	mux.HandleFunc("GET /impression", s.counted(HitImpression))
-	mux.HandleFunc("GET /event", s.counted(HitEvent))
+	// The bridge calls these; the browser calls /click.
+	mux.HandleFunc("GET /win", s.faulty(SurfaceNURL, s.win))
+	mux.HandleFunc("GET /bill", s.bill) // faults inside: it counts them as bills
+	mux.HandleFunc("GET /creative/{name}", s.faulty(SurfaceNURL, s.creativeImage))
+	mux.HandleFunc("GET /pixel", s.faulty(SurfaceBURL, s.trackingPixel))
+	mux.HandleFunc("GET /vast/inline.xml", s.faulty(SurfaceNURL, s.vastInline))
+	mux.HandleFunc("GET /media/video", s.faulty(SurfaceNURL, s.media))
+	mux.HandleFunc("GET /impression", s.faulty(SurfaceBURL, s.counted(HitImpression)))
+	mux.HandleFunc("GET /event", s.faulty(SurfaceBURL, s.counted(HitEvent)))
 	mux.HandleFunc("GET /click", s.click)
 	mux.HandleFunc("POST /", s.auction)
 	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}

@@ -41,19 +41,31 @@ func (s *Server) win(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) bill(w http.ResponseWriter, r *http.Request) {
+	fault := s.pickFault(SurfaceBURL)
 	s.mu.Lock()
 	s.billHits++
 	s.hits[HitBill] = append(s.hits[HitBill], r.URL.Query())
 	status := http.StatusOK
 	switch {
+	case fault != "":
+		status = 0
+		if faultAnswers2xx(fault) {
+			status = http.StatusOK
+		}
 	case s.opts.BillStatus != 0:
 		status = s.opts.BillStatus
 	case s.billHits <= s.opts.BillFailures:
 		status = http.StatusServiceUnavailable
 	}
-	if status < 300 {
+	// A fault that answers 200 still tells the caller the bill arrived, so
+	// it is recorded before the answer is written.
+	if status >= 200 && status < 300 {
 		s.bills = append(s.bills, r.URL.Query())
 	}
 	s.mu.Unlock()
+	if fault != "" {
+		s.applyFault(w, r, SurfaceBURL, fault)
+		return
+	}
 	w.WriteHeader(status)
 }
