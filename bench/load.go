@@ -80,6 +80,10 @@ func (p *winPool) left() int {
 type tally struct {
 	Bids, Slots, Wins, NoBids, BidErrors, Late int64
 	Views, ViewErrors, Clicks, ClickErrors     int64
+	// Calls that failed while the bridge was down on purpose (a chaos
+	// run's kill): never answered, and not errors of the bridge either.
+	// BidRefused of them found no listener; LateOutage were answered late.
+	BidOutage, BidRefused, LateOutage, ViewOutage, ClickOutage int64
 	Bid, View, Click                           Histogram
 	Elapsed                                    time.Duration
 	Exhausted                                  bool   // views mode: the pool of wins ran out
@@ -97,6 +101,11 @@ func (t *tally) merge(o *tally) {
 	t.ViewErrors += o.ViewErrors
 	t.Clicks += o.Clicks
 	t.ClickErrors += o.ClickErrors
+	t.BidOutage += o.BidOutage
+	t.BidRefused += o.BidRefused
+	t.LateOutage += o.LateOutage
+	t.ViewOutage += o.ViewOutage
+	t.ClickOutage += o.ClickOutage
 	t.Bid.Merge(&o.Bid)
 	t.View.Merge(&o.View)
 	t.Click.Merge(&o.Click)
@@ -115,7 +124,8 @@ type generator struct {
 	clickFraction float64
 	lateAfter     time.Duration
 	seed          uint64
-	phases        uint64 // seeds each phase's callers differently
+	phases        uint64   // seeds each phase's callers differently
+	outage        *outages // chaos: when the bridge was down on purpose (nil: never)
 
 	bids   []bidBody
 	prep   []bidBody // views mode: many slots per call, to make wins fast
