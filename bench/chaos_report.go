@@ -117,7 +117,6 @@ func (m *chaosRun) report(t *tally, books Books, n ChaosNotices, p ChaosPayments
 	return r
 }
 
-
 // WriteTable prints the report for people.
 func (r *ChaosReport) WriteTable(w io.Writer) {
 	fmt.Fprintf(w, "bridge bench --chaos: %s of mixed traffic, concurrency %d, tmax %s, %.0f%% of DSP requests faulty per surface, seed %d\n",

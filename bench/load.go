@@ -84,10 +84,10 @@ type tally struct {
 	// run's kill): never answered, and not errors of the bridge either.
 	// BidRefused of them found no listener; LateOutage were answered late.
 	BidOutage, BidRefused, LateOutage, ViewOutage, ClickOutage int64
-	Bid, View, Click                           Histogram
-	Elapsed                                    time.Duration
-	Exhausted                                  bool   // views mode: the pool of wins ran out
-	FirstError                                 string // the first error seen, for the report
+	Bid, View, Click                                           Histogram
+	Elapsed                                                    time.Duration
+	Exhausted                                                  bool   // views mode: the pool of wins ran out
+	FirstError                                                 string // the first error seen, for the report
 }
 
 func (t *tally) merge(o *tally) {
