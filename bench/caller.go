@@ -125,6 +125,8 @@ func (c *caller) bridgeBid() {
 	case lat <= c.g.lateAfter:
 	case down:
 		c.res.LateOutage++
+	case lat-c.g.stalls.overlap(start, start.Add(lat)) <= c.g.lateAfter:
+		c.res.LateStalled++
 	default:
 		c.res.Late++
 	}

@@ -63,3 +63,67 @@ func (o *outages) total(now time.Time) time.Duration {
 	}
 	return d
 }
+
+// overlap is how much of [start, end] the windows cover.
+func (o *outages) overlap(start, end time.Time) time.Duration {
+	if o == nil {
+		return 0
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var d time.Duration
+	for _, w := range o.w {
+		from, to := w.from, w.to
+		if to.IsZero() {
+			to = end
+		}
+		if from.Before(start) {
+			from = start
+		}
+		if to.After(end) {
+			to = end
+		}
+		if to.After(from) {
+			d += to.Sub(from)
+		}
+	}
+	return d
+}
+
+// count is the number of windows and the longest one.
+func (o *outages) count() (int, time.Duration) {
+	if o == nil {
+		return 0, 0
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var longest time.Duration
+	for _, w := range o.w {
+		longest = max(longest, w.to.Sub(w.from))
+	}
+	return len(o.w), longest
+}
+
+// watchStalls records in o every moment this process was not run for more
+// than threshold (a ticker every 10 ms that fired late), until ctx ends. On
+// a shared machine the load generator itself may be descheduled: an answer
+// it reads late by no more than such a stall was not late from the bridge.
+func watchStalls(done <-chan struct{}, o *outages, threshold time.Duration) {
+	const tick = 10 * time.Millisecond
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	last := time.Now()
+	for {
+		select {
+		case <-done:
+			return
+		case now := <-t.C:
+			if gap := now.Sub(last); gap > tick+threshold {
+				o.mu.Lock()
+				o.w = append(o.w, window{from: last.Add(tick), to: now})
+				o.mu.Unlock()
+			}
+			last = now
+		}
+	}
+}

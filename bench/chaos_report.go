@@ -39,16 +39,22 @@ type ChaosReport struct {
 
 // ChaosBids is what became of the /bid calls.
 type ChaosBids struct {
-	Calls            int64   `json:"calls"`
-	Answered         int64   `json:"answered"` // 200 with an answer the AdServer accepts
-	Wins             int64   `json:"wins"`
-	NoBids           int64   `json:"no_bids"`
-	Late             int64   `json:"late"`   // answered later than tmax + 10 ms, the bridge up
-	Errors           int64   `json:"errors"` // not answered (or answered wrong) while the bridge was up
-	RefusedWhileDown int64   `json:"refused_while_down"`
-	CutWhileDown     int64   `json:"cut_while_down"`  // in flight at the kill, or failed while the new process started
-	LateWhileDown    int64   `json:"late_while_down"` // answered, but late, around the kill
-	Latency          Latency `json:"latency_ms"`
+	Calls            int64 `json:"calls"`
+	Answered         int64 `json:"answered"` // 200 with an answer the AdServer accepts
+	Wins             int64 `json:"wins"`
+	NoBids           int64 `json:"no_bids"`
+	Late             int64 `json:"late"`   // answered later than tmax + 10 ms, the bridge up
+	Errors           int64 `json:"errors"` // not answered (or answered wrong) while the bridge was up
+	RefusedWhileDown int64 `json:"refused_while_down"`
+	CutWhileDown     int64 `json:"cut_while_down"`  // in flight at the kill, or failed while the new process started
+	LateWhileDown    int64 `json:"late_while_down"` // answered, but late, around the kill
+	// LateStalled were late by no more than the bench process itself was
+	// not run during the call (a shared machine's CPU starvation, which
+	// also delays reading the answer): reported, not a problem.
+	LateStalled int64   `json:"late_stalled"`
+	Stalls      int     `json:"bench_stalls"`       // moments the bench process was not run for > 50 ms
+	LongestMS   float64 `json:"bench_stall_max_ms"` // the longest of them
+	Latency     Latency `json:"latency_ms"`
 }
 
 // ChaosEvents is what became of the views or the clicks.
@@ -68,10 +74,13 @@ func (m *chaosRun) report(t *tally, books Books, n ChaosNotices, p ChaosPayments
 		BridgeDownS: m.g.outage.total(time.Now()).Seconds(), CanaryHits: m.canary.hits.Load(), CanaryURLs: m.canary.urls,
 		Bids: ChaosBids{Calls: t.Bids, Answered: t.Bids - t.BidErrors - t.BidOutage, Wins: t.Wins, NoBids: t.NoBids, Late: t.Late,
 			Errors: t.BidErrors, RefusedWhileDown: t.BidRefused, CutWhileDown: t.BidOutage - t.BidRefused, LateWhileDown: t.LateOutage,
-			Latency: latencyOf(&t.Bid)},
+			LateStalled: t.LateStalled, Latency: latencyOf(&t.Bid)},
 		Views:  ChaosEvents{Calls: t.Views + t.ViewErrors + t.ViewOutage, Answered: t.Views, Errors: t.ViewErrors, WhileDown: t.ViewOutage},
 		Clicks: ChaosEvents{Calls: t.Clicks + t.ClickErrors + t.ClickOutage, Answered: t.Clicks, Errors: t.ClickErrors, WhileDown: t.ClickOutage},
 	}
+	var longest time.Duration
+	r.Bids.Stalls, longest = m.g.stalls.count()
+	r.Bids.LongestMS = ms(longest)
 	m.mu.Lock()
 	r.Disruptions = append([]Disruption(nil), m.disruptions...)
 	m.mu.Unlock()
@@ -131,6 +140,7 @@ func (r *ChaosReport) WriteTable(w io.Writer) {
 	b := r.Bids
 	row("/bid calls", fmt.Sprint(b.Calls), fmt.Sprintf("answered %d (%d wins, %d no-bids), errors %d", b.Answered, b.Wins, b.NoBids, b.Errors))
 	row("/bid late (> tmax+10ms)", fmt.Sprint(b.Late), fmt.Sprintf("p50 %.1f ms, p99 %.1f ms, p99.9 %.1f ms, max %.1f ms", b.Latency.P50MS, b.Latency.P99MS, b.Latency.P999MS, b.Latency.MaxMS))
+	row("/bid late, the bench stalled", fmt.Sprint(b.LateStalled), fmt.Sprintf("late by no more than the load generator itself was not run (%d stalls > 50 ms, longest %.0f ms)", b.Stalls, b.LongestMS))
 	row("/bid while the bridge was down", fmt.Sprint(b.RefusedWhileDown+b.CutWhileDown), fmt.Sprintf("connection refused %d, cut or failed %d, late %d (%.1fs down; never counted as answered)", b.RefusedWhileDown, b.CutWhileDown, b.LateWhileDown, r.BridgeDownS))
 	bk := r.Books
 	row("wins answered / stored", fmt.Sprintf("%d / %d", bk.WinsAnswered, bk.WinsStored), fmt.Sprintf("missing %d, answered twice %d", bk.WinsMissing, bk.WinsDuplicated))

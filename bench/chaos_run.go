@@ -89,17 +89,21 @@ func RunChaos(ctx context.Context, o Options) (*ChaosReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	g.outage = &outages{}
+	g.outage, g.stalls = &outages{}, &outages{}
 	m := &chaosRun{o: &o, e: e, g: g, canary: can}
 
 	o.progress("chaos for %s: faults on every surface, PostgreSQL restarted and crashed, the bridge killed with -9...", o.Duration)
 	start := time.Now()
 	dctx, stopDisrupting := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	wg.Add(1)
+	wg.Add(2)
 	go func() {
 		defer wg.Done()
 		m.disrupt(dctx, start)
+	}()
+	go func() {
+		defer wg.Done()
+		watchStalls(dctx.Done(), g.stalls, 50*time.Millisecond)
 	}()
 	// Every answer also goes through the AdServer's own all-or-nothing check.
 	t := g.run(ctx, targets[Bridge], workBids, o.Duration, 0, true)
