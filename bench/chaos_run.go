@@ -27,8 +27,8 @@ type chaosRun struct {
 	disruptions []Disruption
 }
 
-// validateChaos checks what a chaos run adds to the options.
-func (o *Options) validateChaos() error {
+// ValidateChaos checks what a chaos run adds to the options.
+func (o *Options) ValidateChaos() error {
 	var errs []error
 	if o.Duration < 10*time.Second {
 		errs = append(errs, fmt.Errorf("--chaos --duration %s: at least 10s, to fit a PostgreSQL restart, a kill and a crash", o.Duration))
@@ -53,7 +53,7 @@ func RunChaos(ctx context.Context, o Options) (*ChaosReport, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
-	if err := o.validateChaos(); err != nil {
+	if err := o.ValidateChaos(); err != nil {
 		return nil, err
 	}
 	can, err := startCanary()

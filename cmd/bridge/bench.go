@@ -105,6 +105,9 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return &exitError{code: 2, err: fmt.Errorf("bench: %w", err)}
 	}
 	if *chaos {
+		if err := o.ValidateChaos(); err != nil {
+			return &exitError{code: 2, err: fmt.Errorf("bench: %w", err)}
+		}
 		return chaosCmd(ctx, o, args, *jsonOut, stdout)
 	}
 	write := func(r *bench.Report) error {

@@ -69,3 +69,14 @@ func TestChaosSoakLosesNothing(t *testing.T) {
 		}
 	}
 }
+
+// A chaos run too short to fit its disruptions, or with a fault rate out of
+// range, is a usage error.
+func TestChaosOptionsAreChecked(t *testing.T) {
+	for _, args := range [][]string{{"--chaos", "--duration", "5s"}, {"--chaos", "--fault-rate", "0.9"}} {
+		code, out, errs := benchRun(t, args...)
+		if code != 2 || !strings.Contains(errs, "--chaos --duration 5s") && !strings.Contains(errs, "--fault-rate 0.9") {
+			t.Errorf("%v: exit %d\n%s\n%s", args, code, out, errs)
+		}
+	}
+}
