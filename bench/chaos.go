@@ -88,6 +88,7 @@ func (m *chaosRun) disrupt(ctx context.Context, start time.Time) {
 		case "bridge-kill-9":
 			m.kills++
 			err = m.e.killBridge(ctx, m.o, m.g.outage, m.kills)
+			m.bridgePID.Store(int64(m.e.bridge.pid()))
 		}
 		d.DownMS = float64(time.Since(t0).Microseconds()) / 1000
 		if err != nil {

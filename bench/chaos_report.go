@@ -29,7 +29,8 @@ type ChaosReport struct {
 	Payments    ChaosPayments                           `json:"payments"`
 	Faults      map[dspsim.Surface]map[dspsim.Fault]int `json:"faults"` // injected, all DSPs together
 	Disruptions []Disruption                            `json:"disruptions"`
-	BridgeDownS float64                                 `json:"bridge_down_s"` // from the kill until the new process was ready
+	BridgeDownS float64                                 `json:"bridge_down_s"`   // from the kill until the new process was ready
+	Starvation  Starvation                              `json:"bridge_cpu_wait"` // the bridge runnable, waiting for a CPU
 	CanaryHits  int64                                   `json:"canary_hits"`
 	CanaryURLs  []string                                `json:"canary_urls"`
 	Problems    []string                                `json:"problems"`
@@ -49,7 +50,7 @@ type ChaosBids struct {
 	CutWhileDown     int64 `json:"cut_while_down"`  // in flight at the kill, or failed while the new process started
 	LateWhileDown    int64 `json:"late_while_down"` // answered, but late, around the kill
 	// LateStalled were late by no more than the bench process itself was
-	// not run during the call (a shared machine's CPU starvation, which
+	// not run during the call (a shared machine's CPU Starvation, which
 	// also delays reading the answer): reported, not a problem.
 	LateStalled int64   `json:"late_stalled"`
 	Stalls      int     `json:"bench_stalls"`       // moments the bench process was not run for > 50 ms
@@ -78,6 +79,7 @@ func (m *chaosRun) report(t *tally, books Books, n ChaosNotices, p ChaosPayments
 		Views:  ChaosEvents{Calls: t.Views + t.ViewErrors + t.ViewOutage, Answered: t.Views, Errors: t.ViewErrors, WhileDown: t.ViewOutage},
 		Clicks: ChaosEvents{Calls: t.Clicks + t.ClickErrors + t.ClickOutage, Answered: t.Clicks, Errors: t.ClickErrors, WhileDown: t.ClickOutage},
 	}
+	r.Starvation = m.starved
 	var longest time.Duration
 	r.Bids.Stalls, longest = m.g.stalls.count()
 	r.Bids.LongestMS = ms(longest)
@@ -141,6 +143,9 @@ func (r *ChaosReport) WriteTable(w io.Writer) {
 	row("/bid calls", fmt.Sprint(b.Calls), fmt.Sprintf("answered %d (%d wins, %d no-bids), errors %d", b.Answered, b.Wins, b.NoBids, b.Errors))
 	row("/bid late (> tmax+10ms)", fmt.Sprint(b.Late), fmt.Sprintf("p50 %.1f ms, p99 %.1f ms, p99.9 %.1f ms, max %.1f ms", b.Latency.P50MS, b.Latency.P99MS, b.Latency.P999MS, b.Latency.MaxMS))
 	row("/bid late, the bench stalled", fmt.Sprint(b.LateStalled), fmt.Sprintf("late by no more than the load generator itself was not run (%d stalls > 50 ms, longest %.0f ms)", b.Stalls, b.LongestMS))
+	if st := r.Starvation; !st.Unreadable {
+		row("bridge waiting for a CPU", fmt.Sprintf("%.1fs", st.TotalS), fmt.Sprintf("its threads runnable but not run, all together; worst 100 ms sample %.0f ms, %d of %d samples >= 100 ms", st.WorstMS, st.Over100MS, st.Samples))
+	}
 	row("/bid while the bridge was down", fmt.Sprint(b.RefusedWhileDown+b.CutWhileDown), fmt.Sprintf("connection refused %d, cut or failed %d, late %d (%.1fs down; never counted as answered)", b.RefusedWhileDown, b.CutWhileDown, b.LateWhileDown, r.BridgeDownS))
 	bk := r.Books
 	row("wins answered / stored", fmt.Sprintf("%d / %d", bk.WinsAnswered, bk.WinsStored), fmt.Sprintf("missing %d, answered twice %d", bk.WinsMissing, bk.WinsDuplicated))

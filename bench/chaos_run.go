@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -22,6 +23,9 @@ type chaosRun struct {
 	g      *generator
 	canary *canary
 	kills  int
+
+	bridgePID atomic.Int64 // the bridge now running (a kill starts another)
+	starved   Starvation   // set when the traffic ends
 
 	mu          sync.Mutex
 	disruptions []Disruption
@@ -104,6 +108,12 @@ func RunChaos(ctx context.Context, o Options) (*ChaosReport, error) {
 	go func() {
 		defer wg.Done()
 		watchStalls(dctx.Done(), g.stalls, 50*time.Millisecond)
+	}()
+	m.bridgePID.Store(int64(e.bridge.pid()))
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		m.starved = watchStarvation(dctx.Done(), &m.bridgePID)
 	}()
 	// Every answer also goes through the AdServer's own all-or-nothing check.
 	t := g.run(ctx, targets[Bridge], workBids, o.Duration, 0, true)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"os"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -121,5 +123,27 @@ func TestChaosReportNamesEveryLoss(t *testing.T) {
 		if !strings.Contains(all, w) {
 			t.Errorf("no problem mentions %q:\n%s", w, all)
 		}
+	}
+}
+
+// The run-queue wait of a process is readable (this one, busy for a
+// moment on every thread it has) and grows; a process that is gone has none.
+func TestRunqWait(t *testing.T) {
+	if _, err := os.Stat("/proc/self/task"); err != nil {
+		t.Skip("no /proc")
+	}
+	w0, ok := runqWait(os.Getpid())
+	if !ok {
+		t.Skip("no schedstat on this kernel")
+	}
+	for i := 0; i < 3; i++ {
+		runtime.Gosched()
+	}
+	w1, ok := runqWait(os.Getpid())
+	if !ok || w1 < w0 {
+		t.Fatalf("wait went from %s to %s (%v)", w0, w1, ok)
+	}
+	if _, ok := runqWait(1 << 30); ok {
+		t.Fatal("a pid that does not exist has a wait")
 	}
 }
