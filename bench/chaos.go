@@ -68,7 +68,7 @@ var chaosPlan = []struct {
 	{0.7, "postgres-crash"},
 }
 
-// disrupt runs the plan while the traffic runs, from start.
+// disrupt runs the whole plan from start, each disruption to its end.
 func (m *chaosRun) disrupt(ctx context.Context, start time.Time) {
 	for _, p := range chaosPlan {
 		at := start.Add(time.Duration(p.at * float64(m.o.Duration)))

@@ -16,6 +16,7 @@ import (
 type ChaosReport struct {
 	Command     string                                  `json:"command"`
 	DurationS   float64                                 `json:"duration_s"`
+	TrafficS    float64                                 `json:"traffic_s"` // the duration, or longer if a disruption took longer to recover
 	Concurrency int                                     `json:"concurrency"`
 	TMaxMS      float64                                 `json:"tmax_ms"`
 	FaultRate   float64                                 `json:"fault_rate"`
@@ -70,7 +71,7 @@ type ChaosEvents struct {
 func (m *chaosRun) report(t *tally, books Books, n ChaosNotices, p ChaosPayments) ChaosReport {
 	o := m.o
 	r := ChaosReport{
-		DurationS: o.Duration.Seconds(), Concurrency: o.Concurrency, TMaxMS: ms(o.TMax), FaultRate: o.FaultRate, Seed: o.Seed,
+		DurationS: o.Duration.Seconds(), TrafficS: m.trafficS, Concurrency: o.Concurrency, TMaxMS: ms(o.TMax), FaultRate: o.FaultRate, Seed: o.Seed,
 		PostgreSQL: m.e.durability, BURLs: n, Payments: p, Faults: m.e.faultTotals(),
 		BridgeDownS: m.g.outage.total(time.Now()).Seconds(), CanaryHits: m.canary.hits.Load(), CanaryURLs: m.canary.urls,
 		Bids: ChaosBids{Calls: t.Bids, Answered: t.Bids - t.BidErrors - t.BidOutage, Wins: t.Wins, NoBids: t.NoBids, Late: t.Late,
@@ -131,7 +132,7 @@ func (m *chaosRun) report(t *tally, books Books, n ChaosNotices, p ChaosPayments
 // WriteTable prints the report for people.
 func (r *ChaosReport) WriteTable(w io.Writer) {
 	fmt.Fprintf(w, "bridge bench --chaos: %s of mixed traffic, concurrency %d, tmax %s, %.0f%% of DSP requests faulty per surface, seed %d\n",
-		fmtSeconds(r.DurationS), r.Concurrency, fmtMS(r.TMaxMS), 100*r.FaultRate, r.Seed)
+		fmtSeconds(max(r.DurationS, r.TrafficS)), r.Concurrency, fmtMS(r.TMaxMS), 100*r.FaultRate, r.Seed)
 	fmt.Fprintf(w, "  PostgreSQL fsync=%s synchronous_commit=%s\n", r.PostgreSQL["fsync"], r.PostgreSQL["synchronous_commit"])
 	if r.Command != "" {
 		fmt.Fprintf(w, "  $ %s\n", r.Command)
@@ -154,7 +155,7 @@ func (r *ChaosReport) WriteTable(w io.Writer) {
 	n := r.BURLs
 	row("burls of billed views", fmt.Sprint(n.Delivered+n.UndeliveredWithReason+n.UndeliveredNoReason+n.Pending),
 		fmt.Sprintf("delivered %d, undelivered with a reason %d, without %d, pending after the drain %d, missing %d", n.Delivered, n.UndeliveredWithReason, n.UndeliveredNoReason, n.Pending, n.Missing))
-	row("burls delivered, never received", fmt.Sprint(bk.BillsNotReceived), "")
+	row("burls delivered, never received", fmt.Sprint(bk.BillsNotReceived), "delivered per the database, missing from the DSPs' own logs of /bill")
 	row("outbox pending after the drain", fmt.Sprint(n.OutboxPending), "every kind: nurl, burl, imp")
 	p := r.Payments
 	row("payment reports", fmt.Sprint(p.Reports), fmt.Sprintf("%d clicks over %d views; billed %d clicks over %d views; unsettled %d, mismatched %d", p.ReportedValue, p.ReportedViews, p.BilledValue, p.BilledViews, p.Unsettled, p.Mismatched))

@@ -25,6 +25,7 @@ type chaosRun struct {
 	kills  int
 
 	bridgePID atomic.Int64 // the bridge now running (a kill starts another)
+	trafficS  float64      // how long the traffic ran (at least the duration)
 	starved   Starvation   // set when the traffic ends
 
 	mu          sync.Mutex
@@ -98,27 +99,37 @@ func RunChaos(ctx context.Context, o Options) (*ChaosReport, error) {
 
 	o.progress("chaos for %s: faults on every surface, PostgreSQL restarted and crashed, the bridge killed with -9...", o.Duration)
 	start := time.Now()
-	dctx, stopDisrupting := context.WithCancel(ctx)
+	// The traffic runs for the duration, and on until two seconds after the
+	// last disruption recovered: on a slow machine a restart may take
+	// longer than planned, and every disruption must end with traffic
+	// flowing again (and PostgreSQL up for the drain).
+	tctx, stopTraffic := context.WithCancel(ctx)
+	defer stopTraffic()
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
 	go func() {
 		defer wg.Done()
-		m.disrupt(dctx, start)
+		m.disrupt(ctx, start)
+		select {
+		case <-ctx.Done():
+		case <-time.After(max(time.Until(start.Add(o.Duration)), 2*time.Second)):
+		}
+		stopTraffic()
 	}()
 	go func() {
 		defer wg.Done()
-		watchStalls(dctx.Done(), g.stalls, 50*time.Millisecond)
+		watchStalls(tctx.Done(), g.stalls, 50*time.Millisecond)
 	}()
 	m.bridgePID.Store(int64(e.bridge.pid()))
-	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		m.starved = watchStarvation(dctx.Done(), &m.bridgePID)
+		m.starved = watchStarvation(tctx.Done(), &m.bridgePID)
 	}()
 	// Every answer also goes through the AdServer's own all-or-nothing check.
-	t := g.run(ctx, targets[Bridge], workBids, o.Duration, 0, true)
-	stopDisrupting()
+	t := g.run(tctx, targets[Bridge], workBids, o.Duration+10*time.Minute, 0, true)
+	stopTraffic()
 	wg.Wait()
+	m.trafficS = time.Since(start).Seconds()
 	if ctx.Err() != nil {
 		return nil, errInterrupted
 	}
