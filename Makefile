@@ -3,7 +3,7 @@
 # Chromium for the real-browser tests) and the Go module proxy.
 GO ?= go
 
-.PHONY: run test lint build bench fuzz fuzz-short
+.PHONY: run test lint build bench fuzz fuzz-short soak
 
 # The whole bridge working on this machine in about 20 s: a throwaway
 # PostgreSQL, three simulated DSPs, the bridge and a simulated AdServer
@@ -42,3 +42,12 @@ build:
 bench:
 	@scripts/ensure-postgres.sh
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# The chaos soak: SOAK_DURATION (default 3m) of mixed traffic against DSPs
+# that fail on every surface the bridge calls, with PostgreSQL restarted and
+# crashed and the bridge killed with -9 along the way, then a reconciliation
+# (`bridge bench --chaos`; README "Chaos soak"). Exits 1 if anything was lost.
+SOAK_DURATION ?= 3m
+soak: build
+	@scripts/ensure-postgres.sh
+	bin/bridge bench --chaos --duration $(SOAK_DURATION) $(SOAK_ARGS)

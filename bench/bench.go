@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/adshares/dsp-bridge/dspsim"
 )
 
 // Mode is what a run measures.
@@ -59,6 +61,7 @@ type Options struct {
 	Floor              bool          // also measure the floor and the direct calls
 	Pprof              bool          // turn on the bridge's pprof on its metrics port
 	DrainTimeout       time.Duration // how long the final wait for the outbox may take (60s)
+	FaultRate          float64       // chaos: share of requests to each DSP surface that fail (DefaultFaultRate)
 
 	// Progress gets a line per phase (nil: none).
 	Progress io.Writer
@@ -68,6 +71,16 @@ type Options struct {
 	// BeforeCheck, if set, runs on the bench's database connection just
 	// before the books check (tests use it to lose a view on purpose).
 	BeforeCheck func(ctx context.Context, db *pgx.Conn) error
+
+	hooks envHooks // what a chaos run changes in the environment
+}
+
+// envHooks change the environment a run starts (the chaos run's DSPs and
+// config); the zero value changes nothing.
+type envHooks struct {
+	dsp   func(i int, o *dspsim.Options) // adjusts each bidding DSP's options
+	allow string                         // every DSP's allow_networks (default 127.0.0.0/8)
+	extra string                         // YAML appended to the generated config
 }
 
 // HoldInfo says where the running parts of a kept run are.

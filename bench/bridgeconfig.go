@@ -43,6 +43,8 @@ type configParams struct {
 	tmax, dspTimeout                 time.Duration
 	pprof                            bool
 	dsps                             []dspEntry
+	allow                            string // every DSP's allow_networks entry (default 127.0.0.0/8)
+	extra                            string // YAML appended as it is (sections the base leaves out)
 }
 
 func bridgeConfigYAML(p configParams) string {
@@ -71,8 +73,13 @@ inventory:
 	// The simulated DSPs listen on loopback, where the bridge also fetches
 	// their burls: the outbound URL policy refuses loopback unless
 	// allow_networks opens it.
-	for _, d := range p.dsps {
-		fmt.Fprintf(&b, "  - {name: %s, endpoint: %q, timeout: %s, allow_networks: [\"127.0.0.0/8\"]}\n", d.name, d.endpoint, p.dspTimeout)
+	allow := p.allow
+	if allow == "" {
+		allow = "127.0.0.0/8"
 	}
+	for _, d := range p.dsps {
+		fmt.Fprintf(&b, "  - {name: %s, endpoint: %q, timeout: %s, allow_networks: [%q]}\n", d.name, d.endpoint, p.dspTimeout, allow)
+	}
+	b.WriteString(p.extra)
 	return b.String()
 }

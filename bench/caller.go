@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/adshares/dsp-bridge/adserversim"
@@ -113,14 +115,32 @@ func (c *caller) bridgeBid() {
 	}
 	b := &bodies[c.next%len(bodies)]
 	c.next++
+	start := time.Now()
 	status, lat, err := c.do(c.t.client, http.MethodPost, c.t.bid, b.body, &c.buf)
+	down := c.g.outage.overlaps(start, start.Add(lat))
 	c.res.Bids++
 	c.res.Slots += int64(len(b.creatives))
 	c.res.Bid.Record(lat)
-	if lat > c.g.lateAfter {
+	switch {
+	case lat <= c.g.lateAfter:
+	case down:
+		c.res.LateOutage++
+	case lat-c.g.stalls.overlap(start, start.Add(lat)) <= c.g.lateAfter:
+		c.res.LateStalled++
+	default:
 		c.res.Late++
 	}
 	if err != nil || status != http.StatusOK {
+		if down {
+			c.res.BidOutage++
+			if errors.Is(err, syscall.ECONNREFUSED) {
+				c.res.BidRefused++
+				// Nobody listens: a caller that retried at once would
+				// spin, thousands of calls a second of nothing.
+				time.Sleep(10 * time.Millisecond)
+			}
+			return
+		}
 		c.fail(&c.res.BidErrors, "/bid", err, status)
 		return
 	}
@@ -231,9 +251,14 @@ func (c *caller) viewAndClick(w win, click bool) {
 	cid := c.caseID()
 	base := c.t.view[min(w.creative, len(c.t.view)-1)]
 	u := withQuery(base, c.g.views[c.rnd.IntN(len(c.g.views))].query(w.extID, cid))
+	start := time.Now()
 	status, lat, err := c.do(c.t.client, http.MethodGet, u, nil, &c.buf)
 	c.res.View.Record(lat)
 	if err != nil || status != http.StatusNoContent {
+		if c.g.outage.overlaps(start, start.Add(lat)) {
+			c.res.ViewOutage++
+			return
+		}
 		c.fail(&c.res.ViewErrors, "/view", err, status)
 		return
 	}
@@ -246,9 +271,14 @@ func (c *caller) viewAndClick(w win, click bool) {
 	}
 	base = c.t.click[min(w.creative, len(c.t.click)-1)]
 	u = withQuery(base, c.g.clicks[c.rnd.IntN(len(c.g.clicks))].query(w.extID, cid))
+	start = time.Now()
 	status, lat, err = c.do(c.t.client, http.MethodGet, u, nil, &c.buf)
 	c.res.Click.Record(lat)
 	if err != nil || (status != http.StatusOK && status != http.StatusNoContent) {
+		if c.g.outage.overlaps(start, start.Add(lat)) {
+			c.res.ClickOutage++
+			return
+		}
 		c.fail(&c.res.ClickErrors, "/click", err, status)
 		return
 	}

@@ -100,7 +100,11 @@ func startEnv(ctx context.Context, o *Options) (e *env, err error) {
 		if i == 0 {
 			rec = maxCaptured // the BidRequests the floor replays
 		}
-		d, err := dspsim.Start(dspsim.Options{Price: dspPrice(i), Latency: o.DSPLatency, Seed: int64(o.Seed) + int64(i), MaxRecorded: rec, NoBURL: o.NoBURL})
+		do := dspsim.Options{Price: dspPrice(i), Latency: o.DSPLatency, Seed: int64(o.Seed) + int64(i), MaxRecorded: rec, NoBURL: o.NoBURL}
+		if o.hooks.dsp != nil {
+			o.hooks.dsp(i, &do)
+		}
+		d, err := dspsim.Start(do)
 		if err != nil {
 			return e, err
 		}
@@ -130,7 +134,7 @@ func startEnv(ctx context.Context, o *Options) (e *env, err error) {
 	e.configPath = filepath.Join(e.dir, "bridge.yaml")
 	yaml := bridgeConfigYAML(configParams{
 		listen: listen, metrics: e.metrics, dbURL: e.cluster.URL("postgres"), spoolDir: filepath.Join(e.dir, "spool"),
-		tmax: o.TMax, dspTimeout: o.dspTimeout(), pprof: o.Pprof, dsps: entries,
+		tmax: o.TMax, dspTimeout: o.dspTimeout(), pprof: o.Pprof, dsps: entries, allow: o.hooks.allow, extra: o.hooks.extra,
 	})
 	if err = os.WriteFile(e.configPath, []byte(yaml), 0o600); err != nil {
 		return e, err

@@ -80,10 +80,17 @@ func (p *winPool) left() int {
 type tally struct {
 	Bids, Slots, Wins, NoBids, BidErrors, Late int64
 	Views, ViewErrors, Clicks, ClickErrors     int64
-	Bid, View, Click                           Histogram
-	Elapsed                                    time.Duration
-	Exhausted                                  bool   // views mode: the pool of wins ran out
-	FirstError                                 string // the first error seen, for the report
+	// Calls that failed while the bridge was down on purpose (a chaos
+	// run's kill): never answered, and not errors of the bridge either.
+	// BidRefused of them found no listener; LateOutage were answered late.
+	BidOutage, BidRefused, LateOutage, ViewOutage, ClickOutage int64
+	// LateStalled were late by no more than this process (the load
+	// generator) was itself not run during the call: not the bridge's.
+	LateStalled      int64
+	Bid, View, Click Histogram
+	Elapsed          time.Duration
+	Exhausted        bool   // views mode: the pool of wins ran out
+	FirstError       string // the first error seen, for the report
 }
 
 func (t *tally) merge(o *tally) {
@@ -97,6 +104,12 @@ func (t *tally) merge(o *tally) {
 	t.ViewErrors += o.ViewErrors
 	t.Clicks += o.Clicks
 	t.ClickErrors += o.ClickErrors
+	t.BidOutage += o.BidOutage
+	t.BidRefused += o.BidRefused
+	t.LateOutage += o.LateOutage
+	t.ViewOutage += o.ViewOutage
+	t.ClickOutage += o.ClickOutage
+	t.LateStalled += o.LateStalled
 	t.Bid.Merge(&o.Bid)
 	t.View.Merge(&o.View)
 	t.Click.Merge(&o.Click)
@@ -115,7 +128,9 @@ type generator struct {
 	clickFraction float64
 	lateAfter     time.Duration
 	seed          uint64
-	phases        uint64 // seeds each phase's callers differently
+	phases        uint64   // seeds each phase's callers differently
+	outage        *outages // chaos: when the bridge was down on purpose (nil: never)
+	stalls        *outages // chaos: when this process was not run (nil: not watched)
 
 	bids   []bidBody
 	prep   []bidBody // views mode: many slots per call, to make wins fast

@@ -109,9 +109,13 @@ func markup(o Options, w, h int64, q string) string {
 		if o.ImageSize != "" {
 			fmt.Sscanf(o.ImageSize, "%dx%d", &iw, &ih)
 		}
-		return fmt.Sprintf(`<a href="%s" target="_blank"><img src="%s/creative/%dx%d.png" width="%d" height="%d" border="0"></a>`+
+		src := fmt.Sprintf("%s/creative/%dx%d.png", base, iw, ih)
+		if o.CreativeQuery {
+			src += "?" + q
+		}
+		return fmt.Sprintf(`<a href="%s" target="_blank"><img src="%s" width="%d" height="%d" border="0"></a>`+
 			`<img src="%s" width="1" height="1" style="display:none">`,
-			html.EscapeString(base+"/click?"+q), base, iw, ih, w, h, html.EscapeString(base+"/pixel?"+q))
+			html.EscapeString(base+"/click?"+q), html.EscapeString(src), w, h, html.EscapeString(base+"/pixel?"+q))
 	case CreativeVAST:
 		if o.VASTWrapper {
 			return fmt.Sprintf(`<VAST version="3.0"><Ad id="sim-wrapper"><Wrapper><AdSystem>dspsim</AdSystem>`+

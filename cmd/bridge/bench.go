@@ -71,6 +71,8 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.BoolVar(&o.Pprof, "pprof", false, "turn on pprof on the bridge's metrics port (the address is printed)")
 	var env listFlag
 	fs.Var(&env, "bridge-env", "`KEY=VALUE` for the bridge's environment, e.g. BRIDGE_LOG_LEVEL=warn (repeatable; inherited BRIDGE_* are dropped)")
+	chaos := fs.Bool("chaos", false, "chaos soak instead of a measurement: faulty DSPs, a PostgreSQL restart and crash, a kill -9 of the bridge, for --duration of mixed traffic; then a reconciliation")
+	fs.Float64Var(&o.FaultRate, "fault-rate", bench.DefaultFaultRate, "--chaos: share of requests to each DSP surface (bid, nurl, burl) that fail")
 	jsonOut := fs.Bool("json", false, "print the report as JSON")
 	keep := fs.Bool("keep", false, "after the report, keep PostgreSQL and the bridge running until Ctrl-C")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the bench process itself (generator and DSPs) to `file`")
@@ -101,6 +103,12 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if err := o.Validate(); err != nil {
 		return &exitError{code: 2, err: fmt.Errorf("bench: %w", err)}
+	}
+	if *chaos {
+		if err := o.ValidateChaos(); err != nil {
+			return &exitError{code: 2, err: fmt.Errorf("bench: %w", err)}
+		}
+		return chaosCmd(ctx, o, args, *jsonOut, stdout)
 	}
 	write := func(r *bench.Report) error {
 		r.Command = strings.TrimSpace("bridge bench " + strings.Join(args, " "))
@@ -168,6 +176,33 @@ func benchProxyCmd(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}()
 	if err := srv.Serve(l); !errors.Is(err, http.ErrServerClosed) {
 		return err
+	}
+	return nil
+}
+
+// chaosCmd is `bridge bench --chaos`.
+func chaosCmd(ctx context.Context, o bench.Options, args []string, jsonOut bool, stdout io.Writer) error {
+	if benchHook != nil {
+		benchHook(&o)
+	}
+	r, err := bench.RunChaos(ctx, o)
+	if err != nil {
+		if ctx.Err() != nil {
+			return &exitError{code: 130, err: errors.New("bench: interrupted")}
+		}
+		return err
+	}
+	r.Command = strings.TrimSpace("bridge bench " + strings.Join(args, " "))
+	if jsonOut {
+		err = table.WriteJSON(stdout, r)
+	} else {
+		r.WriteTable(stdout)
+	}
+	if err != nil {
+		return err
+	}
+	if !r.OK {
+		return &exitError{code: 1, err: fmt.Errorf("bench --chaos: %d problem(s): %s", len(r.Problems), strings.Join(r.Problems, "; "))}
 	}
 	return nil
 }
