@@ -168,7 +168,8 @@ type tried struct {
 
 // resolveSlot walks o's candidates best first, resolving the markup bids
 // among the next lookahead ones at once, and keeps the first that
-// resolves; a bid of the nurl path ends the walk (it needs no fetch).
+// resolves; a bid of the nurl path ends the walk (it needs no fetch)
+// unless its burl is refused.
 func (a *Auctioneer) resolveSlot(ctx context.Context, auctionID string, secure bool, o *slotOutcome) {
 	results := make([]*tried, len(o.order))
 	start := func(i int) {
@@ -184,8 +185,15 @@ func (a *Auctioneer) resolveSlot(ctx context.Context, auctionID string, secure b
 	}
 	for i, c := range o.order {
 		if creativeMode(c.dsp.cfg, c.bid) == config.CreativeNURL {
-			o.won, _ = a.try(ctx, auctionID, secure, o.slot, c) // nothing to fetch: it wins
-			return
+			// Nothing to fetch: it wins, unless its burl is refused.
+			p, ref := a.try(ctx, auctionID, secure, o.slot, c)
+			if p != nil {
+				o.won = p
+				return
+			}
+			o.refused[c] = *ref
+			a.cr.count(&a.cr.refused, ref.Reason.String())
+			continue
 		}
 		for j := i; j < i+lookahead && j < len(o.order); j++ {
 			if creativeMode(o.order[j].dsp.cfg, o.order[j].bid) == config.CreativeMarkup {
@@ -222,12 +230,21 @@ func (a *Auctioneer) try(ctx context.Context, auctionID string, secure bool, slo
 	refuse := func(r Reason, detail string) (*placement, *Refusal) {
 		return nil, &Refusal{Rejection: Rejection{DSP: d.Name, Seat: c.seat, BidID: c.bidID, ImpID: b.ImpID, Reason: r, Detail: detail}}
 	}
+	fe := a.cr.fetch.get(d.Name)
 	if creativeMode(d, b) == config.CreativeNURL {
 		// The Adshares profile: the browser fetching the nurl is the serve.
+		// The bridge fetches only the burl, at the view: a refused one
+		// would bill a view the DSP is never told of, so the bid loses now.
+		if b.BURL != "" {
+			if u := macros.ExpandAll(b.BURL, v); u != "" {
+				if err := fe.client.CheckURL(u); err != nil {
+					return refuse(ReasonRefusedURL, "notice URL "+clipURL(u)+": "+err.Error())
+				}
+			}
+		}
 		return &placement{c: c, delivery: "nurl", label: "nurl", path: creative.PathNURL,
 			serveURL: macros.Expand(macros.Canonical(b.NURL), v), clickURL: clickURL(d, b)}, nil
 	}
-	fe := a.cr.fetch.get(d.Name)
 	cr, err := fe.resolver.Markup(ctx, creative.SlotOf(slot.Creative), b.AdM, v)
 	if err != nil {
 		reason := reasonOfCreative(creative.ReasonOf(err))

@@ -437,3 +437,25 @@ func TestCreativeModePerDSP(t *testing.T) {
 		t.Fatal("the nurl-path DSP's markup was fetched")
 	}
 }
+
+// The same for a bid on the nurl path (the Adshares profile): the bridge
+// fetches only its burl, at the view, so a burl it would refuse then would
+// bill a view the DSP is never told of. The bid loses now instead.
+func TestRefusedBURLLosesANURLBid(t *testing.T) {
+	bad := sim(t, dspsim.Options{Price: "2.00"})
+	bad.SetRespond(func(r *openrtb2.BidRequest) (int, []byte) {
+		var bids []map[string]any
+		for _, imp := range r.Imp {
+			bids = append(bids, map[string]any{"id": "b-" + imp.ID, "impid": imp.ID, "price": 2,
+				"nurl": bad.URL() + "/win?p=${AUCTION_PRICE}", "burl": "http://10.1.2.3/bill?p=${AUCTION_PRICE}"})
+		}
+		body, _ := json.Marshal(map[string]any{"id": r.ID, "seatbid": []any{map[string]any{"bid": bids}}})
+		return http.StatusOK, body
+	})
+	ok := sim(t, dspsim.Options{Price: "1.00"})
+	e := newEnv(t, auctionConfig(testDSP("bad", bad.Endpoint()), testDSP("ok", ok.Endpoint())))
+	res := e.run(e.request(creativePNG))
+	if len(res.Wins) != 1 || res.Wins[0].DSP != "ok" || rejectionsByBid(res)["bad"] != "refused_url" {
+		t.Fatalf("wins %+v rejections %v", res.Wins, rejectionsByBid(res))
+	}
+}

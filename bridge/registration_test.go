@@ -28,7 +28,7 @@ func registrationConfig(t *testing.T, dspEndpoint string) *config.Config {
 	t.Setenv("BRIDGE_ADSHARES_ADDRESS", "0001-00000003-AB0C")
 	t.Setenv("BRIDGE_MONEY_ADS_USD", "0.05")
 	t.Setenv("BRIDGE_BASE_URL", "http://127.0.0.1:8015")
-	t.Setenv("BRIDGE_DSPS", `[{"name":"sim","endpoint":"`+dspEndpoint+`"}]`)
+	t.Setenv("BRIDGE_DSPS", `[{"name":"sim","endpoint":"`+dspEndpoint+`","allow_networks":["127.0.0.0/8"]}]`)
 	t.Setenv("BRIDGE_INVENTORY_CAMPAIGNS", `[{"id":"5f0c6a1e2b3d4c5e8f9a0b1c2d3e4f50","creatives":[
 		{"id":"9f3b2a10c4d54e6f8a7b6c5d4e3f2a1b","type":"image","mime":"image/png","size":"300x250"},
 		{"type":"video","mime":"video/mp4","size":"640x360"}]}]`)

@@ -52,8 +52,12 @@ func Config(dsps ...config.DSP) *config.Config {
 // DSP is a DSP entry with the defaults config.Load would fill in, and its
 // breaker off.
 func DSP(name, endpoint string) config.DSP {
+	// Test DSPs and their notice endpoints live on loopback, which the
+	// outbound policy refuses unless allowed, as an operator allows a DSP on
+	// a private link.
 	return config.DSP{Name: name, Endpoint: endpoint, Timeout: 800 * time.Millisecond, Dialect: "2.6", Currency: "USD",
-		MaxConns: 64, PriceMissing: config.PriceMissingReject, TMaxAllowance: config.DefaultDSPTMaxAllowance, MaxBidsPerImp: config.DefaultDSPMaxBidsPerImp,
+		AllowNetworks: []string{"127.0.0.0/8"},
+		MaxConns:      64, PriceMissing: config.PriceMissingReject, TMaxAllowance: config.DefaultDSPTMaxAllowance, MaxBidsPerImp: config.DefaultDSPMaxBidsPerImp,
 		Breaker: config.Breaker{Enabled: boolp(false), Failures: 5, OpenFor: 10 * time.Second, HalfOpenRequests: 1}}
 }
 
