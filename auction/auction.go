@@ -223,6 +223,7 @@ func (a *Auctioneer) finish(ctx context.Context, deadline, until time.Time, res 
 	saveCtx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	if err := a.saver.Save(saveCtx, rows); err != nil {
+		a.cr.notStored(rows)
 		if ctx.Err() != nil {
 			res.Outcome = AuctionCancelled // the caller hung up while the wins were stored
 			return

@@ -16,6 +16,7 @@ import (
 	"github.com/adshares/dsp-bridge/config"
 	"github.com/adshares/dsp-bridge/dspsim"
 	"github.com/adshares/dsp-bridge/internal/testcfg"
+	"github.com/adshares/dsp-bridge/internal/testdb"
 	"github.com/adshares/dsp-bridge/outbox"
 	"github.com/adshares/dsp-bridge/store"
 )
@@ -215,6 +216,39 @@ func TestUnwrittenAnswerCancelsTheWinNotice(t *testing.T) {
 	ext := res.Wins[0].ExtID
 	res.Answered(false)
 	waitFor(t, "the cancel", func() bool { n, _ := heldNotice(t, e.st, ext); return n.ID == 0 })
+}
+
+// lateCommitSaver commits the wins and then reports the error a save whose
+// deadline passed while its commit was under way reports.
+type lateCommitSaver struct{ st *store.Store }
+
+func (s lateCommitSaver) Save(ctx context.Context, rows []store.Auction) error {
+	if err := s.st.InsertAuctions(ctx, rows); err != nil {
+		return err
+	}
+	return context.DeadlineExceeded
+}
+
+// A save that failed after all may have committed: /bid answers no bid, so
+// the held win notice is cancelled too, and the DSP never hears of a win the
+// AdServer was not given.
+func TestFailedSaveCancelsTheWinNotice(t *testing.T) {
+	a := newAssetServer(t)
+	d := markupDSP(t, "1.5", imageAdm(a, "300x250.png"), a.URL+"/win", "", "")
+	cfg := markupConfig(loopback("m", d.Endpoint()))
+	st := testdb.New(t)
+	e := newEnvWithSaver(t, cfg, lateCommitSaver{st})
+	e.st = st
+	e.a.SetStore(st, nil)
+	res := e.run(e.request(creativePNG))
+	if len(res.Wins) != 0 || res.Outcome != AuctionStoreError {
+		t.Fatalf("wins %+v (%s), want a store error", res.Wins, res.Outcome)
+	}
+	var ext string
+	if err := st.Pool.QueryRow(context.Background(), `SELECT ext_id FROM auctions`).Scan(&ext); err != nil {
+		t.Fatalf("the committed win: %v", err)
+	}
+	waitFor(t, "the cancel", func() bool { n, _ := heldNotice(t, st, ext); return n.ID == 0 })
 }
 
 // A crash between storing the win and writing the answer (here: the

@@ -253,6 +253,20 @@ func (s *creativeStage) fill(row *store.Auction, p *placement) {
 	}
 }
 
+// notStored is called when saving the wins failed: the save may still have
+// committed (its deadline passed while the commit was under way), so their
+// held win notices are cancelled; the AdServer is told no bid, and the DSP
+// must not hear of a win either.
+func (s *creativeStage) notStored(rows []store.Auction) {
+	var held []string
+	for _, row := range rows {
+		if row.WinNotice != "" {
+			held = append(held, row.ExtID)
+		}
+	}
+	s.release.done(held, false)
+}
+
 // stored is called once the wins are committed: it counts their delivery,
 // remembers the creatives now stored, and returns what releases the held
 // win notices after the answer (nil when there are none).
