@@ -33,9 +33,10 @@ type saveJob struct {
 	done chan error
 }
 
-// NewBatcher starts writers goroutines that write batches of up to
-// maxBatch auctions' wins. Close stops them.
+// NewBatcher starts writers goroutines (at least one) that write batches
+// of up to maxBatch auctions' wins. Close stops them.
 func NewBatcher(st *store.Store, log *slog.Logger, writers, maxBatch int) *Batcher {
+	writers, maxBatch = max(writers, 1), max(maxBatch, 1) // a config built in code may leave them 0
 	b := &Batcher{st: st, log: log, queue: make(chan *saveJob, writers*maxBatch), maxBatch: maxBatch, stop: make(chan struct{})}
 	for range writers {
 		b.wg.Add(1)

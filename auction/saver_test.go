@@ -47,3 +47,27 @@ func TestBatcherStoresConcurrentWinsAndIsolatesABadOne(t *testing.T) {
 		t.Fatalf("%d wins stored, want %d", count, n-1)
 	}
 }
+
+// TestBatcherWithZeroWritersStillStores: a config built in code that
+// leaves database.win_writers 0 gets one writer, not a /bid that waits for
+// a writer that never comes.
+func TestBatcherWithZeroWritersStillStores(t *testing.T) {
+	st := testdb.New(t)
+	b := NewBatcher(st, discard, 0, 0)
+	defer b.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for i := range 3 {
+		if err := b.Save(ctx, []store.Auction{{ExtID: "z" + strconv.Itoa(i), AuctionID: "a", RequestID: "0",
+			CreativeID: creativePNG, DSP: "d", PriceMicros: 1000, BidCurrency: "USD"}}); err != nil {
+			t.Fatalf("save %d: %v", i, err)
+		}
+	}
+	var count int
+	if err := st.Pool.QueryRow(context.Background(), `SELECT count(*) FROM auctions`).Scan(&count); err != nil {
+		t.Fatal(err)
+	}
+	if count != 3 {
+		t.Fatalf("%d wins stored, want 3", count)
+	}
+}
