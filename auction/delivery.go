@@ -200,6 +200,9 @@ func maps(m map[string]int64) map[string]int64 {
 func (a *Auctioneer) SetStore(st DeliveryStore, notify func()) {
 	a.cr.release = newReleaser(st, notify, a.log)
 	a.cr.st = st
+	if b, ok := a.saver.(*Batcher); ok {
+		b.rel.Store(a.cr.release) // releases share the wins' commits
+	}
 }
 
 // storedCreatives remembers which creatives a committed win stored lately,

@@ -65,6 +65,21 @@ func (r *releaser) done(extIDs []string, written bool) {
 	}
 }
 
+// take drains up to n queued jobs without waiting, for a win batch that
+// commits them with its wins (Batcher.write).
+func (r *releaser) take(n int) []releaseJob {
+	var jobs []releaseJob
+	for len(jobs) < n {
+		select {
+		case j := <-r.queue:
+			jobs = append(jobs, j)
+		default:
+			return jobs
+		}
+	}
+	return jobs
+}
+
 func (r *releaser) run() {
 	defer r.wg.Done()
 	for {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 
 	"github.com/adshares/dsp-bridge/store"
 )
@@ -25,6 +26,10 @@ type Batcher struct {
 	wg       sync.WaitGroup
 	stop     chan struct{}
 	once     sync.Once
+	// rel, once set (Auctioneer.SetStore), has its queued releases of
+	// held win notices committed with the next batch of wins: under load
+	// they then cost no commit (and no WAL flush) of their own.
+	rel atomic.Pointer[releaser]
 }
 
 type saveJob struct {
@@ -33,9 +38,10 @@ type saveJob struct {
 	done chan error
 }
 
-// NewBatcher starts writers goroutines that write batches of up to
-// maxBatch auctions' wins. Close stops them.
+// NewBatcher starts writers goroutines (at least one) that write batches
+// of up to maxBatch auctions' wins. Close stops them.
 func NewBatcher(st *store.Store, log *slog.Logger, writers, maxBatch int) *Batcher {
+	writers, maxBatch = max(writers, 1), max(maxBatch, 1) // a config built in code may leave them 0
 	b := &Batcher{st: st, log: log, queue: make(chan *saveJob, writers*maxBatch), maxBatch: maxBatch, stop: make(chan struct{})}
 	for range writers {
 		b.wg.Add(1)
@@ -112,7 +118,32 @@ func (b *Batcher) write(jobs []*saveJob) {
 	for _, j := range live {
 		all = append(all, j.wins...)
 	}
-	err := b.st.InsertAuctions(ctx, all)
+	rel, released, later := b.rel.Load(), []releaseJob(nil), []releaseJob(nil)
+	var release []string
+	if rel != nil {
+		for _, j := range rel.take(256) {
+			if j.written {
+				released, release = append(released, j), append(release, j.extIDs...)
+			} else {
+				later = append(later, j) // a cancel: its own statement, after the answers
+			}
+		}
+	}
+	var err error
+	if len(release) > 0 {
+		var n int64
+		if n, err = b.st.InsertAuctionsReleasing(ctx, all, release, rel.now()); err == nil && n > 0 && rel.notify != nil {
+			rel.notify()
+		}
+		if err != nil {
+			later = append(later, released...) // not committed: released on their own
+		}
+	} else {
+		err = b.st.InsertAuctions(ctx, all)
+	}
+	if len(later) > 0 {
+		defer rel.apply(later)
+	}
 	if err == nil || len(live) == 1 {
 		for _, j := range live {
 			j.done <- err

@@ -47,3 +47,84 @@ func TestBatcherStoresConcurrentWinsAndIsolatesABadOne(t *testing.T) {
 		t.Fatalf("%d wins stored, want %d", count, n-1)
 	}
 }
+
+// TestBatcherWithZeroWritersStillStores: a config built in code that
+// leaves database.win_writers 0 gets one writer, not a /bid that waits for
+// a writer that never comes.
+func TestBatcherWithZeroWritersStillStores(t *testing.T) {
+	st := testdb.New(t)
+	b := NewBatcher(st, discard, 0, 0)
+	defer b.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for i := range 3 {
+		if err := b.Save(ctx, []store.Auction{{ExtID: "z" + strconv.Itoa(i), AuctionID: "a", RequestID: "0",
+			CreativeID: creativePNG, DSP: "d", PriceMicros: 1000, BidCurrency: "USD"}}); err != nil {
+			t.Fatalf("save %d: %v", i, err)
+		}
+	}
+	var count int
+	if err := st.Pool.QueryRow(context.Background(), `SELECT count(*) FROM auctions`).Scan(&count); err != nil {
+		t.Fatal(err)
+	}
+	if count != 3 {
+		t.Fatalf("%d wins stored, want 3", count)
+	}
+}
+
+// TestBatcherCommitsQueuedReleasesWithWins: held win notices whose answers
+// were written are released in the next batch of wins, cancelled ones are
+// deleted, and a batch that fails still releases them on their own.
+func TestBatcherCommitsQueuedReleasesWithWins(t *testing.T) {
+	ctx := context.Background()
+	st := testdb.New(t)
+	hold := time.Now().Add(time.Hour)
+	win := func(id string, price int64) store.Auction {
+		return store.Auction{ExtID: id, AuctionID: "a", RequestID: "0", CreativeID: creativePNG, DSP: "d",
+			PriceMicros: price, BidCurrency: "USD", Delivery: "inline", WinNotice: "http://127.0.0.1:1/win?" + id, WinNoticeDue: hold}
+	}
+	if err := st.InsertAuctions(ctx, []store.Auction{win("h1", 1000), win("h2", 1000), win("h3", 1000)}); err != nil {
+		t.Fatal(err)
+	}
+	// No run goroutine: only the batcher takes from this queue.
+	var notified int
+	r := &releaser{st: st, notify: func() { notified++ }, log: discard, now: time.Now, queue: make(chan releaseJob, 8), stop: make(chan struct{})}
+	b := NewBatcher(st, discard, 1, 64)
+	b.rel.Store(r)
+	r.done([]string{"h1"}, true)
+	r.done([]string{"h2"}, false)
+	saveCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := b.Save(saveCtx, []store.Auction{win("w1", 1000)}); err != nil {
+		t.Fatal(err)
+	}
+	r.done([]string{"h3"}, true)
+	if err := b.Save(saveCtx, []store.Auction{win("bad", 0)}); err == nil {
+		t.Fatal("a win with price 0 was stored")
+	}
+	b.Close() // waits for the writer, and so for what it applies after answering
+	if len(r.queue) != 0 {
+		t.Fatalf("%d jobs left in the queue", len(r.queue))
+	}
+	due := map[string]bool{}
+	now := time.Now()
+	claimed, _, err := st.ClaimNotices(ctx, store.Claim{Now: now, Lease: time.Minute, Since: now.Add(-time.Hour), Token: "T", Quota: map[string]int{"d": 10}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range claimed {
+		due[c.ExtID] = true
+	}
+	if !due["h1"] || !due["h3"] || len(due) != 2 {
+		t.Fatalf("due notices %v, want h1 (with w1) and h3 (after the failed batch)", due)
+	}
+	if notified != 2 {
+		t.Fatalf("outbox woken %d times, want 2", notified)
+	}
+	if ns, _ := st.NoticesOf(ctx, "h2"); len(ns) != 0 {
+		t.Fatalf("h2's notice was not cancelled: %+v", ns)
+	}
+	if ns, _ := st.NoticesOf(ctx, "w1"); len(ns) != 1 {
+		t.Fatalf("w1 notices: %+v", ns)
+	}
+}

@@ -52,9 +52,10 @@ func NewDemand(ctx context.Context, cfg *config.Config, st *store.Store, log *sl
 	if err != nil {
 		return nil, err
 	}
-	// A few writers with batches of up to 64 auctions keep commits per
-	// second low under load without delaying a lone auction.
-	batcher := auction.NewBatcher(st, log, 4, 64)
+	// A few writers (database.win_writers) with batches of up to 64
+	// auctions keep commits per second low under load without delaying a
+	// lone auction.
+	batcher := auction.NewBatcher(st, log, cfg.Database.WinWriters, 64)
 	auctioneer, err := auction.NewAuctioneer(cfg, batcher, opts.Observer, log)
 	if err != nil {
 		batcher.Close()

@@ -75,6 +75,9 @@ type Database struct {
 	// WinConns of them are reserved for storing wins, so that slow views,
 	// settlement or operator queries never make /bid answer [].
 	WinConns int32 `mapstructure:"win_conns"`
+	// WinWriters is how many transactions of wins run at once: the wins of
+	// the auctions that arrive meanwhile wait and share the next commit.
+	WinWriters int `mapstructure:"win_writers"`
 }
 
 // Adshares holds the bridge's own ADS account.

@@ -61,6 +61,7 @@ var samples = map[string]sample{
 	"database.url":                       {`"postgres://u:p@127.0.0.1:5/db"`, "postgres://u:p@127.0.0.1:5/db", func(c *Config) any { return c.Database.URL }, "postgres://u:p@127.0.0.1:5/db"},
 	"database.max_conns":                 {`9`, "9", func(c *Config) any { return c.Database.MaxConns }, int32(9)},
 	"database.win_conns":                 {`2`, "2", func(c *Config) any { return c.Database.WinConns }, int32(2)},
+	"database.win_writers":               {`3`, "3", func(c *Config) any { return c.Database.WinWriters }, 3},
 	"adshares.address":                   {`0001-00000005-CBCA`, "0001-00000005-CBCA", func(c *Config) any { return c.Adshares.Address }, "0001-00000005-CBCA"},
 	"adserver.address":                   {`0001-00000005-CBCA`, "0001-00000005-CBCA", func(c *Config) any { return c.AdServer.Address }, "0001-00000005-CBCA"},
 	"adserver.public_key":                {`"d04ab232742bb4ab3a1368bd4615e4e6d0224ab71a016baf8520a332c9778737"`, "d04ab232742bb4ab3a1368bd4615e4e6d0224ab71a016baf8520a332c9778737", func(c *Config) any { return c.AdServer.PublicKey }, "d04ab232742bb4ab3a1368bd4615e4e6d0224ab71a016baf8520a332c9778737"},
@@ -265,6 +266,9 @@ func TestDefaults(t *testing.T) {
 	}
 	if cfg.Events.BatchSize != 128 {
 		t.Errorf("events.batch_size = %d, want 128", cfg.Events.BatchSize)
+	}
+	if cfg.Database.WinWriters != 2 {
+		t.Errorf("database.win_writers = %d, want 2", cfg.Database.WinWriters)
 	}
 	if cfg.Inventory.Classifier != "0001000000081a67" || cfg.Inventory.Keywords["quality"][0] != "high" {
 		t.Errorf("inventory defaults = %+v", cfg.Inventory)

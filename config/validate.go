@@ -93,6 +93,9 @@ func (c *Config) Validate() []string {
 	if c.Database.WinConns < 0 || (c.Database.WinConns > 0 && c.Database.WinConns >= c.Database.MaxConns) {
 		add("database.win_conns: %d must be 0 (no reserve) or less than database.max_conns (%d)", c.Database.WinConns, c.Database.MaxConns)
 	}
+	if pool := c.winPool(); c.Database.WinWriters < 1 || (pool > 0 && c.Database.WinWriters > int(pool)) {
+		add("database.win_writers: %d must be from 1 to the connections that store wins (%d)", c.Database.WinWriters, pool)
+	}
 	p = append(p, c.validateDSPs()...)
 	p = append(p, c.validateSupply()...)
 	p = append(p, c.validateMoney()...)
@@ -324,4 +327,13 @@ func (c *Config) validateRetention() []string {
 		add("retention.check_interval: %s must be from 1s to retention.partition_interval", r.CheckInterval)
 	}
 	return p
+}
+
+// winPool is the connections wins are stored on: win_conns, or every one
+// when none are reserved.
+func (c *Config) winPool() int32 {
+	if c.Database.WinConns > 0 {
+		return c.Database.WinConns
+	}
+	return c.Database.MaxConns
 }

@@ -106,6 +106,36 @@ func (s *Store) InsertAuctions(ctx context.Context, wins []Auction) error {
 	return nil
 }
 
+// InsertAuctionsReleasing is InsertAuctions plus, in the same pipeline and
+// commit, ReleaseWinNotices(release, at) for earlier answers: under load
+// the releases ride on a commit the wins need anyway instead of costing a
+// flush of their own. It returns how many notices it released. On an
+// error neither the wins nor the releases were made (or both were, as for
+// InsertAuctions): the caller releases them again, which is idempotent.
+func (s *Store) InsertAuctionsReleasing(ctx context.Context, wins []Auction, release []string, at time.Time) (int64, error) {
+	if len(release) == 0 {
+		return 0, s.InsertAuctions(ctx, wins)
+	}
+	batch := winBatch(wins)
+	batch.Queue(releaseWinNoticesSQL, release, at, heldSince(at))
+	br := s.wins.SendBatch(ctx, batch)
+	var released int64
+	for i := range batch.Len() {
+		tag, err := br.Exec()
+		if err != nil {
+			br.Close()
+			return 0, fmt.Errorf("store: insert auctions: %w", err)
+		}
+		if i == batch.Len()-1 {
+			released = tag.RowsAffected()
+		}
+	}
+	if err := br.Close(); err != nil {
+		return 0, fmt.Errorf("store: insert auctions: %w", err)
+	}
+	return released, nil
+}
+
 // winChunk is the most rows one INSERT of winBatch takes: bigger batches
 // are cut into chunks, so that at most winChunk statement texts per table
 // are prepared and cached on each connection.

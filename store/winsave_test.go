@@ -231,3 +231,50 @@ func TestWinInsertsLockOnlyTheirPartition(t *testing.T) {
 		t.Fatalf("partitions locked by %d generic-plan win inserts: %v, want only %v", generic, locked, want)
 	}
 }
+
+// TestInsertAuctionsReleasingCommitsBothOrNeither: the releases of earlier
+// answers ride on a batch of wins; a batch that fails (a bad row) releases
+// nothing, and releasing again afterwards still works.
+func TestInsertAuctionsReleasingCommitsBothOrNeither(t *testing.T) {
+	ctx := context.Background()
+	st := testdb.New(t)
+	hold := time.Now().Add(time.Hour)
+	held := func(id string) store.Auction {
+		return store.Auction{ExtID: id, AuctionID: "a", RequestID: "0", CreativeID: "c", DSP: "alpha",
+			PriceMicros: 1, BidPrice: "1", Delivery: "inline", WinNotice: "http://127.0.0.1:1/win?" + id, WinNoticeDue: hold}
+	}
+	if err := st.InsertAuctions(ctx, []store.Auction{held("r1"), held("r2")}); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	claim := func() int {
+		claimed, _, err := st.ClaimNotices(ctx, store.Claim{Now: now, Lease: time.Minute, Since: now.Add(-time.Hour), Token: "T", Quota: map[string]int{"alpha": 10}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(claimed)
+	}
+	bad := held("bad")
+	bad.PriceMicros = 0 // breaks the table's CHECK: the whole pipeline fails
+	if _, err := st.InsertAuctionsReleasing(ctx, []store.Auction{held("n0"), bad}, []string{"r1"}, now); err == nil {
+		t.Fatal("a batch with a bad row was stored")
+	}
+	if n := claim(); n != 0 {
+		t.Fatalf("a failed batch released %d notices", n)
+	}
+	n, err := st.InsertAuctionsReleasing(ctx, []store.Auction{held("n1"), held("n2")}, []string{"r1", "r2", "n0"}, now)
+	if err != nil || n != 2 {
+		t.Fatalf("released %d, %v; want r1 and r2", n, err)
+	}
+	for _, id := range []string{"n1", "n2"} {
+		if ns, _ := st.NoticesOf(ctx, id); len(ns) != 1 {
+			t.Fatalf("%s notices: %+v", id, ns)
+		}
+	}
+	if ns, _ := st.NoticesOf(ctx, "n0"); len(ns) != 0 {
+		t.Fatalf("the failed batch stored n0's notice: %+v", ns)
+	}
+	if n := claim(); n != 2 {
+		t.Fatalf("claimed %d released notices, want 2 (the new wins' stay held)", n)
+	}
+}
