@@ -85,9 +85,9 @@ type Worker struct {
 	backlog    atomic.Bool
 	// fresh says Wake was called since the last wake-up claim: new notices,
 	// of any known DSP. Without it a wake-up claims for the backlogged only.
-	fresh   atomic.Bool
-	claims  atomic.Int64 // claim rounds that reached the database
-	polls   atomic.Int64 // PendingDSPs queries
+	fresh  atomic.Bool
+	claims atomic.Int64 // claim rounds that reached the database
+	polls  atomic.Int64 // PendingDSPs queries
 }
 
 // outcome is one delivery's result waiting for its write.
