@@ -264,6 +264,13 @@ func (w *Worker) now() time.Time {
 // up the ones nobody claimed in time (store.ExpireNotices).
 func (w *Worker) claimSince() time.Time { return w.now().Add(-w.MaxAge - ClaimSlack) }
 
+// ClaimAhead is how far past the worker's clock (the database's, as of
+// the last claim) a notice's created_at may be and still be claimed: it
+// keeps the partitions made ahead of time out of every claim's plan. A
+// notice stamped further ahead (an instance's clock ahead) waits until
+// the clock catches up with it, minus ClaimAhead.
+const ClaimAhead = time.Hour
+
 // ClaimSlack is how much older than outbox.max_age a pending notice may be
 // and still be claimed (and then given up by the worker, with its reason).
 const ClaimSlack = 24 * time.Hour
@@ -303,7 +310,7 @@ func (w *Worker) dispatch(ctx context.Context, poll bool) (int, error) {
 	local := time.Now()
 	w.claims.Add(1)
 	claimed, claimedAt, err := w.Store.ClaimNotices(ctx, store.Claim{Now: at, Lease: w.Lease, Since: w.claimSince(),
-		Token: newToken(), Quota: quota})
+		Until: w.now().Add(ClaimAhead), Token: newToken(), Quota: quota})
 	if err != nil {
 		w.unreserve(quota)
 		return 0, err
