@@ -49,6 +49,9 @@ type Worker struct {
 	// (one claim statement for many, and at most one per Gather however
 	// often the enqueuers wake the worker).
 	Gather time.Duration
+	// OutcomeGather is how long an outcome's write waits for those of the
+	// calls still in flight, so that a claim's outcomes share a statement.
+	OutcomeGather time.Duration
 	// Lease is how long a claim lasts; a worker that dies holding it gives
 	// the notice back after it. It must exceed Timeout by the time it takes
 	// to record the outcome.
@@ -85,9 +88,10 @@ type Worker struct {
 	backlog    atomic.Bool
 	// fresh says Wake was called since the last wake-up claim: new notices,
 	// of any known DSP. Without it a wake-up claims for the backlogged only.
-	fresh  atomic.Bool
-	claims atomic.Int64 // claim rounds that reached the database
-	polls  atomic.Int64 // PendingDSPs queries
+	fresh   atomic.Bool
+	calling atomic.Int64 // calls in flight, all DSPs
+	claims  atomic.Int64 // claim rounds that reached the database
+	polls   atomic.Int64 // PendingDSPs queries
 }
 
 // outcome is one delivery's result waiting for its write.
@@ -105,16 +109,17 @@ func New(st *store.Store, cfg config.Outbox, log *slog.Logger) (*Worker, error) 
 	}
 	return &Worker{
 		Store: st, Log: log,
-		clients:     cl,
-		PerDSP:      cfg.PerDSP,
-		Loops:       cfg.Workers,
-		Timeout:     cfg.Timeout,
-		MaxAge:      cfg.MaxAge,
-		BackoffBase: cfg.BackoffBase,
-		BackoffMax:  cfg.BackoffMax,
-		Poll:        cfg.Poll,
-		Gather:      DefaultGather,
-		Lease:       2*cfg.Timeout + 5*time.Second,
+		clients:       cl,
+		PerDSP:        cfg.PerDSP,
+		Loops:         cfg.Workers,
+		Timeout:       cfg.Timeout,
+		MaxAge:        cfg.MaxAge,
+		BackoffBase:   cfg.BackoffBase,
+		BackoffMax:    cfg.BackoffMax,
+		Poll:          cfg.Poll,
+		Gather:        DefaultGather,
+		OutcomeGather: time.Millisecond,
+		Lease:         2*cfg.Timeout + 5*time.Second,
 	}, nil
 }
 
@@ -137,7 +142,7 @@ func (w *Worker) SetDSPs(dsps []config.DSP) error {
 
 // DefaultGather is Worker.Gather as New sets it: a few milliseconds of
 // delay on a notice nobody waits for, against a claim per enqueued notice.
-const DefaultGather = 5 * time.Millisecond
+const DefaultGather = 20 * time.Millisecond
 
 // Wake makes Run claim at once instead of at the next poll (a new notice).
 func (w *Worker) Wake() {
@@ -341,7 +346,9 @@ func (w *Worker) dispatch(ctx context.Context, poll bool) (int, error) {
 			// The slot is the call: it is given back before the outcome
 			// is written (in a group with others), so that the next claim
 			// does not wait for that commit.
+			w.calling.Add(1)
 			o := w.attempt(context.WithoutCancel(ctx), n)
+			w.calling.Add(-1)
 			w.finished(n.DSP)
 			w.record(context.WithoutCancel(ctx), o)
 		}()
