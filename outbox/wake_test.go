@@ -144,3 +144,33 @@ func TestBackloggedDSPIsClaimedInBatches(t *testing.T) {
 		t.Fatalf("%d delivered, want the 13 claimed", delivered)
 	}
 }
+
+// In Run, a Wake gets new notices delivered without waiting for the poll,
+// and without asking the database which DSPs have pending notices.
+func TestRunDeliversOnWakeWithoutPolling(t *testing.T) {
+	st := testdb.New(t)
+	d := newEndpoint(t)
+	w := newWorker(t, st, nil)
+	w.Poll = time.Hour // only the first poll, at start
+	w.Loops = 1
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { w.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	waitFor(t, "the first poll", func() bool { return w.Polls() == 1 })
+	for i := range 3 {
+		enqueue(t, st, fmt.Sprintf("r%d", i), "sim", fmt.Sprintf("%s/burl/r%d", d.URL, i), time.Now())
+	}
+	w.Wake()
+	waitFor(t, "3 notices delivered", func() bool {
+		var n int
+		st.Pool.QueryRow(ctx, `SELECT count(*) FROM outbox WHERE status = 'delivered'`).Scan(&n)
+		return n == 3
+	})
+	if p := w.Polls(); p != 1 {
+		t.Fatalf("%d polls, want only the one at start", p)
+	}
+	if _, ok := d.stats(); len(ok) != 3 {
+		t.Fatalf("delivered %v", ok)
+	}
+}

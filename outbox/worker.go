@@ -38,7 +38,7 @@ type Worker struct {
 	Jitter func(d time.Duration) time.Duration
 
 	PerDSP      int           // concurrent deliveries per DSP at most (halved while it fails)
-	Loops       int           // claim loops in Run (outbox.workers)
+	Loops       int           // poll loops in Run (outbox.workers), besides the wake-up loop
 	Timeout     time.Duration // per call
 	MaxAge      time.Duration // then undelivered
 	BackoffBase time.Duration
