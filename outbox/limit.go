@@ -4,19 +4,25 @@ package outbox
 // a bound that adapts to how the DSP answers (at most outbox.per_dsp).
 
 // reserve takes every free slot of the given DSPs (up to each one's
-// adaptive limit).
-func (w *Worker) reserve(dsps []string) map[string]int {
+// adaptive limit); batched, only of the DSPs with at least half their
+// slots free (a wake-up while calls are in flight claims in batches, not
+// a statement per finished call).
+func (w *Worker) reserve(dsps []string, batched bool) map[string]int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	q := map[string]int{}
 	for _, d := range dsps {
-		if free := w.limitOf(d) - w.inflight[d]; free > 0 {
+		if free := w.limitOf(d) - w.inflight[d]; free > 0 && (!batched || free >= batchOf(w.limitOf(d))) {
 			q[d] = free
 			w.inflight[d] += free
 		}
 	}
 	return q
 }
+
+// batchOf is how many slots of a DSP with bound limit must be free before
+// a wake-up claims for it: half, so that claims come in batches.
+func batchOf(limit int) int { return (limit + 1) / 2 }
 
 // limitOf is a DSP's current concurrency bound (w.mu held).
 func (w *Worker) limitOf(dsp string) int {
@@ -54,16 +60,24 @@ func (w *Worker) Limits() map[string]int {
 	return out
 }
 
-// unreserve gives slots back; after a finished delivery (done) it wakes a
-// claim loop, since that DSP may have more due notices. Unused
-// reservations do not wake anyone: that would spin.
-func (w *Worker) unreserve(q map[string]int, done bool) {
+// unreserve gives reserved slots back that no claim used.
+func (w *Worker) unreserve(q map[string]int) {
 	w.mu.Lock()
+	defer w.mu.Unlock()
 	for d, n := range q {
 		w.inflight[d] -= n
 	}
+}
+
+// finished gives a call's slot back. While there is a backlog it wakes
+// the claimer once a batch of the DSP's slots is free; without one, the
+// next notices come with their own wake-up (or the poll).
+func (w *Worker) finished(dsp string) {
+	w.mu.Lock()
+	w.inflight[dsp]--
+	ready := w.backlogged[dsp] && w.limitOf(dsp)-w.inflight[dsp] >= batchOf(w.limitOf(dsp))
 	w.mu.Unlock()
-	if done {
+	if ready {
 		select {
 		case w.wake <- struct{}{}:
 		default:

@@ -26,6 +26,13 @@ func (w *Worker) record(ctx context.Context, o store.Outcome) {
 	}
 	w.flushing = true
 	for {
+		if w.calling.Load() > 0 && w.OutcomeGather > 0 {
+			// Calls of the same claim are finishing now: let their
+			// outcomes join this statement instead of the next.
+			w.omu.Unlock()
+			time.Sleep(w.OutcomeGather)
+			w.omu.Lock()
+		}
 		batch := w.outcomes
 		w.outcomes = nil
 		w.omu.Unlock()

@@ -31,6 +31,9 @@ type Notice struct {
 // epoch is "since the beginning": a created_at bound that prunes nothing.
 var epoch = time.Unix(0, 0)
 
+// noBound is an upper created_at bound that prunes nothing.
+var noBound = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+
 // pendingDSPsSQL lists the DSPs with pending notices created since $1, with
 // one index probe per DSP and partition (a loose index scan), so it stays
 // cheap with a large backlog and many partitions.
@@ -65,17 +68,22 @@ type Claim struct {
 	// Since is the oldest created_at looked at (partition pruning); older
 	// pending notices are given up by ExpireNotices.
 	Since time.Time
+	// Until is the newest created_at looked at (zero: no bound). Without
+	// it the claim plans and scans every partition made ahead of time and
+	// the default one; a notice created after it (a clock ahead) is
+	// claimed once Until passes it.
+	Until time.Time
 	Token string
 	// Quota is, per DSP, how many notices to claim at most.
 	Quota map[string]int
 }
 
-// claimSQL claims, for one DSP, up to $5 pending notices due at $2 (or the
-// database's now), oldest first, skipping rows another worker is claiming,
+// claimSQL claims, for one DSP, up to $5 pending notices created in
+// [$6, $7] and due at $2 (or the database's now), oldest first, skipping rows another worker is claiming,
 // and moves their next_attempt_at to the end of the lease.
 const claimSQL = `UPDATE outbox SET next_attempt_at = coalesce($2::timestamptz, statement_timestamp()) + $3::interval, claim = $4
-	WHERE created_at >= $6 AND (id, created_at) IN (SELECT id, created_at FROM outbox
-		WHERE status = 'pending' AND dsp = $1 AND created_at >= $6
+	WHERE created_at >= $6 AND created_at <= $7 AND (id, created_at) IN (SELECT id, created_at FROM outbox
+		WHERE status = 'pending' AND dsp = $1 AND created_at >= $6 AND created_at <= $7
 			AND next_attempt_at <= coalesce($2::timestamptz, statement_timestamp())
 		ORDER BY next_attempt_at, id LIMIT $5 FOR UPDATE SKIP LOCKED)
 	RETURNING id, ext_id, dsp, kind, url, attempts, created_at, claim`
@@ -91,9 +99,13 @@ func (s *Store) ClaimNotices(ctx context.Context, c Claim) ([]Notice, time.Time,
 	}
 	batch := &pgx.Batch{}
 	batch.Queue(`SELECT coalesce($1::timestamptz, statement_timestamp())`, now)
+	until := c.Until
+	if until.IsZero() {
+		until = noBound
+	}
 	for dsp, n := range c.Quota {
 		if n > 0 {
-			batch.Queue(claimSQL, dsp, now, c.Lease, c.Token, n, c.Since)
+			batch.Queue(claimSQL, dsp, now, c.Lease, c.Token, n, c.Since, until)
 		}
 	}
 	if batch.Len() == 1 {
