@@ -43,6 +43,9 @@ func ParseAnswer(body []byte) (string, error) {
 		if err := json.Unmarshal(raw, &text); err != nil {
 			return "", fmt.Errorf("%w: %v", ErrBadRate, err)
 		}
+		if text == "" {
+			return "", fmt.Errorf("%w: \"rate\" is an empty string", ErrBadRate)
+		}
 	}
 	return text, nil
 }

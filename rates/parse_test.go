@@ -20,6 +20,8 @@ func TestParseAnswer(t *testing.T) {
 		{`[0.05]`, "", false},
 		{``, "", false},
 		{`{"rate":`, "", false},
+		{`{"rate":""}`, "", false}, // found by FuzzParseAnswer (as {"rAte":""}: JSON keys match in any case)
+		{`{"rAte":"0.05"}`, "0.05", true},
 	}
 	for _, tt := range tests {
 		got, err := ParseAnswer([]byte(tt.body))
