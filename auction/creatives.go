@@ -217,6 +217,20 @@ func (a *Auctioneer) resolveSlot(ctx context.Context, auctionID string, secure b
 	}
 }
 
+// refusedNotice says why the first of urls (expanded, "" skipped) that the
+// outbound policy refuses would never be delivered; "" if none is refused.
+func (fe *fetcher) refusedNotice(urls ...string) string {
+	for _, u := range urls {
+		if u == "" {
+			continue
+		}
+		if err := fe.client.CheckURL(u); err != nil {
+			return "notice URL " + clipURL(u) + ": " + err.Error()
+		}
+	}
+	return ""
+}
+
 // bidValues are the macro values of a candidate in this auction.
 func bidValues(auctionID string, c *candidate) macros.Values {
 	return macros.Values{AuctionID: auctionID, BidID: c.bidID, ImpID: c.bid.ImpID, SeatID: c.seat,
@@ -236,10 +250,8 @@ func (a *Auctioneer) try(ctx context.Context, auctionID string, secure bool, slo
 		// The bridge fetches only the burl, at the view: a refused one
 		// would bill a view the DSP is never told of, so the bid loses now.
 		if b.BURL != "" {
-			if u := macros.ExpandAll(b.BURL, v); u != "" {
-				if err := fe.client.CheckURL(u); err != nil {
-					return refuse(ReasonRefusedURL, "notice URL "+clipURL(u)+": "+err.Error())
-				}
+			if why := fe.refusedNotice(macros.ExpandAll(b.BURL, v)); why != "" {
+				return refuse(ReasonRefusedURL, why)
 			}
 		}
 		return &placement{c: c, delivery: "nurl", label: "nurl", path: creative.PathNURL,
@@ -259,13 +271,8 @@ func (a *Auctioneer) try(ctx context.Context, auctionID string, secure bool, slo
 	if b.NURL != "" {
 		p.winNotice = macros.ExpandAll(b.NURL, v)
 	}
-	for _, u := range append([]string{p.winNotice, macros.ExpandAll(b.BURL, v)}, cr.ImpressionURLs...) {
-		if u == "" {
-			continue
-		}
-		if err := fe.client.CheckURL(u); err != nil {
-			return refuse(ReasonRefusedURL, "notice URL "+clipURL(u)+": "+err.Error())
-		}
+	if why := fe.refusedNotice(append([]string{p.winNotice, macros.ExpandAll(b.BURL, v)}, cr.ImpressionURLs...)...); why != "" {
+		return refuse(ReasonRefusedURL, why)
 	}
 	now := a.cr.now()
 	for _, u := range cr.ImpressionURLs {

@@ -43,8 +43,7 @@ func markupDSP(t *testing.T, price, adm, nurl, burl, lurl string) *dspsim.Server
 
 // loopback is a DSP entry whose URLs may reach the loopback test servers.
 func loopback(name, endpoint string) config.DSP {
-	d := testDSP(name, endpoint)
-	d.AllowNetworks = []string{"127.0.0.0/8"}
+	d := testDSP(name, endpoint) // loopback allowed, as for every test DSP
 	d.Timeout = patientTMax - time.Second
 	return d
 }

@@ -261,20 +261,24 @@ func (s *creativeStage) fill(row *store.Auction, p *placement) {
 // held win notices are cancelled; the AdServer is told no bid, and the DSP
 // must not hear of a win either.
 func (s *creativeStage) notStored(rows []store.Auction) {
+	s.release.done(heldNotices(rows), false)
+}
+
+// heldNotices are the ext ids of rows that carry a held win notice.
+func heldNotices(rows []store.Auction) []string {
 	var held []string
 	for _, row := range rows {
 		if row.WinNotice != "" {
 			held = append(held, row.ExtID)
 		}
 	}
-	s.release.done(held, false)
+	return held
 }
 
 // stored is called once the wins are committed: it counts their delivery,
 // remembers the creatives now stored, and returns what releases the held
 // win notices after the answer (nil when there are none).
 func (s *creativeStage) stored(rows []store.Auction, placed []*placement) func(bool) {
-	var held []string
 	now := s.now()
 	for i, row := range rows {
 		p := placed[i]
@@ -285,10 +289,8 @@ func (s *creativeStage) stored(rows []store.Auction, placed []*placement) func(b
 		if row.Creative != nil {
 			s.storedCreatives.confirm(row.Creative.SHA256, now)
 		}
-		if row.WinNotice != "" {
-			held = append(held, row.ExtID)
-		}
 	}
+	held := heldNotices(rows)
 	if len(held) == 0 {
 		return nil
 	}

@@ -165,7 +165,6 @@ func runFixture(t *testing.T, file string) {
 			d.Currency = fd.Currency
 		}
 		d.Seat, d.ClickURLField, d.Creative = fd.Seat, fd.ClickURLField, fd.Creative
-		d.AllowNetworks = []string{"127.0.0.0/8"} // the asset server is on loopback
 		decodeConfig(t, fd.Config, &d)
 		if fd.MaxBidsPerImp != 0 {
 			d.MaxBidsPerImp = fd.MaxBidsPerImp
