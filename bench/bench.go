@@ -187,6 +187,30 @@ func (o *Options) systems() []System {
 	}
 }
 
+// startRun brings up a run's environment (announced by the progress line
+// format, args), the systems to measure and the load generator. stop ends
+// it all, keeping the run's directory if keepDir says so by then.
+func startRun(ctx context.Context, o *Options, keepDir func() bool, format string, args ...any) (e *env, targets map[System]*target, g *generator, stop func(), err error) {
+	o.progress(format, args...)
+	if e, err = startEnv(ctx, o); err != nil {
+		return nil, nil, nil, nil, err
+	}
+	stop = func() {
+		for _, err := range e.close(!keepDir()) {
+			o.progress("stopping: %v", err)
+		}
+	}
+	o.progress("bridge %s (log %s), PostgreSQL %s", e.bridgeURL, e.bridge.log.Name(), e.cluster.URL("postgres"))
+	if targets, err = e.targets(o); err == nil {
+		g, err = newGenerator(o, e)
+	}
+	if err != nil {
+		stop()
+		return nil, nil, nil, nil, err
+	}
+	return e, targets, g, stop, nil
+}
+
 // Run starts everything, runs the load and checks the books. The error is
 // for a run that could not be made; a run that lost something returns a
 // Report with OK false.
@@ -198,26 +222,13 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if o.Floor {
 		floor = " and the floor proxy"
 	}
-	o.progress("starting PostgreSQL (fsync on), %d simulated DSP(s), the bridge%s...", o.DSPs+b2i(o.HungDSP), floor)
-	e, err := startEnv(ctx, &o)
-	if err != nil {
-		return nil, err
-	}
 	r := &Report{}
-	defer func() {
-		for _, err := range e.close(r.Dir == "") {
-			o.progress("stopping: %v", err)
-		}
-	}()
-	o.progress("bridge %s (log %s), PostgreSQL %s", e.bridgeURL, e.bridge.log.Name(), e.cluster.URL("postgres"))
-	targets, err := e.targets(&o)
+	e, targets, g, stop, err := startRun(ctx, &o, func() bool { return r.Dir != "" },
+		"starting PostgreSQL (fsync on), %d simulated DSP(s), the bridge%s...", o.DSPs+b2i(o.HungDSP), floor)
 	if err != nil {
 		return nil, err
 	}
-	g, err := newGenerator(&o, e)
-	if err != nil {
-		return nil, err
-	}
+	defer stop()
 	rss := sampleRSS(e.bridge.pid(), 100*time.Millisecond)
 	defer rss.stop()
 

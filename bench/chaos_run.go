@@ -73,27 +73,14 @@ func RunChaos(ctx context.Context, o Options) (*ChaosReport, error) {
 			d.Creative, d.CreativeQuery = dspsim.CreativeImage, true
 		}
 	}}
-	o.progress("starting PostgreSQL (fsync on), %d faulty DSP(s) (%.0f%% of requests on each surface), a canary on %v, the bridge...",
-		o.DSPs, 100*o.FaultRate, can.urls)
-	e, err := startEnv(ctx, &o)
-	if err != nil {
-		return nil, err
-	}
 	r := &ChaosReport{}
-	defer func() {
-		for _, err := range e.close(r.Dir == "") {
-			o.progress("stopping: %v", err)
-		}
-	}()
-	o.progress("bridge %s (log %s), PostgreSQL %s", e.bridgeURL, e.bridge.log.Name(), e.cluster.URL("postgres"))
-	targets, err := e.targets(&o)
+	e, targets, g, stop, err := startRun(ctx, &o, func() bool { return r.Dir != "" },
+		"starting PostgreSQL (fsync on), %d faulty DSP(s) (%.0f%% of requests on each surface), a canary on %v, the bridge...",
+		o.DSPs, 100*o.FaultRate, can.urls)
 	if err != nil {
 		return nil, err
 	}
-	g, err := newGenerator(&o, e)
-	if err != nil {
-		return nil, err
-	}
+	defer stop()
 	g.outage, g.stalls = &outages{}, &outages{}
 	m := &chaosRun{o: &o, e: e, g: g, canary: can}
 
