@@ -201,6 +201,9 @@ func startRun(ctx context.Context, o *Options, keepDir func() bool, format strin
 		}
 	}
 	o.progress("bridge %s (log %s), PostgreSQL %s", e.bridgeURL, e.bridge.log.Name(), e.cluster.URL("postgres"))
+	if o.Pprof {
+		o.progress("bridge pprof http://%s/debug/pprof/ (e.g. go tool pprof http://%s/debug/pprof/profile?seconds=15)", e.metrics, e.metrics)
+	}
 	if targets, err = e.targets(o); err == nil {
 		g, err = newGenerator(o, e)
 	}

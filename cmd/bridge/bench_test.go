@@ -82,11 +82,16 @@ func TestBenchSmokeJSON(t *testing.T) {
 }
 
 // Views mode, as a table: the rows of views are there, the /bid rows are
-// not (the wins are made first and not measured), and the books pass.
+// not (the wins are made first and not measured), and the books pass; with
+// --pprof the progress names the bridge's pprof address.
 func TestBenchViewsTable(t *testing.T) {
-	code, out, errs := benchRun(t, "--duration", "600ms", "--rounds", "2", "--warmup", "200ms", "--concurrency", "2", "--mode", "views")
+	code, out, errs := benchRun(t, "--duration", "600ms", "--rounds", "2", "--warmup", "200ms", "--concurrency", "2", "--mode", "views", "--pprof")
 	if code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errs)
+	}
+	// --pprof says where to profile the bridge.
+	if !strings.Contains(errs, "bridge pprof http://127.0.0.1:") {
+		t.Errorf("progress lacks the pprof address:\n%s", errs)
 	}
 	for _, want := range []string{"mode views", "fsync=on synchronous_commit=on", "BRIDGE", "FLOOR", "BRIDGE/FLOOR", "views/s", "/view p50 ms",
 		"/view p99 ms", "/view p99.9 ms", "CPU µs/view: server", "CPU µs/view: PostgreSQL", "CPU µs/view: bench", "bridge RSS:", "bridge/floor rate by round:", "books: OK"} {
