@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
+	"strconv"
 	"sync"
 	"sync/atomic"
 
@@ -58,351 +59,326 @@ func appendBidRequest(dst []byte, r *openrtb2.BidRequest) (_ []byte, ok bool) {
 	if r.App != nil || r.DOOH != nil {
 		return dst, false
 	}
-	e := reqEnc{b: dst}
-	e.open('{')
-	e.key(`"id":`)
-	e.quote(r.ID)
-	e.key(`"imp":`)
+	var bad bool
+	b := appendJSONString(append(dst, `{"id":`...), r.ID)
+	b = append(b, `,"imp":`...)
 	if r.Imp == nil {
-		e.b = append(e.b, "null"...)
-		e.comma = true
+		b = append(b, "null"...)
 	} else {
-		e.open('[')
+		start := len(b)
 		for i := range r.Imp {
-			e.next()
-			e.imp(&r.Imp[i])
+			b = appendImp(append(b, ','), &bad, &r.Imp[i])
 		}
-		e.close(']')
+		b = closeArr(b, start)
 	}
 	if r.Site != nil {
-		e.key(`"site":`)
-		e.site(r.Site)
+		b = appendSite(append(b, `,"site":`...), &bad, r.Site)
 	}
 	if r.Device != nil {
-		e.key(`"device":`)
-		e.device(r.Device)
+		b = appendDevice(append(b, `,"device":`...), &bad, r.Device)
 	}
 	if r.User != nil {
-		e.key(`"user":`)
-		e.user(r.User)
+		b = appendUser(append(b, `,"user":`...), &bad, r.User)
 	}
-	num(&e, `"test":`, r.Test)
-	num(&e, `"at":`, r.AT)
-	num(&e, `"tmax":`, r.TMax)
-	e.strs(`"wseat":`, r.WSeat)
-	e.strs(`"bseat":`, r.BSeat)
-	num(&e, `"allimps":`, r.AllImps)
-	e.strs(`"cur":`, r.Cur)
-	e.strs(`"wlang":`, r.WLang)
-	e.strs(`"wlangb":`, r.WLangB)
-	e.strs(`"acat":`, r.ACat)
-	e.strs(`"bcat":`, r.BCat)
-	num(&e, `"cattax":`, r.CatTax)
-	e.strs(`"badv":`, r.BAdv)
-	e.strs(`"bapp":`, r.BApp)
+	b = aNum(b, `,"test":`, r.Test)
+	b = aNum(b, `,"at":`, r.AT)
+	b = aNum(b, `,"tmax":`, r.TMax)
+	b = aStrs(b, `,"wseat":`, r.WSeat)
+	b = aStrs(b, `,"bseat":`, r.BSeat)
+	b = aNum(b, `,"allimps":`, r.AllImps)
+	b = aStrs(b, `,"cur":`, r.Cur)
+	b = aStrs(b, `,"wlang":`, r.WLang)
+	b = aStrs(b, `,"wlangb":`, r.WLangB)
+	b = aStrs(b, `,"acat":`, r.ACat)
+	b = aStrs(b, `,"bcat":`, r.BCat)
+	b = aNum(b, `,"cattax":`, r.CatTax)
+	b = aStrs(b, `,"badv":`, r.BAdv)
+	b = aStrs(b, `,"bapp":`, r.BApp)
 	if r.Source != nil {
-		e.key(`"source":`)
-		e.source(r.Source)
+		b = appendSource(append(b, `,"source":`...), &bad, r.Source)
 	}
 	if r.Regs != nil {
-		e.key(`"regs":`)
-		e.regs(r.Regs)
+		b = appendRegs(append(b, `,"regs":`...), &bad, r.Regs)
 	}
-	e.raw(`"ext":`, r.Ext)
-	e.close('}')
-	if e.bad {
+	b = aRaw(b, &bad, `,"ext":`, r.Ext)
+	b = append(b, '}')
+	if bad {
 		return dst, false
 	}
-	return e.b, true
+	return b, true
 }
 
-func (e *reqEnc) imp(m *openrtb2.Imp) {
+func appendImp(b []byte, bad *bool, m *openrtb2.Imp) []byte {
 	if len(m.Metric) > 0 || m.Audio != nil || m.Native != nil || m.PMP != nil || m.Qty != nil || m.Refresh != nil {
-		e.bad = true
-		return
+		*bad = true
+		return b
 	}
-	e.open('{')
-	e.key(`"id":`)
-	e.quote(m.ID)
+	b = appendJSONString(append(b, `{"id":`...), m.ID)
 	if m.Banner != nil {
-		e.key(`"banner":`)
-		e.banner(m.Banner)
+		b = appendBanner(append(b, `,"banner":`...), bad, m.Banner)
 	}
 	if m.Video != nil {
-		e.key(`"video":`)
-		e.video(m.Video)
+		b = appendVideo(append(b, `,"video":`...), bad, m.Video)
 	}
-	e.str(`"displaymanager":`, m.DisplayManager)
-	e.str(`"displaymanagerver":`, m.DisplayManagerVer)
-	num(e, `"instl":`, m.Instl)
-	e.str(`"tagid":`, m.TagID)
-	e.float(`"bidfloor":`, m.BidFloor)
-	e.str(`"bidfloorcur":`, m.BidFloorCur)
-	ptr(e, `"clickbrowser":`, m.ClickBrowser)
-	ptr(e, `"secure":`, m.Secure)
-	e.strs(`"iframebuster":`, m.IframeBuster)
-	num(e, `"rwdd":`, m.Rwdd)
-	num(e, `"ssai":`, m.SSAI)
-	num(e, `"exp":`, m.Exp)
-	e.float(`"dt":`, m.DT)
-	e.raw(`"ext":`, m.Ext)
-	e.close('}')
+	b = aStr(b, `,"displaymanager":`, m.DisplayManager)
+	b = aStr(b, `,"displaymanagerver":`, m.DisplayManagerVer)
+	b = aNum(b, `,"instl":`, m.Instl)
+	b = aStr(b, `,"tagid":`, m.TagID)
+	b = aFloat(b, bad, `,"bidfloor":`, m.BidFloor)
+	b = aStr(b, `,"bidfloorcur":`, m.BidFloorCur)
+	b = aPtr(b, `,"clickbrowser":`, m.ClickBrowser)
+	b = aPtr(b, `,"secure":`, m.Secure)
+	b = aStrs(b, `,"iframebuster":`, m.IframeBuster)
+	b = aNum(b, `,"rwdd":`, m.Rwdd)
+	b = aNum(b, `,"ssai":`, m.SSAI)
+	b = aNum(b, `,"exp":`, m.Exp)
+	b = aFloat(b, bad, `,"dt":`, m.DT)
+	b = aRaw(b, bad, `,"ext":`, m.Ext)
+	return append(b, '}')
 }
 
-func (e *reqEnc) banner(b *openrtb2.Banner) {
-	e.open('{')
-	if len(b.Format) > 0 {
-		e.key(`"format":`)
-		e.open('[')
-		for i := range b.Format {
-			f := &b.Format[i]
-			e.next()
-			e.open('{')
-			num(e, `"w":`, f.W)
-			num(e, `"h":`, f.H)
-			num(e, `"wratio":`, f.WRatio)
-			num(e, `"hratio":`, f.HRatio)
-			num(e, `"wmin":`, f.WMin)
-			e.raw(`"ext":`, f.Ext)
-			e.close('}')
+func appendBanner(b []byte, bad *bool, n *openrtb2.Banner) []byte {
+	start := len(b)
+	if len(n.Format) > 0 {
+		b = append(b, `,"format":`...)
+		fstart := len(b)
+		for i := range n.Format {
+			f := &n.Format[i]
+			b = append(b, ',')
+			ostart := len(b)
+			b = aNum(b, `,"w":`, f.W)
+			b = aNum(b, `,"h":`, f.H)
+			b = aNum(b, `,"wratio":`, f.WRatio)
+			b = aNum(b, `,"hratio":`, f.HRatio)
+			b = aNum(b, `,"wmin":`, f.WMin)
+			b = aRaw(b, bad, `,"ext":`, f.Ext)
+			b = closeObj(b, ostart)
 		}
-		e.close(']')
+		b = closeArr(b, fstart)
 	}
-	ptr(e, `"w":`, b.W)
-	ptr(e, `"h":`, b.H)
-	num(e, `"wmax":`, b.WMax)
-	num(e, `"hmax":`, b.HMax)
-	num(e, `"wmin":`, b.WMin)
-	num(e, `"hmin":`, b.HMin)
-	nums(e, `"btype":`, b.BType)
-	nums(e, `"battr":`, b.BAttr)
-	ptr(e, `"pos":`, b.Pos)
-	e.strs(`"mimes":`, b.MIMEs)
-	num(e, `"topframe":`, b.TopFrame)
-	nums(e, `"expdir":`, b.ExpDir)
-	nums(e, `"api":`, b.API)
-	e.str(`"id":`, b.ID)
-	ptr(e, `"vcm":`, b.Vcm)
-	e.raw(`"ext":`, b.Ext)
-	e.close('}')
+	b = aPtr(b, `,"w":`, n.W)
+	b = aPtr(b, `,"h":`, n.H)
+	b = aNum(b, `,"wmax":`, n.WMax)
+	b = aNum(b, `,"hmax":`, n.HMax)
+	b = aNum(b, `,"wmin":`, n.WMin)
+	b = aNum(b, `,"hmin":`, n.HMin)
+	b = aNums(b, `,"btype":`, n.BType)
+	b = aNums(b, `,"battr":`, n.BAttr)
+	b = aPtr(b, `,"pos":`, n.Pos)
+	b = aStrs(b, `,"mimes":`, n.MIMEs)
+	b = aNum(b, `,"topframe":`, n.TopFrame)
+	b = aNums(b, `,"expdir":`, n.ExpDir)
+	b = aNums(b, `,"api":`, n.API)
+	b = aStr(b, `,"id":`, n.ID)
+	b = aPtr(b, `,"vcm":`, n.Vcm)
+	b = aRaw(b, bad, `,"ext":`, n.Ext)
+	return closeObj(b, start)
 }
 
-func (e *reqEnc) video(v *openrtb2.Video) {
+func appendVideo(b []byte, bad *bool, v *openrtb2.Video) []byte {
 	if len(v.CompanionAd) > 0 || len(v.DurFloors) > 0 {
-		e.bad = true
-		return
+		*bad = true
+		return b
 	}
-	e.open('{')
-	e.strArray(`"mimes":`, v.MIMEs)
-	num(e, `"minduration":`, v.MinDuration)
-	num(e, `"maxduration":`, v.MaxDuration)
-	ptr(e, `"startdelay":`, v.StartDelay)
-	num(e, `"maxseq":`, v.MaxSeq)
-	num(e, `"poddur":`, v.PodDur)
-	nums(e, `"protocols":`, v.Protocols)
-	num(e, `"protocol":`, v.Protocol)
-	ptr(e, `"w":`, v.W)
-	ptr(e, `"h":`, v.H)
-	e.str(`"podid":`, v.PodID)
-	num(e, `"podseq":`, v.PodSeq)
-	nums(e, `"rqddurs":`, v.RqdDurs)
-	num(e, `"placement":`, v.Placement)
-	num(e, `"plcmt":`, v.Plcmt)
-	num(e, `"linearity":`, v.Linearity)
-	ptr(e, `"skip":`, v.Skip)
-	num(e, `"skipmin":`, v.SkipMin)
-	num(e, `"skipafter":`, v.SkipAfter)
-	num(e, `"sequence":`, v.Sequence)
-	num(e, `"slotinpod":`, v.SlotInPod)
-	e.float(`"mincpmpersec":`, v.MinCPMPerSec)
-	nums(e, `"battr":`, v.BAttr)
-	num(e, `"maxextended":`, v.MaxExtended)
-	num(e, `"minbitrate":`, v.MinBitRate)
-	num(e, `"maxbitrate":`, v.MaxBitRate)
-	ptr(e, `"boxingallowed":`, v.BoxingAllowed)
-	nums(e, `"playbackmethod":`, v.PlaybackMethod)
-	num(e, `"playbackend":`, v.PlaybackEnd)
-	nums(e, `"delivery":`, v.Delivery)
-	ptr(e, `"pos":`, v.Pos)
-	nums(e, `"api":`, v.API)
-	nums(e, `"companiontype":`, v.CompanionType)
-	nums(e, `"poddedupe":`, v.PodDedupe)
-	e.raw(`"ext":`, v.Ext)
-	e.close('}')
+	b = aStrArray(append(b, '{'), `"mimes":`, v.MIMEs)
+	b = aNum(b, `,"minduration":`, v.MinDuration)
+	b = aNum(b, `,"maxduration":`, v.MaxDuration)
+	b = aPtr(b, `,"startdelay":`, v.StartDelay)
+	b = aNum(b, `,"maxseq":`, v.MaxSeq)
+	b = aNum(b, `,"poddur":`, v.PodDur)
+	b = aNums(b, `,"protocols":`, v.Protocols)
+	b = aNum(b, `,"protocol":`, v.Protocol)
+	b = aPtr(b, `,"w":`, v.W)
+	b = aPtr(b, `,"h":`, v.H)
+	b = aStr(b, `,"podid":`, v.PodID)
+	b = aNum(b, `,"podseq":`, v.PodSeq)
+	b = aNums(b, `,"rqddurs":`, v.RqdDurs)
+	b = aNum(b, `,"placement":`, v.Placement)
+	b = aNum(b, `,"plcmt":`, v.Plcmt)
+	b = aNum(b, `,"linearity":`, v.Linearity)
+	b = aPtr(b, `,"skip":`, v.Skip)
+	b = aNum(b, `,"skipmin":`, v.SkipMin)
+	b = aNum(b, `,"skipafter":`, v.SkipAfter)
+	b = aNum(b, `,"sequence":`, v.Sequence)
+	b = aNum(b, `,"slotinpod":`, v.SlotInPod)
+	b = aFloat(b, bad, `,"mincpmpersec":`, v.MinCPMPerSec)
+	b = aNums(b, `,"battr":`, v.BAttr)
+	b = aNum(b, `,"maxextended":`, v.MaxExtended)
+	b = aNum(b, `,"minbitrate":`, v.MinBitRate)
+	b = aNum(b, `,"maxbitrate":`, v.MaxBitRate)
+	b = aPtr(b, `,"boxingallowed":`, v.BoxingAllowed)
+	b = aNums(b, `,"playbackmethod":`, v.PlaybackMethod)
+	b = aNum(b, `,"playbackend":`, v.PlaybackEnd)
+	b = aNums(b, `,"delivery":`, v.Delivery)
+	b = aPtr(b, `,"pos":`, v.Pos)
+	b = aNums(b, `,"api":`, v.API)
+	b = aNums(b, `,"companiontype":`, v.CompanionType)
+	b = aNums(b, `,"poddedupe":`, v.PodDedupe)
+	b = aRaw(b, bad, `,"ext":`, v.Ext)
+	return append(b, '}')
 }
 
-func (e *reqEnc) site(s *openrtb2.Site) {
+func appendSite(b []byte, bad *bool, s *openrtb2.Site) []byte {
 	if s.Content != nil {
-		e.bad = true
-		return
+		*bad = true
+		return b
 	}
-	e.open('{')
-	e.str(`"id":`, s.ID)
-	e.str(`"name":`, s.Name)
-	e.str(`"domain":`, s.Domain)
-	num(e, `"cattax":`, s.CatTax)
-	e.strs(`"cat":`, s.Cat)
-	e.strs(`"sectioncat":`, s.SectionCat)
-	e.strs(`"pagecat":`, s.PageCat)
-	e.str(`"page":`, s.Page)
-	e.str(`"ref":`, s.Ref)
-	e.str(`"search":`, s.Search)
-	ptr(e, `"mobile":`, s.Mobile)
-	ptr(e, `"privacypolicy":`, s.PrivacyPolicy)
+	start := len(b)
+	b = aStr(b, `,"id":`, s.ID)
+	b = aStr(b, `,"name":`, s.Name)
+	b = aStr(b, `,"domain":`, s.Domain)
+	b = aNum(b, `,"cattax":`, s.CatTax)
+	b = aStrs(b, `,"cat":`, s.Cat)
+	b = aStrs(b, `,"sectioncat":`, s.SectionCat)
+	b = aStrs(b, `,"pagecat":`, s.PageCat)
+	b = aStr(b, `,"page":`, s.Page)
+	b = aStr(b, `,"ref":`, s.Ref)
+	b = aStr(b, `,"search":`, s.Search)
+	b = aPtr(b, `,"mobile":`, s.Mobile)
+	b = aPtr(b, `,"privacypolicy":`, s.PrivacyPolicy)
 	if p := s.Publisher; p != nil {
-		e.key(`"publisher":`)
-		e.open('{')
-		e.str(`"id":`, p.ID)
-		e.str(`"name":`, p.Name)
-		num(e, `"cattax":`, p.CatTax)
-		e.strs(`"cat":`, p.Cat)
-		e.str(`"domain":`, p.Domain)
-		e.raw(`"ext":`, p.Ext)
-		e.close('}')
+		b = append(b, `,"publisher":`...)
+		pstart := len(b)
+		b = aStr(b, `,"id":`, p.ID)
+		b = aStr(b, `,"name":`, p.Name)
+		b = aNum(b, `,"cattax":`, p.CatTax)
+		b = aStrs(b, `,"cat":`, p.Cat)
+		b = aStr(b, `,"domain":`, p.Domain)
+		b = aRaw(b, bad, `,"ext":`, p.Ext)
+		b = closeObj(b, pstart)
 	}
-	e.str(`"keywords":`, s.Keywords)
-	e.strs(`"kwarray":`, s.KwArray)
-	e.str(`"inventorypartnerdomain":`, s.InventoryPartnerDomain)
-	e.raw(`"ext":`, s.Ext)
-	e.close('}')
+	b = aStr(b, `,"keywords":`, s.Keywords)
+	b = aStrs(b, `,"kwarray":`, s.KwArray)
+	b = aStr(b, `,"inventorypartnerdomain":`, s.InventoryPartnerDomain)
+	b = aRaw(b, bad, `,"ext":`, s.Ext)
+	return closeObj(b, start)
 }
 
-func (e *reqEnc) device(d *openrtb2.Device) {
+func appendDevice(b []byte, bad *bool, d *openrtb2.Device) []byte {
 	if d.SUA != nil {
-		e.bad = true
-		return
+		*bad = true
+		return b
 	}
-	e.open('{')
+	start := len(b)
 	if d.Geo != nil {
-		e.key(`"geo":`)
-		e.geo(d.Geo)
+		b = appendGeo(append(b, `,"geo":`...), bad, d.Geo)
 	}
-	ptr(e, `"dnt":`, d.DNT)
-	ptr(e, `"lmt":`, d.Lmt)
-	e.str(`"ua":`, d.UA)
-	e.str(`"ip":`, d.IP)
-	e.str(`"ipv6":`, d.IPv6)
-	num(e, `"devicetype":`, d.DeviceType)
-	e.str(`"make":`, d.Make)
-	e.str(`"model":`, d.Model)
-	e.str(`"os":`, d.OS)
-	e.str(`"osv":`, d.OSV)
-	e.str(`"hwv":`, d.HWV)
-	num(e, `"h":`, d.H)
-	num(e, `"w":`, d.W)
-	num(e, `"ppi":`, d.PPI)
-	e.float(`"pxratio":`, d.PxRatio)
-	ptr(e, `"js":`, d.JS)
-	ptr(e, `"geofetch":`, d.GeoFetch)
-	e.str(`"flashver":`, d.FlashVer)
-	e.str(`"language":`, d.Language)
-	e.str(`"langb":`, d.LangB)
-	e.str(`"carrier":`, d.Carrier)
-	e.str(`"mccmnc":`, d.MCCMNC)
-	ptr(e, `"connectiontype":`, d.ConnectionType)
-	e.str(`"ifa":`, d.IFA)
-	e.str(`"didsha1":`, d.DIDSHA1)
-	e.str(`"didmd5":`, d.DIDMD5)
-	e.str(`"dpidsha1":`, d.DPIDSHA1)
-	e.str(`"dpidmd5":`, d.DPIDMD5)
-	e.str(`"macsha1":`, d.MACSHA1)
-	e.str(`"macmd5":`, d.MACMD5)
-	e.raw(`"ext":`, d.Ext)
-	e.close('}')
+	b = aPtr(b, `,"dnt":`, d.DNT)
+	b = aPtr(b, `,"lmt":`, d.Lmt)
+	b = aStr(b, `,"ua":`, d.UA)
+	b = aStr(b, `,"ip":`, d.IP)
+	b = aStr(b, `,"ipv6":`, d.IPv6)
+	b = aNum(b, `,"devicetype":`, d.DeviceType)
+	b = aStr(b, `,"make":`, d.Make)
+	b = aStr(b, `,"model":`, d.Model)
+	b = aStr(b, `,"os":`, d.OS)
+	b = aStr(b, `,"osv":`, d.OSV)
+	b = aStr(b, `,"hwv":`, d.HWV)
+	b = aNum(b, `,"h":`, d.H)
+	b = aNum(b, `,"w":`, d.W)
+	b = aNum(b, `,"ppi":`, d.PPI)
+	b = aFloat(b, bad, `,"pxratio":`, d.PxRatio)
+	b = aPtr(b, `,"js":`, d.JS)
+	b = aPtr(b, `,"geofetch":`, d.GeoFetch)
+	b = aStr(b, `,"flashver":`, d.FlashVer)
+	b = aStr(b, `,"language":`, d.Language)
+	b = aStr(b, `,"langb":`, d.LangB)
+	b = aStr(b, `,"carrier":`, d.Carrier)
+	b = aStr(b, `,"mccmnc":`, d.MCCMNC)
+	b = aPtr(b, `,"connectiontype":`, d.ConnectionType)
+	b = aStr(b, `,"ifa":`, d.IFA)
+	b = aStr(b, `,"didsha1":`, d.DIDSHA1)
+	b = aStr(b, `,"didmd5":`, d.DIDMD5)
+	b = aStr(b, `,"dpidsha1":`, d.DPIDSHA1)
+	b = aStr(b, `,"dpidmd5":`, d.DPIDMD5)
+	b = aStr(b, `,"macsha1":`, d.MACSHA1)
+	b = aStr(b, `,"macmd5":`, d.MACMD5)
+	b = aRaw(b, bad, `,"ext":`, d.Ext)
+	return closeObj(b, start)
 }
 
-func (e *reqEnc) geo(g *openrtb2.Geo) {
-	e.open('{')
-	e.floatPtr(`"lat":`, g.Lat)
-	e.floatPtr(`"lon":`, g.Lon)
-	num(e, `"type":`, g.Type)
-	num(e, `"accuracy":`, g.Accuracy)
-	num(e, `"lastfix":`, g.LastFix)
-	num(e, `"ipservice":`, g.IPService)
-	e.str(`"country":`, g.Country)
-	e.str(`"region":`, g.Region)
-	e.str(`"regionfips104":`, g.RegionFIPS104)
-	e.str(`"metro":`, g.Metro)
-	e.str(`"city":`, g.City)
-	e.str(`"zip":`, g.ZIP)
-	num(e, `"utcoffset":`, g.UTCOffset)
-	e.raw(`"ext":`, g.Ext)
-	e.close('}')
+func appendGeo(b []byte, bad *bool, g *openrtb2.Geo) []byte {
+	start := len(b)
+	b = aFloatPtr(b, bad, `,"lat":`, g.Lat)
+	b = aFloatPtr(b, bad, `,"lon":`, g.Lon)
+	b = aNum(b, `,"type":`, g.Type)
+	b = aNum(b, `,"accuracy":`, g.Accuracy)
+	b = aNum(b, `,"lastfix":`, g.LastFix)
+	b = aNum(b, `,"ipservice":`, g.IPService)
+	b = aStr(b, `,"country":`, g.Country)
+	b = aStr(b, `,"region":`, g.Region)
+	b = aStr(b, `,"regionfips104":`, g.RegionFIPS104)
+	b = aStr(b, `,"metro":`, g.Metro)
+	b = aStr(b, `,"city":`, g.City)
+	b = aStr(b, `,"zip":`, g.ZIP)
+	b = aNum(b, `,"utcoffset":`, g.UTCOffset)
+	b = aRaw(b, bad, `,"ext":`, g.Ext)
+	return closeObj(b, start)
 }
 
-func (e *reqEnc) user(u *openrtb2.User) {
+func appendUser(b []byte, bad *bool, u *openrtb2.User) []byte {
 	if len(u.Data) > 0 || len(u.EIDs) > 0 {
-		e.bad = true
-		return
+		*bad = true
+		return b
 	}
-	e.open('{')
-	e.str(`"id":`, u.ID)
-	e.str(`"buyeruid":`, u.BuyerUID)
-	num(e, `"yob":`, u.Yob)
-	e.str(`"gender":`, u.Gender)
-	e.str(`"keywords":`, u.Keywords)
-	e.strs(`"kwarray":`, u.KwArray)
-	e.str(`"customdata":`, u.CustomData)
+	start := len(b)
+	b = aStr(b, `,"id":`, u.ID)
+	b = aStr(b, `,"buyeruid":`, u.BuyerUID)
+	b = aNum(b, `,"yob":`, u.Yob)
+	b = aStr(b, `,"gender":`, u.Gender)
+	b = aStr(b, `,"keywords":`, u.Keywords)
+	b = aStrs(b, `,"kwarray":`, u.KwArray)
+	b = aStr(b, `,"customdata":`, u.CustomData)
 	if u.Geo != nil {
-		e.key(`"geo":`)
-		e.geo(u.Geo)
+		b = appendGeo(append(b, `,"geo":`...), bad, u.Geo)
 	}
-	e.str(`"consent":`, u.Consent)
-	e.raw(`"ext":`, u.Ext)
-	e.close('}')
+	b = aStr(b, `,"consent":`, u.Consent)
+	b = aRaw(b, bad, `,"ext":`, u.Ext)
+	return closeObj(b, start)
 }
 
-func (e *reqEnc) source(s *openrtb2.Source) {
-	e.open('{')
-	ptr(e, `"fd":`, s.FD)
-	e.str(`"tid":`, s.TID)
-	e.str(`"pchain":`, s.PChain)
+func appendSource(b []byte, bad *bool, s *openrtb2.Source) []byte {
+	start := len(b)
+	b = aPtr(b, `,"fd":`, s.FD)
+	b = aStr(b, `,"tid":`, s.TID)
+	b = aStr(b, `,"pchain":`, s.PChain)
 	if c := s.SChain; c != nil {
-		e.key(`"schain":`)
-		e.open('{')
-		e.key(`"complete":`)
-		e.int(int64(c.Complete))
-		e.key(`"nodes":`)
+		b = strconv.AppendInt(append(b, `,"schain":{"complete":`...), int64(c.Complete), 10)
+		b = append(b, `,"nodes":`...)
 		if c.Nodes == nil {
-			e.b = append(e.b, "null"...)
-			e.comma = true
+			b = append(b, "null"...)
 		} else {
-			e.open('[')
+			nstart := len(b)
 			for i := range c.Nodes {
 				n := &c.Nodes[i]
-				e.next()
-				e.open('{')
-				e.key(`"asi":`)
-				e.quote(n.ASI)
-				e.key(`"sid":`)
-				e.quote(n.SID)
-				e.str(`"rid":`, n.RID)
-				e.str(`"name":`, n.Name)
-				e.str(`"domain":`, n.Domain)
-				ptr(e, `"hp":`, n.HP)
-				e.raw(`"ext":`, n.Ext)
-				e.close('}')
+				b = appendJSONString(append(b, `,{"asi":`...), n.ASI)
+				b = appendJSONString(append(b, `,"sid":`...), n.SID)
+				b = aStr(b, `,"rid":`, n.RID)
+				b = aStr(b, `,"name":`, n.Name)
+				b = aStr(b, `,"domain":`, n.Domain)
+				b = aPtr(b, `,"hp":`, n.HP)
+				b = aRaw(b, bad, `,"ext":`, n.Ext)
+				b = append(b, '}')
 			}
-			e.close(']')
+			b = closeArr(b, nstart)
 		}
-		e.key(`"ver":`)
-		e.quote(c.Ver)
-		e.raw(`"ext":`, c.Ext)
-		e.close('}')
+		b = appendJSONString(append(b, `,"ver":`...), c.Ver)
+		b = aRaw(b, bad, `,"ext":`, c.Ext)
+		b = append(b, '}')
 	}
-	e.raw(`"ext":`, s.Ext)
-	e.close('}')
+	b = aRaw(b, bad, `,"ext":`, s.Ext)
+	return closeObj(b, start)
 }
 
-func (e *reqEnc) regs(g *openrtb2.Regs) {
-	e.open('{')
-	num(e, `"coppa":`, g.COPPA)
-	ptr(e, `"gdpr":`, g.GDPR)
-	e.str(`"us_privacy":`, g.USPrivacy)
-	e.str(`"gpp":`, g.GPP)
-	nums(e, `"gpp_sid":`, g.GPPSID)
-	e.raw(`"ext":`, g.Ext)
-	e.close('}')
+func appendRegs(b []byte, bad *bool, g *openrtb2.Regs) []byte {
+	start := len(b)
+	b = aNum(b, `,"coppa":`, g.COPPA)
+	b = aPtr(b, `,"gdpr":`, g.GDPR)
+	b = aStr(b, `,"us_privacy":`, g.USPrivacy)
+	b = aStr(b, `,"gpp":`, g.GPP)
+	b = aNums(b, `,"gpp_sid":`, g.GPPSID)
+	b = aRaw(b, bad, `,"ext":`, g.Ext)
+	return closeObj(b, start)
 }
 
 // requestScratch recycles the JSON of gzipped requests: only the

@@ -7,136 +7,121 @@ import (
 	"unicode/utf8"
 )
 
-// reqEnc appends JSON the way encoding/json's Encoder writes it (HTML
-// escaping on, as Encoder and Marshal default to). It tracks only whether
-// the next member or element needs a comma; bad is set when a value is
-// one encoding/json would refuse or one the appender does not cover, and
+// The appenders write JSON the way encoding/json's Encoder writes it
+// (HTML escaping on, as Encoder and Marshal default to). They take and
+// return the buffer rather than keeping it in a struct: a slice stored
+// through a pointer costs a write barrier per append while the GC runs.
+// Every member key is written with a leading comma (`,"id":`); closeObj
+// turns the first one into the opening brace, so no comma state is kept.
+// *bad is set for a value encoding/json would refuse or one not covered;
 // the caller then lets encoding/json encode the whole request.
-type reqEnc struct {
-	b     []byte
-	comma bool // a value was just completed: the next key or element needs ','
-	bad   bool
-}
 
-// next writes the comma before a member or an element, if one is due.
-func (e *reqEnc) next() {
-	if e.comma {
-		e.b = append(e.b, ',')
+// closeObj ends an object whose members began at start.
+func closeObj(b []byte, start int) []byte {
+	if len(b) == start {
+		return append(b, '{', '}')
 	}
+	b[start] = '{'
+	return append(b, '}')
 }
 
-// key starts a member; k is the quoted key with its colon (`"id":`).
-func (e *reqEnc) key(k string) {
-	e.next()
-	e.b = append(e.b, k...)
-	e.comma = false
-}
-
-func (e *reqEnc) open(c byte)  { e.b = append(e.b, c); e.comma = false }
-func (e *reqEnc) close(c byte) { e.b = append(e.b, c); e.comma = true }
-
-// str writes a string member, omitted when empty (omitempty).
-func (e *reqEnc) str(k, s string) {
-	if s != "" {
-		e.key(k)
-		e.quote(s)
+// closeArr ends an array whose elements (each after a comma) began at start.
+func closeArr(b []byte, start int) []byte {
+	if len(b) == start {
+		return append(b, '[', ']')
 	}
+	b[start] = '['
+	return append(b, ']')
 }
 
-// quote writes s as a JSON string.
-func (e *reqEnc) quote(s string) {
-	e.b = appendJSONString(e.b, s)
-	e.comma = true
-}
-
-// num writes an integer member, omitted when zero (omitempty).
-func num[T ~int8 | ~int64](e *reqEnc, k string, v T) {
-	if v != 0 {
-		e.key(k)
-		e.int(int64(v))
+// aStr writes a string member, omitted when empty (omitempty).
+func aStr(b []byte, k, s string) []byte {
+	if s == "" {
+		return b
 	}
+	return appendJSONString(append(b, k...), s)
 }
 
-// ptr writes an integer pointer member, omitted when nil (omitempty).
-func ptr[T ~int8 | ~int64](e *reqEnc, k string, p *T) {
-	if p != nil {
-		e.key(k)
-		e.int(int64(*p))
+// aNum writes an integer member, omitted when zero (omitempty).
+func aNum[T ~int8 | ~int64](b []byte, k string, v T) []byte {
+	if v == 0 {
+		return b
 	}
+	return strconv.AppendInt(append(b, k...), int64(v), 10)
 }
 
-func (e *reqEnc) int(v int64) {
-	e.b = strconv.AppendInt(e.b, v, 10)
-	e.comma = true
+// aPtr writes an integer pointer member, omitted when nil (omitempty).
+func aPtr[T ~int8 | ~int64](b []byte, k string, p *T) []byte {
+	if p == nil {
+		return b
+	}
+	return strconv.AppendInt(append(b, k...), int64(*p), 10)
 }
 
-// nums writes an integer array member, omitted when empty (omitempty).
-func nums[T ~int8 | ~int64](e *reqEnc, k string, l []T) {
+// aNums writes an integer array member, omitted when empty (omitempty).
+func aNums[T ~int8 | ~int64](b []byte, k string, l []T) []byte {
 	if len(l) == 0 {
-		return
+		return b
 	}
-	e.key(k)
-	e.open('[')
+	b = append(b, k...)
+	start := len(b)
 	for _, v := range l {
-		e.next()
-		e.int(int64(v))
+		b = strconv.AppendInt(append(b, ','), int64(v), 10)
 	}
-	e.close(']')
+	return closeArr(b, start)
 }
 
-// strs writes a string array member, omitted when empty (omitempty).
-func (e *reqEnc) strs(k string, l []string) {
-	if len(l) > 0 {
-		e.strArray(k, l)
+// aStrs writes a string array member, omitted when empty (omitempty).
+func aStrs(b []byte, k string, l []string) []byte {
+	if len(l) == 0 {
+		return b
 	}
+	return aStrArray(b, k, l)
 }
 
-// strArray writes a string array member that is never omitted: nil is
+// aStrArray writes a string array member that is never omitted: nil is
 // null, as encoding/json writes a nil slice.
-func (e *reqEnc) strArray(k string, l []string) {
-	e.key(k)
+func aStrArray(b []byte, k string, l []string) []byte {
+	b = append(b, k...)
 	if l == nil {
-		e.b = append(e.b, "null"...)
-		e.comma = true
-		return
+		return append(b, "null"...)
 	}
-	e.open('[')
+	start := len(b)
 	for _, s := range l {
-		e.next()
-		e.quote(s)
+		b = appendJSONString(append(b, ','), s)
 	}
-	e.close(']')
+	return closeArr(b, start)
 }
 
-// float writes a float64 member, omitted when zero (omitempty; -0 too).
-func (e *reqEnc) float(k string, f float64) {
-	if f != 0 {
-		e.key(k)
-		e.f64(f)
+// aFloat writes a float64 member, omitted when zero (omitempty; -0 too).
+func aFloat(b []byte, bad *bool, k string, f float64) []byte {
+	if f == 0 {
+		return b
 	}
+	return appendJSONFloat(append(b, k...), bad, f)
 }
 
-// floatPtr writes a *float64 member, omitted when nil.
-func (e *reqEnc) floatPtr(k string, p *float64) {
-	if p != nil {
-		e.key(k)
-		e.f64(*p)
+// aFloatPtr writes a *float64 member, omitted when nil.
+func aFloatPtr(b []byte, bad *bool, k string, p *float64) []byte {
+	if p == nil {
+		return b
 	}
+	return appendJSONFloat(append(b, k...), bad, *p)
 }
 
-// f64 is encoding/json's floatEncoder for 64 bits: ES6 number form, 'e'
-// below 1e-6 and from 1e21, exponents not padded; NaN and ±Inf are an
-// error there, so they send the request to encoding/json.
-func (e *reqEnc) f64(f float64) {
+// appendJSONFloat is encoding/json's floatEncoder for 64 bits: ES6
+// number form, 'e' below 1e-6 and from 1e21, exponents not padded. NaN
+// and ±Inf are an error there, so they send the request to encoding/json.
+func appendJSONFloat(b []byte, bad *bool, f float64) []byte {
 	if math.IsInf(f, 0) || math.IsNaN(f) {
-		e.bad = true
-		return
+		*bad = true
+		return b
 	}
 	format := byte('f')
 	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
 		format = 'e'
 	}
-	b := strconv.AppendFloat(e.b, f, format, -1, 64)
+	b = strconv.AppendFloat(b, f, format, -1, 64)
 	if format == 'e' {
 		// e-09 → e-9
 		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
@@ -144,58 +129,82 @@ func (e *reqEnc) f64(f float64) {
 			b = b[:n-1]
 		}
 	}
-	e.b = b
-	e.comma = true
+	return b
 }
 
-// raw writes a json.RawMessage member (omitted when empty) compacted as
+// aRaw writes a json.RawMessage member (omitted when empty) compacted as
 // encoding/json compacts a Marshaler's output: whitespace between tokens
 // dropped, < > & and U+2028/U+2029 escaped, everything else (invalid
 // UTF-8 included) copied. Invalid JSON is an error there: bad.
-func (e *reqEnc) raw(k string, m json.RawMessage) {
+func aRaw(b []byte, bad *bool, k string, m json.RawMessage) []byte {
 	if len(m) == 0 {
-		return
+		return b
 	}
 	if !json.Valid(m) {
-		e.bad = true
-		return
+		*bad = true
+		return b
 	}
-	e.key(k)
-	inString, escaped := false, false
+	b = append(b, k...)
+	inString := false
 	start := 0
 	for i := 0; i < len(m); i++ {
 		c := m[i]
+		if rawPlain[c] {
+			continue
+		}
 		switch {
 		case c == '<' || c == '>' || c == '&':
-			e.b = append(e.b, m[start:i]...)
-			e.b = append(e.b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
+			b = append(b, m[start:i]...)
+			b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
 			start = i + 1
 		case c == 0xE2 && i+2 < len(m) && m[i+1] == 0x80 && m[i+2]&^1 == 0xA8:
-			e.b = append(e.b, m[start:i]...)
-			e.b = append(e.b, '\\', 'u', '2', '0', '2', hexDigits[m[i+2]&0xF])
+			b = append(b, m[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[m[i+2]&0xF])
 			i += 2
 			start = i + 1
 		case inString:
-			// Valid JSON: a string ends at the first unescaped quote.
-			if escaped {
-				escaped = false
-			} else if c == '\\' {
-				escaped = true
+			// Valid JSON: a string ends at the first unescaped quote, and
+			// a backslash is followed by one ASCII byte (\u by hex digits).
+			if c == '\\' {
+				i++
 			} else if c == '"' {
 				inString = false
 			}
 		case c == '"':
 			inString = true
 		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
-			e.b = append(e.b, m[start:i]...)
+			b = append(b, m[start:i]...)
 			start = i + 1
 		}
 	}
-	e.b = append(e.b, m[start:]...)
-	e.comma = true
+	return append(b, m[start:]...)
 }
 
 const hexDigits = "0123456789abcdef"
+
+// rawPlain marks the bytes aRaw copies whatever its state: all but
+// whitespace, quote, backslash, < > & and 0xE2 (the lead byte of U+2028).
+var rawPlain = func() (t [256]bool) {
+	for i := range t {
+		t[i] = true
+	}
+	for _, c := range []byte(" \t\n\r\"\\<>&\xe2") {
+		t[c] = false
+	}
+	return t
+}()
+
+// strPlain marks the bytes a JSON string holds as they are: ASCII from
+// 0x20 but " \ < > & (encoding/json's htmlSafeSet).
+var strPlain = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = true
+	}
+	for _, c := range []byte(`"\\<>&`) {
+		t[c] = false
+	}
+	return t
+}()
 
 // appendJSONString is encoding/json's appendString with escapeHTML: the
 // short escapes for \b \f \n \r \t " and \\, \u00XX for other control
@@ -205,11 +214,12 @@ func appendJSONString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
-		if b := s[i]; b < utf8.RuneSelf {
-			if b >= 0x20 && b != '"' && b != '\\' && b != '<' && b != '>' && b != '&' {
-				i++
-				continue
-			}
+		b := s[i]
+		if strPlain[b] {
+			i++
+			continue
+		}
+		if b < utf8.RuneSelf {
 			dst = append(dst, s[start:i]...)
 			switch b {
 			case '\\', '"':

@@ -95,7 +95,7 @@ func TestRequestJSONTrickyValues(t *testing.T) {
 		"\"\\/", "\b\f\n\r\t", "\u00e9\u0301", strings.Repeat("x<", 40)}
 	raws := []string{`{"a":1}`, "{ \"a\" : [ 1 , 2 ] }\n", `{"a":"<b>&"}`, "{\"a\":\"\u2028\"}", "{\"a\":\"\xff\"}",
 		`null`, `"str"`, "  1e5  ", `{"a":"x\" y","b":"\\"}`, `[]`, `{"k":{"deep":[true,false,null,-0.5e+3]}}`,
-		"\t{\r\n}\t"}
+		"\t{\r\n}\t", `{"a":"\u0022 x" , "b" : "\\ " , "c":"\" "}`, `{"a":"\u2028 \u003c" }`}
 	cases := map[string]*openrtb2.BidRequest{
 		"nil imp":       {ID: "x"},
 		"empty imp":     {ID: "x", Imp: []openrtb2.Imp{}},
