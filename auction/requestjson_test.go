@@ -2,6 +2,7 @@ package auction
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -205,4 +206,51 @@ func fixtureRequests(tb testing.TB) [][]byte {
 		tb.Fatalf("only %d fixture requests", len(out))
 	}
 	return out
+}
+
+// The body of a gzip DSP is the gzip of Encoder.Encode's bytes, written
+// in one piece as Encode wrote them (so the very bytes the old path sent),
+// and log.payloads keeps the JSON without its newline, gzip or not; the
+// pooled scratch buffer never leaks into a body.
+func TestRequestBodyGzipAndCapture(t *testing.T) {
+	var reqs []*openrtb2.BidRequest
+	for _, raw := range fixtureRequests(t) {
+		r := new(openrtb2.BidRequest)
+		if err := json.Unmarshal(raw, r); err != nil {
+			t.Fatal(err)
+		}
+		reqs = append(reqs, r)
+	}
+	for _, gz := range []bool{false, true} {
+		c := &dspClient{capture: true}
+		c.cfg.Gzip = gz
+		var bodies [][]byte
+		for _, r := range reqs {
+			want, err := encoderJSON(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if gz {
+				var zb bytes.Buffer
+				zw := gzip.NewWriter(&zb)
+				zw.Write(want)
+				zw.Close()
+				want = zb.Bytes()
+			}
+			body, kept, err := c.encodeRequest(r, 16)
+			if err != nil || !bytes.Equal(body, want) {
+				t.Fatalf("gzip %v: body %q (%v), want %q", gz, body, err, want)
+			}
+			if m, _ := json.Marshal(r); !bytes.Equal(kept, m) {
+				t.Errorf("gzip %v: kept %s, want %s", gz, kept, m)
+			}
+			bodies = append(bodies, body)
+		}
+		for i, r := range reqs { // no later request overwrote an earlier body
+			body, _, _ := c.encodeRequest(r, 0)
+			if !bytes.Equal(body, bodies[i]) {
+				t.Errorf("gzip %v: body %d changed after later requests", gz, i)
+			}
+		}
+	}
 }
