@@ -11,17 +11,18 @@ import (
 // FuzzRequestJSON: any BidRequest encoding/json can read is written by
 // the appender exactly as encoding/json writes it, or both refuse, or the
 // appender falls back; s goes into strings (any bytes, so invalid UTF-8
-// too) and f into floats, which decoding alone would not reach.
+// too), x into floats and ext (when not empty) into a RawMessage as it is
+// (invalid JSON too), which decoding alone would not reach.
 func FuzzRequestJSON(f *testing.F) {
 	for _, r := range fixtureRequests(f) {
-		f.Add([]byte(r), "", 0.0)
+		f.Add([]byte(r), "", 0.0, "")
 	}
-	f.Add([]byte(`{"id":"<&>","imp":[{"id":"1","bidfloor":1e-7,"ext":{ "a" : "\u2028" }}],"user":{"ext":{"k":[1, 2]}}}`), "\xff<\u2028", 1e21)
-	f.Add([]byte(`{"imp":null,"device":{"geo":{"lat":-0,"lon":1e-6}},"source":{"schain":{"nodes":[]}}}`), "\x00\"\\", math.Copysign(0, -1))
-	f.Add([]byte(`{"imp":[{"video":{"mimes":[]}}],"regs":{"gpp_sid":[-1,127]},"app":{"id":"a"}}`), "\xe2\x80", 0.000001)
-	f.Add([]byte(`{"site":{"publisher":{}},"user":{"geo":{}},"ext":"x"}`), "日本", 123456789.125)
-	f.Add([]byte(`{}`), "", math.Inf(1))
-	f.Fuzz(func(t *testing.T, data []byte, s string, x float64) {
+	f.Add([]byte(`{"id":"<&>","imp":[{"id":"1","bidfloor":1e-7,"ext":{ "a" : "\u2028" }}],"user":{"ext":{"k":[1, 2]}}}`), "\xff<\u2028", 1e21, "{ \"a\" : [1, 2] }\n")
+	f.Add([]byte(`{"imp":null,"device":{"geo":{"lat":-0,"lon":1e-6}},"source":{"schain":{"nodes":[]}}}`), "\x00\"\\", math.Copysign(0, -1), "{\"a\":")
+	f.Add([]byte(`{"imp":[{"video":{"mimes":[]}}],"regs":{"gpp_sid":[-1,127]},"app":{"id":"a"}}`), "\xe2\x80", 0.000001, "\"\\u0022 <\xff\"")
+	f.Add([]byte(`{"site":{"publisher":{}},"user":{"geo":{}},"ext":"x"}`), "日本", 123456789.125, "{} x")
+	f.Add([]byte(`{}`), "", math.Inf(1), "  1e5 ")
+	f.Fuzz(func(t *testing.T, data []byte, s string, x float64, ext string) {
 		var r openrtb2.BidRequest
 		if json.Unmarshal(data, &r) != nil {
 			t.Skip()
@@ -34,6 +35,12 @@ func FuzzRequestJSON(f *testing.F) {
 		if len(r.Imp) > 0 {
 			r.Imp[0].TagID += s
 			r.Imp[0].BidFloor = x
+		}
+		if ext != "" {
+			if r.Regs == nil {
+				r.Regs = &openrtb2.Regs{}
+			}
+			r.Regs.Ext = json.RawMessage(ext)
 		}
 		if r.User != nil && r.User.Geo != nil {
 			r.User.Geo.Lat = &x
