@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -143,33 +142,15 @@ func (c *dspClient) call(ctx context.Context, req *openrtb2.BidRequest) answer {
 	if c.reqSize != nil {
 		hint = c.reqSize.Load()
 	}
-	reqBuf := bytes.NewBuffer(make([]byte, 0, hint))
-	var err error
-	if c.cfg.Gzip {
-		if c.capture {
-			a.reqBody, _ = json.Marshal(req)
-		}
-		zw := gzipWriters.Get().(*gzip.Writer)
-		zw.Reset(reqBuf)
-		err = json.NewEncoder(zw).Encode(req)
-		if cerr := zw.Close(); err == nil {
-			err = cerr
-		}
-		zw.Reset(nil) // let go of reqBuf
-		gzipWriters.Put(zw)
-	} else {
-		err = json.NewEncoder(reqBuf).Encode(req)
-		if c.capture && err == nil {
-			a.reqBody = bytes.Clone(bytes.TrimSuffix(reqBuf.Bytes(), []byte("\n")))
-		}
-	}
+	body, kept, err := c.encodeRequest(req, hint)
+	a.reqBody = kept
 	if err != nil {
 		return fail(OutcomeError, ReasonError, fmt.Errorf("encode request: %w", err))
 	}
 	if c.reqSize != nil {
-		c.reqSize.Store(int64(reqBuf.Len() + reqBuf.Len()/8 + 64))
+		c.reqSize.Store(int64(len(body) + len(body)/8 + 64))
 	}
-	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, c.cfg.Endpoint, bytes.NewReader(reqBuf.Bytes()))
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, c.cfg.Endpoint, bytes.NewReader(body))
 	if err != nil {
 		return fail(OutcomeError, ReasonError, err)
 	}
