@@ -3,7 +3,6 @@ package bridge
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -71,10 +70,14 @@ func (h *BidHandler) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	// Encoded here rather than with httpapi.WriteJSON to keep the & of
 	// serve_urls readable (no \u0026) in logs and captures.
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(out); err != nil {
+	buf := answerPool.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer func() {
+		if buf.Cap() <= 64<<10 {
+			answerPool.Put(buf)
+		}
+	}()
+	if err := encodeAnswer(buf, out); err != nil {
 		res.Answered(false)
 		httpapi.WriteError(w, err)
 		return
