@@ -108,6 +108,7 @@ func (a *Auctioneer) Run(ctx context.Context, req *Request) *AuctionResult {
 	j := newJudging(res.ID, req, set.floorMicros)
 
 	answers := make(chan answer, len(set.dsps))
+	res.DSPs = make([]DSPResult, 0, len(set.dsps)) // one each, called or not
 	pending := map[*dspClient]time.Time{}
 	for _, d := range set.dsps {
 		if reason, ok := d.admits(req); !ok {
@@ -192,9 +193,13 @@ collect:
 func (a *Auctioneer) finish(ctx context.Context, deadline, until time.Time, res *AuctionResult, auctionID string, req *Request, cands []candidate) {
 	outs := a.place(ctx, until, auctionID, req.securePage(), req.Slots, cands)
 	a.reportRefusals(ctx, auctionID, res, outs)
-	var rows []store.Auction
-	var wins []Win
-	var placed []*placement
+	won := 0
+	for _, o := range outs {
+		if o.won != nil {
+			won++
+		}
+	}
+	rows, wins, placed := make([]store.Auction, 0, won), make([]Win, 0, won), make([]*placement, 0, won)
 	for _, o := range outs { // slot order, so the answer follows the request
 		p := o.won
 		if p == nil {

@@ -134,6 +134,14 @@ func (a *Auctioneer) place(ctx context.Context, until time.Time, auctionID strin
 	defer cancel() // the look-ahead resolutions of bids that were not needed stop here
 	out := make([]slotOutcome, len(slots))
 	var wg sync.WaitGroup
+	// A slot with candidates is resolved in a goroutine of its own when
+	// there are others to resolve beside it; the only one, here.
+	bidOn := 0
+	for _, s := range slots {
+		if len(bySlot[s.ID]) > 0 {
+			bidOn++
+		}
+	}
 	for i, s := range slots {
 		list := bySlot[s.ID]
 		slices.SortStableFunc(list, func(x, y *candidate) int {
@@ -147,6 +155,10 @@ func (a *Auctioneer) place(ctx context.Context, until time.Time, auctionID strin
 		})
 		out[i] = slotOutcome{slot: s, order: list, refused: map[*candidate]Refusal{}}
 		if len(list) == 0 {
+			continue
+		}
+		if bidOn == 1 {
+			a.resolveSlot(rctx, auctionID, secure, &out[i])
 			continue
 		}
 		wg.Add(1)

@@ -31,12 +31,14 @@ const rejectionSamples = 2
 // the answer's outcome, candidates and rejections, counts the rejections
 // and logs them aggregated, one line per reason.
 func (a *Auctioneer) judge(ctx context.Context, j *judging, ans *answer) {
-	var many *TooManyBidsError
-	if errors.As(ans.err, &many) {
-		// Refused whole, before any bid was decoded: one line, not one per bid.
-		a.log.InfoContext(ctx, "dsp answer refused", "auction_id", j.auctionID, "dsp", ans.result.DSP,
-			"reason", ReasonInvalidResponse.String(), "code", int(ReasonInvalidResponse), "max_bids", many.Max)
-		return
+	if ans.err != nil { // the target of errors.As lives on the heap: only for an error
+		var many *TooManyBidsError
+		if errors.As(ans.err, &many) {
+			// Refused whole, before any bid was decoded: one line, not one per bid.
+			a.log.InfoContext(ctx, "dsp answer refused", "auction_id", j.auctionID, "dsp", ans.result.DSP,
+				"reason", ReasonInvalidResponse.String(), "code", int(ReasonInvalidResponse), "max_bids", many.Max)
+			return
+		}
 	}
 	if ans.response == nil {
 		return

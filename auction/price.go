@@ -36,6 +36,9 @@ func priceMicros(price json.Number, rateNanos int64) (int64, error) {
 	if price == "" {
 		return 0, errPriceMissing
 	}
+	if m, ok, err := decimalMicros(string(price), rateNanos); ok {
+		return m, err
+	}
 	// Exact arithmetic on a price with a huge exponent (1e999999) or
 	// thousands of digits takes from milliseconds to seconds, inside the
 	// auction: bound both before big.Rat sees the text.

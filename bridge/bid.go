@@ -3,7 +3,6 @@ package bridge
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -66,13 +65,19 @@ func (h *BidHandler) serve(w http.ResponseWriter, r *http.Request) {
 		out = append(out, bidAnswer{RequestID: win.RequestID, ExtID: win.ExtID, ServeURL: win.ServeURL})
 		extIDs = append(extIDs, win.ExtID)
 	}
-	logctx.Info(r.Context(), h.log, "auction", auctionAttrs(res, extIDs)...)
+	if h.log.Enabled(r.Context(), slog.LevelInfo) {
+		logctx.InfoAttrs(r.Context(), h.log, "auction", auctionAttrs(res, extIDs)...)
+	}
 	// Encoded here rather than with httpapi.WriteJSON to keep the & of
 	// serve_urls readable (no \u0026) in logs and captures.
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(out); err != nil {
+	buf := answerPool.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer func() {
+		if buf.Cap() <= 64<<10 {
+			answerPool.Put(buf)
+		}
+	}()
+	if err := encodeAnswer(buf, out); err != nil {
 		res.Answered(false)
 		httpapi.WriteError(w, err)
 		return
@@ -108,17 +113,18 @@ func (h *BidHandler) auctionRequest(ctx context.Context, call *BidCall) *auction
 // auctionAttrs are what the /bid line says of its auction (the access log
 // adds the request's status and duration): what an operator needs to follow
 // a request to its wins, and to see which DSP did what, without a second line.
-func auctionAttrs(res *auction.AuctionResult, extIDs []string) []any {
+func auctionAttrs(res *auction.AuctionResult, extIDs []string) []slog.Attr {
 	called := 0
-	dsps := make([]any, 0, len(res.DSPs))
+	dsps := make([]slog.Attr, 0, len(res.DSPs))
 	for _, d := range res.DSPs {
 		if d.Outcome.Called() {
 			called++
 		}
 		dsps = append(dsps, slog.String(d.DSP, string(d.Outcome)))
 	}
-	return []any{"auction_id", res.ID, "outcome", string(res.Outcome),
-		"slots", res.Slots, "wins", len(res.Wins), "ext_ids", extIDs, "rejected", len(res.Rejections),
-		"dsps_called", called, slog.Group("dsps", dsps...),
-		"auction_ms", float64(res.Duration.Microseconds()) / 1000}
+	return []slog.Attr{slog.String("auction_id", res.ID), slog.String("outcome", string(res.Outcome)),
+		slog.Int("slots", res.Slots), slog.Int("wins", len(res.Wins)), slog.Any("ext_ids", extIDs),
+		slog.Int("rejected", len(res.Rejections)), slog.Int("dsps_called", called),
+		{Key: "dsps", Value: slog.GroupValue(dsps...)},
+		slog.Float64("auction_ms", float64(res.Duration.Microseconds())/1000)}
 }

@@ -15,19 +15,15 @@ import (
 // RequestIDHeader carries the request id to and from the caller.
 const RequestIDHeader = "X-Request-Id"
 
-// requestID gives every request an id (the caller's, if it sent a sane one),
-// carried in its context: every line logged with that context carries it.
-func requestID(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := r.Header.Get(RequestIDHeader)
-		if id == "" || len(id) > 64 {
-			var b [8]byte
-			rand.Read(b[:])
-			id = hex.EncodeToString(b[:])
-		}
-		w.Header().Set(RequestIDHeader, id)
-		next.ServeHTTP(w, r.WithContext(logctx.WithRequestID(r.Context(), id)))
-	})
+// requestID is the caller's request id, if it sent a sane one, or a new one.
+func requestID(r *http.Request) string {
+	id := r.Header.Get(RequestIDHeader)
+	if id == "" || len(id) > 64 {
+		var b [8]byte
+		rand.Read(b[:])
+		id = hex.EncodeToString(b[:])
+	}
+	return id
 }
 
 // StatusRecorder remembers the status and size of an answer (for the
@@ -59,15 +55,33 @@ func (r *StatusRecorder) Write(b []byte) (int, error) {
 
 func (r *StatusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
-// accessLog writes one JSON line per request: "request", or what the handler
-// named it with logctx.Info ("auction", "event recorded"), with the handler's
-// attributes after the request's own. One line, so one write, per call.
-func (s *Server) accessLog(next http.Handler) http.Handler {
+// frame is every request's middleware, folded into one handler (one
+// context and one copy of the request instead of one per layer):
+//   - a request id (the caller's, if it sent a sane one), answered in
+//     X-Request-Id and carried in the context: every line logged with that
+//     context carries it;
+//   - one JSON access line per request: "request", or what the handler
+//     named it with logctx.Info ("auction", "event recorded"), with the
+//     handler's attributes after the request's own. One line, so one write,
+//     per call;
+//   - a panic in a handler turned into a logged 500 (recoverPanics), which
+//     keeps the process (and every other request) alive;
+//   - the body capped at server.max_body_bytes (limitBody).
+func (s *Server) frame(next http.Handler) http.Handler {
+	limit := s.cfg.Server.MaxBodyBytes
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		rec := &StatusRecorder{ResponseWriter: w}
-		ctx, line := logctx.WithLine(r.Context())
-		next.ServeHTTP(rec, r.WithContext(ctx))
+		id := requestID(r)
+		w.Header().Set(RequestIDHeader, id)
+		// The metrics middleware outside already records the status and
+		// size: read its recorder rather than wrapping it in another.
+		rec, ok := w.(*StatusRecorder)
+		if !ok {
+			rec = &StatusRecorder{ResponseWriter: w}
+		}
+		ctx, line := logctx.WithRequest(r.Context(), id)
+		r = r.WithContext(ctx)
+		s.recoverPanics(rec, r, limit, next)
 		if rec.status == 0 {
 			rec.status = http.StatusOK
 		}
@@ -96,39 +110,28 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 	})
 }
 
-// recoverPanics turns a panic in a handler into a logged 500, keeping the
-// process (and every other request) alive.
-func (s *Server) recoverPanics(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		defer func() {
-			v := recover()
-			if v == nil {
-				return
-			}
-			if v == http.ErrAbortHandler {
-				panic(v)
-			}
-			s.log.ErrorContext(r.Context(), "panic in handler", "path", r.URL.Path,
-				"panic", v, "stack", string(debug.Stack()))
-			httpapi.WriteError(w, httpapi.Errorf(httpapi.Internal, "panic"))
-		}()
-		next.ServeHTTP(w, r)
-	})
-}
-
-// limitBody caps every request body; reading past it fails with a
-// *http.MaxBytesError, which httpapi answers with 413.
-func limitBody(limit int64) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.ContentLength > limit {
-				httpapi.WriteError(w, &http.MaxBytesError{Limit: limit})
-				return
-			}
-			r.Body = http.MaxBytesReader(w, r.Body, limit)
-			next.ServeHTTP(w, r)
-		})
+// recoverPanics serves r with its body capped at limit (a *http.MaxBytesError
+// past it, which httpapi answers with 413), and turns a panic in the handler
+// into a logged 500.
+func (s *Server) recoverPanics(w http.ResponseWriter, r *http.Request, limit int64, next http.Handler) {
+	defer func() {
+		v := recover()
+		if v == nil {
+			return
+		}
+		if v == http.ErrAbortHandler {
+			panic(v)
+		}
+		s.log.ErrorContext(r.Context(), "panic in handler", "path", r.URL.Path,
+			"panic", v, "stack", string(debug.Stack()))
+		httpapi.WriteError(w, httpapi.Errorf(httpapi.Internal, "panic"))
+	}()
+	if r.ContentLength > limit {
+		httpapi.WriteError(w, &http.MaxBytesError{Limit: limit})
+		return
 	}
+	r.Body = http.MaxBytesReader(w, r.Body, limit)
+	next.ServeHTTP(w, r)
 }
 
 func notFound(w http.ResponseWriter, r *http.Request) {

@@ -43,7 +43,7 @@ type Server struct {
 func NewServer(cfg *config.Config, log *slog.Logger, checks []ReadinessCheck, modules ...Module) *Server {
 	s := &Server{cfg: cfg, log: log, checks: checks}
 	r := chi.NewRouter()
-	r.Use(requestID, s.accessLog, s.recoverPanics, limitBody(cfg.Server.MaxBodyBytes))
+	r.Use(s.frame)
 	r.NotFound(notFound)
 	r.MethodNotAllowed(methodNotAllowed)
 	r.Get("/healthz", s.healthz)

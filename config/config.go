@@ -40,6 +40,7 @@ type Config struct {
 	Retention Retention `mapstructure:"retention"`
 	Inventory Inventory `mapstructure:"inventory"`
 	Metrics   Metrics   `mapstructure:"metrics"`
+	Runtime   Runtime   `mapstructure:"runtime"`
 
 	SupplyChain SupplyChain `mapstructure:"supply_chain"`
 	Privacy     Privacy     `mapstructure:"privacy"`
@@ -222,6 +223,17 @@ type Metrics struct {
 	// the AdServer-facing port (allow_public_listen) must not also expose
 	// metrics and pprof.
 	AllowPublic bool `mapstructure:"allow_public"`
+}
+
+// Runtime tunes the Go runtime of `bridge serve`.
+type Runtime struct {
+	// GOGC is the garbage collector's target (debug.SetGCPercent): the
+	// heap may grow this many percent over the live heap before a
+	// collection. The live heap is small (tens of MB) and every request
+	// allocates, so Go's default of 100 collects many times a second; a
+	// GOGC or GOMEMLIMIT in the environment takes precedence and this key
+	// is then ignored.
+	GOGC int `mapstructure:"gogc"`
 }
 
 // Creative delivery modes (creatives.delivery).

@@ -68,6 +68,7 @@ var defaults = map[string]any{
 	"inventory.classifier":               "0001000000081a67",
 	"inventory.keywords":                 map[string][]string{"category": {"unknown"}, "quality": {"high"}},
 	"metrics.listen":                     "127.0.0.1:9015",
+	"runtime.gogc":                       DefaultGOGC,
 	"creatives.delivery":                 DeliveryInline,
 	"creatives.inline_max_bytes":         1 << 20,
 	"creatives.max_bytes":                16 << 20,
@@ -85,6 +86,11 @@ const (
 	PriceMissingReject = "reject"
 	PriceMissingFixed  = "fixed"
 )
+
+// DefaultGOGC is runtime.gogc's default: a heap up to 5 × the live one
+// (tens of MB) between collections, a quarter of the collections of Go's
+// default 100.
+const DefaultGOGC = 400
 
 // MaxEventsBatchSize bounds events.batch_size: a bigger group only makes
 // one transaction (and the views waiting on it) longer.

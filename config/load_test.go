@@ -76,6 +76,7 @@ var samples = map[string]sample{
 	"auction.breaker.failure_rate":       {`0.4`, "0.4", func(c *Config) any { return c.Auction.Breaker.Rate() }, 0.4},
 	"auction.breaker.window":             {`30`, "30", func(c *Config) any { return c.Auction.Breaker.Window }, 30},
 	"metrics.allow_public":               {`true`, "true", func(c *Config) any { return c.Metrics.AllowPublic }, true},
+	"runtime.gogc":                       {`250`, "250", func(c *Config) any { return c.Runtime.GOGC }, 250},
 	"dsps": {dspJSON, dspJSON, func(c *Config) any {
 		if len(c.DSPs) != 1 {
 			return len(c.DSPs)
@@ -255,6 +256,9 @@ func TestDefaults(t *testing.T) {
 	if cfg.Auction.TMax != time.Second {
 		t.Errorf("auction.tmax = %s, want 1s", cfg.Auction.TMax)
 	}
+	if cfg.Runtime.GOGC != 400 {
+		t.Errorf("runtime.gogc = %d, want 400", cfg.Runtime.GOGC)
+	}
 	if cfg.Log.Buffer != 64<<10 || cfg.Log.FlushInterval != 200*time.Millisecond {
 		t.Errorf("log.buffer, log.flush_interval = %d, %s, want 65536, 200ms", cfg.Log.Buffer, cfg.Log.FlushInterval)
 	}
@@ -337,6 +341,8 @@ log:
   buffer: -1
 events:
   batch_size: 0
+runtime:
+  gogc: 5
 dsps:
   - name: "Bad Name"
     endpoint: "ftp://x"
@@ -358,6 +364,7 @@ inventory:
 	}
 	wants := []string{
 		"listen:", "adshares.address:", "money.ads_usd:", "auction.tmax:", "log.level:", "log.buffer:", "events.batch_size: 0 must be from 1 to 10000",
+		"runtime.gogc: 5 must be 10..10000",
 		"dsps[0] (Bad Name): name", "dsps[0] (Bad Name): endpoint", "dsps[1] (ok): currency EUR needs money.rates.EUR",
 		"campaigns[0]: id", "campaigns[0]: landing_url", "creatives[0]: type", "creatives[0]: size", "creatives[1]: mime", "duplicate creative id",
 	}

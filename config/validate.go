@@ -69,6 +69,9 @@ func (c *Config) Validate() []string {
 	if c.Log.Buffer > 0 && (c.Log.FlushInterval < time.Millisecond || c.Log.FlushInterval > 10*time.Second) {
 		add("log.flush_interval: %s is outside 1ms..10s", c.Log.FlushInterval)
 	}
+	if c.Runtime.GOGC < 10 || c.Runtime.GOGC > 10000 {
+		add("runtime.gogc: %d must be 10..10000 (percent the heap grows over the live heap before a collection)", c.Runtime.GOGC)
+	}
 	if c.Server.MaxBodyBytes < 1024 {
 		add("server.max_body_bytes: must be at least 1024")
 	}

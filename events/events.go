@@ -197,7 +197,8 @@ func (m *Module) recordNow(ctx context.Context, rec Record) (stored, error) {
 	defer cancel()
 	st, err := m.storeLive(dbctx, rec)
 	if err == nil {
-		logctx.Info(ctx, m.Log, "event recorded", "type", rec.Type, "ext_id", rec.ExtID, "dsp", st.win.DSP, "late", st.late)
+		logctx.InfoAttrs(ctx, m.Log, "event recorded", slog.String("type", rec.Type), slog.String("ext_id", rec.ExtID),
+			slog.String("dsp", st.win.DSP), slog.Bool("late", st.late))
 	}
 	if err != nil && !errors.Is(err, errUnknownExtID) && ctx.Err() == nil {
 		m.downUntil.Store(time.Now().Add(m.DownFor).UnixNano())

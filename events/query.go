@@ -54,40 +54,77 @@ func parseRawQuery(raw string) map[string][]string {
 // parseEventQuery reads what the bridge keeps of a view or click call. The
 // ctx parameter (base64url JSON) is deliberately ignored: nothing in it is
 // needed, so it can never make a call fail. Repeated parameters (iid comes
-// twice on click) use their first well-formed value.
+// twice on click) use their first well-formed value. It reads raw in one
+// pass, with parseRawQuery's rules (%XX only, a broken escape skips its
+// parameter), and allocates only for escaped values or ids to normalise.
 func parseEventQuery(raw string) (query, error) {
-	p := parseRawQuery(raw)
 	var q query
-	q.ExtID = first(p["extid"])
-	if !extIDRe.MatchString(q.ExtID) {
-		return q, errBadExtID
+	var haveExtID, haveCID bool
+	var cid string
+	for raw != "" {
+		var part string
+		part, raw, _ = strings.Cut(raw, "&")
+		if part == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(part, "=")
+		key, err := url.PathUnescape(k)
+		if err != nil {
+			continue
+		}
+		var dst *string
+		switch key {
+		case "extid", "cid":
+		case "iid":
+			dst = &q.ImpressionID
+		case "zid":
+			dst = &q.ZoneID
+		case "pid":
+			dst = &q.PublisherID
+		default:
+			continue
+		}
+		if (key == "extid" && haveExtID) || (key == "cid" && haveCID) || (dst != nil && *dst != "") {
+			continue // the first value counts
+		}
+		val, err := url.PathUnescape(v)
+		if err != nil {
+			continue
+		}
+		switch key {
+		case "extid":
+			q.ExtID, haveExtID = val, true
+		case "cid":
+			cid, haveCID = val, true
+		default:
+			if id, ok := normalizeID(val); ok {
+				*dst = id
+			}
+		}
 	}
-	cid, ok := normalizeID(first(p["cid"]))
+	if !validExtID(q.ExtID) {
+		return query{ExtID: q.ExtID}, errBadExtID
+	}
+	id, ok := normalizeID(cid)
 	if !ok {
-		return q, errBadCaseID
+		return query{ExtID: q.ExtID}, errBadCaseID
 	}
-	q.CaseID = cid
-	q.ImpressionID = firstID(p["iid"])
-	q.ZoneID = firstID(p["zid"])
-	q.PublisherID = firstID(p["pid"])
+	q.CaseID = id
 	return q, nil
 }
 
-func first(vs []string) string {
-	if len(vs) == 0 {
-		return ""
+// validExtID is extIDRe.MatchString without the regexp machinery.
+func validExtID(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
 	}
-	return vs[0]
-}
-
-// firstID is the first value that is a well-formed AdServer id, or "".
-func firstID(vs []string) string {
-	for _, v := range vs {
-		if id, ok := normalizeID(v); ok {
-			return id
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
+			return false
 		}
 	}
-	return ""
+	return true
 }
 
 // normalizeID turns an AdServer id (case id, impression id, ...) into 32
@@ -97,15 +134,22 @@ func normalizeID(s string) (string, bool) {
 	if len(s) > 64 {
 		return "", false
 	}
+	if len(s) == 32 && isLowerHex(s) {
+		return s, true // the usual form: nothing to copy
+	}
 	s = strings.ToLower(strings.ReplaceAll(s, "-", ""))
-	if len(s) != 32 {
+	if len(s) != 32 || !isLowerHex(s) {
 		return "", false
 	}
+	return s, true
+}
+
+func isLowerHex(s string) bool {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return "", false
+			return false
 		}
 	}
-	return s, true
+	return true
 }

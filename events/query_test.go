@@ -89,6 +89,9 @@ func FuzzParseEventQuery(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, raw, value string) {
 		q, err := parseEventQuery(raw)
+		if ref, refErr := parseEventQueryViaMap(raw); refErr != err || (err == nil && ref != q) {
+			t.Fatalf("%q: one pass %+v, %v; via the map %+v, %v", raw, q, err, ref, refErr)
+		}
 		if err == nil {
 			if !extIDRe.MatchString(q.ExtID) {
 				t.Fatalf("accepted ext_id %q", q.ExtID)
@@ -107,6 +110,38 @@ func FuzzParseEventQuery(f *testing.F) {
 			t.Fatalf("value %q came back as %q", value, p["v"][0])
 		}
 	})
+}
+
+// parseEventQueryViaMap is parseEventQuery as it was written first, over
+// parseRawQuery's map: the one-pass parser must agree with it.
+func parseEventQueryViaMap(raw string) (query, error) {
+	p := parseRawQuery(raw)
+	var q query
+	if len(p["extid"]) > 0 {
+		q.ExtID = p["extid"][0]
+	}
+	if !extIDRe.MatchString(q.ExtID) {
+		return q, errBadExtID
+	}
+	var cid string
+	if len(p["cid"]) > 0 {
+		cid = p["cid"][0]
+	}
+	id, ok := normalizeID(cid)
+	if !ok {
+		return q, errBadCaseID
+	}
+	q.CaseID = id
+	firstID := func(vs []string) string {
+		for _, v := range vs {
+			if id, ok := normalizeID(v); ok {
+				return id
+			}
+		}
+		return ""
+	}
+	q.ImpressionID, q.ZoneID, q.PublisherID = firstID(p["iid"]), firstID(p["zid"]), firstID(p["pid"])
+	return q, nil
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }

@@ -66,6 +66,8 @@ type Metrics struct {
 	mu   sync.Mutex
 	dsps map[string]bool // names already pre-created
 
+	c cached // the series counted per request, by label set
+
 	money moneyMetrics // WatchMoney
 }
 
@@ -131,6 +133,7 @@ func New() *Metrics {
 		m.reloads.WithLabelValues(r)
 	}
 	m.reloadTime.SetToCurrentTime()
+	m.c = newCached(m)
 	m.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -196,36 +199,36 @@ func (m *Metrics) dspNames() []string {
 
 // ObserveDSP counts one DSP's part in an auction.
 func (m *Metrics) ObserveDSP(r auction.DSPResult) {
-	m.dspOutcomes.WithLabelValues(r.DSP, string(r.Outcome)).Inc()
+	m.c.dspOutcomes.get([2]string{r.DSP, string(r.Outcome)}).Inc()
 	if r.Outcome.Called() {
-		m.dspRequests.WithLabelValues(r.DSP).Inc()
+		m.c.dspRequests.get(r.DSP).Inc()
 		if r.Outcome != auction.OutcomeCancelled { // cut off by us: not the DSP's round trip
-			m.dspLatency.WithLabelValues(r.DSP).Observe(r.Latency.Seconds())
+			m.c.dspLatency.get(r.DSP).Observe(r.Latency.Seconds())
 		}
 	}
 	if r.Bids > 0 {
-		m.dspBids.WithLabelValues(r.DSP).Add(float64(r.Bids))
+		m.c.dspBids.get(r.DSP).Add(float64(r.Bids))
 	}
 	if r.Outcome != auction.OutcomeBid {
-		m.dspNonBids.WithLabelValues(r.DSP, r.Reason.String()).Inc()
+		m.c.dspNonBids.get(dspReason{r.DSP, r.Reason}).Inc()
 	}
 }
 
 // ObserveRejection counts one rejected bid.
 func (m *Metrics) ObserveRejection(r auction.Rejection) {
-	m.dspRejected.WithLabelValues(r.DSP, r.Reason.String()).Inc()
+	m.c.dspRejected.get(dspReason{r.DSP, r.Reason}).Inc()
 }
 
 // ObserveAuction counts one auction, its wins and its time.
 func (m *Metrics) ObserveAuction(r *auction.AuctionResult) {
-	m.auctions.WithLabelValues(string(r.Outcome)).Inc()
+	m.c.auctions.get(string(r.Outcome)).Inc()
 	if r.InvalidTraffic != "" {
-		m.invalidTraffic.WithLabelValues(r.InvalidTraffic).Inc()
+		m.c.invalidTraffic.get(r.InvalidTraffic).Inc()
 	}
 	m.auctionDuration.Observe(r.Duration.Seconds())
 	m.overhead.Observe(r.Overhead.Seconds())
 	for _, w := range r.Wins {
-		m.wins.WithLabelValues(w.DSP).Inc()
+		m.c.wins.get(w.DSP).Inc()
 	}
 }
 
@@ -236,12 +239,12 @@ func (m *Metrics) ObserveBreaker(dsp, _, to string) {
 
 // ObserveEvent counts one /view or /click (events.Module.Observe).
 func (m *Metrics) ObserveEvent(typ, result string) {
-	m.events.WithLabelValues(typ, result).Inc()
+	m.c.events.get([2]string{typ, result}).Inc()
 }
 
 // ObserveDelivery counts one notice delivery outcome (outbox.Worker.Observe).
 func (m *Metrics) ObserveDelivery(dsp, kind, result string) {
-	m.deliveries.WithLabelValues(dsp, kind, result).Inc()
+	m.c.deliveries.get([3]string{dsp, kind, result}).Inc()
 }
 
 // ObserveRetentionDrop counts one dropped partition (retention.Keeper.Observe).
@@ -257,17 +260,17 @@ func (m *Metrics) ObserveRetentionRun(result string) {
 // ObserveCreative counts how a win's creative was delivered
 // (auction.CreativeObserver).
 func (m *Metrics) ObserveCreative(dsp, delivery string) {
-	m.creativeDelivery.WithLabelValues(dsp, delivery).Inc()
+	m.c.creativeDelivery.get([2]string{dsp, delivery}).Inc()
 }
 
 // ObserveLossNotice counts one lurl outcome (auction.CreativeObserver).
 func (m *Metrics) ObserveLossNotice(dsp, result string) {
-	m.lossNotices.WithLabelValues(dsp, result).Inc()
+	m.c.lossNotices.get([2]string{dsp, result}).Inc()
 }
 
 // ObservePublic counts one request to the public listener.
 func (m *Metrics) ObservePublic(result string) {
-	m.publicRequests.WithLabelValues(result).Inc()
+	m.c.publicRequests.get(result).Inc()
 }
 
 // ObserveReload counts a configuration reload.

@@ -20,6 +20,9 @@ type moneyMetrics struct {
 	billedSpend  *prometheus.CounterVec
 	billedClicks *prometheus.CounterVec
 	tmax         prometheus.Gauge
+
+	// the billed series by DSP, counted per view
+	billedViewsC, billedSpendC, billedClicksC *children[string, prometheus.Counter]
 }
 
 // rateStateValue maps a rate state to the gauge's value: 0 fine, 1 the feed
@@ -43,6 +46,7 @@ func (m *Metrics) WatchMoney(status func() rates.Status, st *store.Store, settle
 		"What the billed views recorded by this process cost their DSP, in nano-USD (price/1000 each; the books are `bridge payments dsps`).", "dsp")
 	mm.billedClicks = f.counter("billed_value_clicks_total",
 		"What the billed views recorded by this process are worth to the AdServer, in ADS clicks (after money.fee).", "dsp")
+	mm.billedViewsC, mm.billedSpendC, mm.billedClicksC = counters1(mm.billedViews), counters1(mm.billedSpend), counters1(mm.billedClicks)
 	mm.tmax = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: Namespace, Name: "auction_tmax_seconds",
 		Help: "The auction's deadline (auction.tmax), for comparing /bid latency with it."})
 	m.Registry.MustRegister(mm.tmax)
@@ -83,9 +87,9 @@ func (m *Metrics) ObserveBilled(dsp string, priceMicros, clicks int64) {
 	if m.money.billedViews == nil {
 		return
 	}
-	m.money.billedViews.WithLabelValues(dsp).Inc()
-	m.money.billedSpend.WithLabelValues(dsp).Add(float64(priceMicros))
-	m.money.billedClicks.WithLabelValues(dsp).Add(float64(clicks))
+	m.money.billedViewsC.get(dsp).Inc()
+	m.money.billedSpendC.get(dsp).Add(float64(priceMicros))
+	m.money.billedClicksC.get(dsp).Add(float64(clicks))
 }
 
 // SetTMax records auction.tmax (at start and after every reload).

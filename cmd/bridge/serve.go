@@ -24,6 +24,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	applyGOGC(cfg.Runtime.GOGC, lookupEnv)
 	// SIGHUP reloads the DSP settings. Registered before the (possibly
 	// slow) start, so that an early SIGHUP does not kill the process.
 	hup := make(chan os.Signal, 1)

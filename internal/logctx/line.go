@@ -24,6 +24,30 @@ func WithLine(ctx context.Context) (context.Context, *Line) {
 	return context.WithValue(ctx, lineKey{}, l), l
 }
 
+// WithRequest is WithRequestID and WithLine at once: one context, one
+// allocation per request instead of three (two context values and the line).
+func WithRequest(ctx context.Context, id string) (context.Context, *Line) {
+	c := &requestCtx{Context: ctx, id: id}
+	return c, &c.line
+}
+
+// requestCtx carries a request's id and line.
+type requestCtx struct {
+	context.Context
+	id   string
+	line Line
+}
+
+func (c *requestCtx) Value(k any) any {
+	switch k.(type) {
+	case key:
+		return c.id
+	case lineKey:
+		return &c.line
+	}
+	return c.Context.Value(k)
+}
+
 // Message is the message a handler gave the line, or def if none did.
 func (l *Line) Message(def string) string {
 	l.mu.Lock()
@@ -50,6 +74,33 @@ func (l *Line) claim(msg string, attrs []slog.Attr) bool {
 		return false
 	}
 	l.msg, l.attrs = msg, append(l.attrs, attrs...)
+	return true
+}
+
+// InfoAttrs is Info with attributes only, which it may keep (the caller
+// must not change attrs afterwards): no key-value pairs to convert.
+func InfoAttrs(ctx context.Context, log *slog.Logger, msg string, attrs ...slog.Attr) {
+	if l, ok := ctx.Value(lineKey{}).(*Line); ok && log.Enabled(ctx, slog.LevelInfo) {
+		if l.claimOwned(msg, attrs) {
+			return
+		}
+	}
+	log.LogAttrs(ctx, slog.LevelInfo, msg, attrs...)
+}
+
+// claimOwned is claim of attrs the line may keep as they are.
+func (l *Line) claimOwned(msg string, attrs []slog.Attr) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.msg != "" {
+		return false
+	}
+	l.msg = msg
+	if l.attrs == nil {
+		l.attrs = attrs
+	} else {
+		l.attrs = append(l.attrs, attrs...)
+	}
 	return true
 }
 

@@ -69,3 +69,27 @@ func TestInfoGoesOntoTheRequestLineOnce(t *testing.T) {
 		t.Errorf("a disabled info line claimed the request line")
 	}
 }
+
+func TestWithRequestCarriesIDAndLine(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(logctx.Handler(slog.NewJSONHandler(&buf, nil)))
+	ctx, line := logctx.WithRequest(context.WithValue(context.Background(), ctxKey{}, "outer"), "r-7")
+	if logctx.RequestID(ctx) != "r-7" {
+		t.Errorf("request id %q, want r-7", logctx.RequestID(ctx))
+	}
+	if ctx.Value(ctxKey{}) != "outer" {
+		t.Error("values of the parent context are lost")
+	}
+	attrs := []slog.Attr{slog.String("outcome", "won"), slog.Int("slots", 1)}
+	logctx.InfoAttrs(ctx, log, "auction", attrs...)
+	if buf.Len() != 0 || line.Message("request") != "auction" || len(line.Attrs()) != 2 || line.Attrs()[1].Value.Int64() != 1 {
+		t.Fatalf("InfoAttrs did not go onto the request line: %q %q %v", buf.String(), line.Message("request"), line.Attrs())
+	}
+	logctx.InfoAttrs(ctx, log, "second", slog.Bool("late", true))
+	var second map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &second); err != nil || second["msg"] != "second" || second["request_id"] != "r-7" || second["late"] != true {
+		t.Errorf("a second InfoAttrs line must be a line of its own with the request id: %s", buf.String())
+	}
+}
+
+type ctxKey struct{}

@@ -1,0 +1,89 @@
+package auction
+
+import (
+	"encoding/json"
+	"errors"
+	"math/big"
+	"strconv"
+	"testing"
+)
+
+// priceMicrosBig is priceMicros without its fast path: the exact big.Rat
+// conversion every price took before decimalMicros.
+func priceMicrosBig(price json.Number, rateNanos int64) (int64, error) {
+	if price == "" {
+		return 0, errPriceMissing
+	}
+	if len(price) > maxPriceLen || !jsonNumber.MatchString(string(price)) {
+		return 0, errPriceNumber
+	}
+	if f, err := strconv.ParseFloat(string(price), 64); err != nil && !errors.Is(err, strconv.ErrRange) {
+		return 0, errPriceNumber
+	} else if !(f > 0 && f <= maxPriceUnits) {
+		return 0, errPriceRange
+	}
+	r, ok := new(big.Rat).SetString(string(price))
+	if !ok {
+		return 0, errPriceNumber
+	}
+	if r.Sign() <= 0 {
+		return 0, errPriceRange
+	}
+	r.Mul(r, new(big.Rat).SetInt64(rateNanos))
+	q := new(big.Int).Quo(r.Num(), new(big.Int).Mul(r.Denom(), big.NewInt(1000)))
+	if !q.IsInt64() || q.Int64() > maxPriceMicros {
+		return 0, errPriceRange
+	}
+	return q.Int64(), nil
+}
+
+func TestDecimalMicrosTakesPlainPrices(t *testing.T) {
+	for _, c := range []struct {
+		price string
+		rate  int64
+		want  int64
+		fast  bool
+	}{
+		{"1.25", 1_000_000_000, 1_250_000, true},
+		{"0.5", 1_080_000_000, 540_000, true},
+		{"3", 1_000_000_000, 3_000_000, true},
+		{"0.000001", 1_000_000_000, 1, true},
+		{"0.0000009", 1_000_000_000, 0, true}, // rounds down
+		{"2.333333333333333", 750_000_000, 1_749_999, true},
+		{"1e2", 1_000_000_000, 100_000_000, false},
+		{"-1", 1_000_000_000, 0, false},
+		{"01", 1_000_000_000, 0, false},
+		{"1.", 1_000_000_000, 0, false},
+		{"1.0000000000000001", 1_000_000_000, 1_000_000, false}, // 16 fraction digits
+	} {
+		got, ok, err := decimalMicros(c.price, c.rate)
+		if ok != c.fast {
+			t.Errorf("%s: fast path %v, want %v", c.price, ok, c.fast)
+		}
+		want, wantErr := priceMicrosBig(json.Number(c.price), c.rate)
+		if ok && (got != want || err != wantErr) {
+			t.Errorf("%s × %d: fast %d, %v; exact %d, %v", c.price, c.rate, got, err, want, wantErr)
+		}
+		if p, err := priceMicros(json.Number(c.price), c.rate); p != want || err != wantErr {
+			t.Errorf("priceMicros(%s) = %d, %v; exact %d, %v", c.price, p, err, want, wantErr)
+		} else if err == nil && p != c.want {
+			t.Errorf("priceMicros(%s) = %d, want %d", c.price, p, c.want)
+		}
+	}
+}
+
+// FuzzDecimalMicros: the fast path agrees with the exact big.Rat
+// conversion on every price and rate it takes.
+func FuzzDecimalMicros(f *testing.F) {
+	for _, s := range []string{"1.25", "0.5", "100000", "99999.999999", "1000000000000000", "0", "0.0", "12.3456789012345", "1e3", "007"} {
+		f.Add(s, int64(1_000_000_000))
+	}
+	f.Add("999999999999999999", int64(9_000_000_000_000_000_000))
+	f.Fuzz(func(t *testing.T, s string, rate int64) {
+		got, err := priceMicros(json.Number(s), rate)
+		want, wantErr := priceMicrosBig(json.Number(s), rate)
+		if got != want || err != wantErr {
+			t.Fatalf("priceMicros(%q, %d) = %d, %v; exact %d, %v", s, rate, got, err, want, wantErr)
+		}
+	})
+}
