@@ -1,6 +1,7 @@
 // Package outbox delivers the nurl/burl notices written to the outbox table
 // alongside their events: claimed with SELECT ... FOR UPDATE SKIP LOCKED
-// under a lease, bounded per DSP, fetched through the outbound URL policy
+// under a lease (or inserted under one and handed over from memory,
+// Deliver), bounded per DSP, fetched through the outbound URL policy
 // with the DSP's own allow_networks, retried with exponential backoff and
 // jitter on network errors and 5xx, given up on 4xx, on a URL the policy
 // refuses or past the maximum age, and marked delivered only after a 2xx.
