@@ -45,6 +45,9 @@ type Module struct {
 	Spool *Spool
 	// Notify is called after a burl was enqueued (wakes the outbox worker).
 	Notify func()
+	// Notices, if set, takes the notices of live views straight from
+	// memory (no claim, no wake-up); views stored one by one still Notify.
+	Notices NoticeSink
 	// Now is the clock events are stamped with.
 	Now func() time.Time
 	// DBTimeout bounds one event's database work before the spool (or 503)

@@ -3,11 +3,20 @@ package events
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/adshares/dsp-bridge/store"
 )
+
+// NoticeSink delivers the notices of the views' group commit straight from
+// memory (the outbox worker): they are inserted under its lease, and handed
+// to it once committed, with the time before the insert began.
+type NoticeSink interface {
+	NoticeLease() store.NoticeLease
+	Deliver(since time.Time, notices []store.Notice)
+}
 
 // DefaultBatchSize is how many views share one transaction at most
 // (events.batch_size).
@@ -101,11 +110,25 @@ func (m *Module) commitViews(calls []*call[Record, stored]) {
 		return
 	}
 	notify := false
-	res, err := m.Store.RecordViews(ctx, writes)
+	var lease store.NoticeLease
+	if m.Notices != nil {
+		lease = m.Notices.NoticeLease()
+	}
+	since := time.Now()
+	res, err := m.Store.RecordViewsLeased(ctx, writes, lease)
 	switch {
 	case err == nil:
+		var direct []store.Notice
 		for i, c := range owners {
 			notify = m.recorded(c.out.win, writes[i], res[i]) || notify
+			if lease.Token != "" {
+				direct = append(direct, writes[i].LeasedNotices(res[i], lease.Token)...)
+			}
+		}
+		if lease.Token != "" {
+			// Committed and claimed: delivered from memory, no wake-up.
+			m.Notices.Deliver(since, direct)
+			notify = false
 		}
 	case refusedByDatabase(err) && len(writes) > 1:
 		m.Log.Warn("views refused as a group, storing them one by one", "views", len(writes), "error", err)

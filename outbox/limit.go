@@ -1,5 +1,7 @@
 package outbox
 
+import "github.com/adshares/dsp-bridge/store"
+
 // Per-DSP concurrency: every free slot of a DSP is claimed at once, up to
 // a bound that adapts to how the DSP answers (at most outbox.per_dsp).
 
@@ -60,23 +62,32 @@ func (w *Worker) Limits() map[string]int {
 	return out
 }
 
-// unreserve gives reserved slots back that no claim used.
+// unreserve gives reserved slots back that no claim used, first to the
+// notices handed to Deliver that wait for them.
 func (w *Worker) unreserve(q map[string]int) {
+	var next []store.Notice
 	w.mu.Lock()
-	defer w.mu.Unlock()
 	for d, n := range q {
 		w.inflight[d] -= n
+		if n > 0 {
+			next = append(next, w.takeQueued(d)...)
+		}
 	}
+	w.mu.Unlock()
+	w.startAll(next)
 }
 
 // finished gives a call's slot back. While there is a backlog it wakes
 // the claimer once a batch of the DSP's slots is free; without one, the
 // next notices come with their own wake-up (or the poll).
+// Notices handed to Deliver that wait for the DSP take the slot first.
 func (w *Worker) finished(dsp string) {
 	w.mu.Lock()
 	w.inflight[dsp]--
+	next := w.takeQueued(dsp)
 	ready := w.backlogged[dsp] && w.limitOf(dsp)-w.inflight[dsp] >= batchOf(w.limitOf(dsp))
 	w.mu.Unlock()
+	w.startAll(next)
 	if ready {
 		select {
 		case w.wake <- struct{}{}:

@@ -1,6 +1,7 @@
 // Package outbox delivers the nurl/burl notices written to the outbox table
 // alongside their events: claimed with SELECT ... FOR UPDATE SKIP LOCKED
-// under a lease, bounded per DSP, fetched through the outbound URL policy
+// under a lease (or inserted under one and handed over from memory,
+// Deliver), bounded per DSP, fetched through the outbound URL policy
 // with the DSP's own allow_networks, retried with exponential backoff and
 // jitter on network errors and 5xx, given up on 4xx, on a URL the policy
 // refuses or past the maximum age, and marked delivered only after a 2xx.
@@ -86,6 +87,15 @@ type Worker struct {
 	// then does not gather (w.mu; backlog is len(backlogged) > 0).
 	backlogged map[string]bool
 	backlog    atomic.Bool
+	// queued are, per DSP, notices handed to Deliver that wait for a slot
+	// (w.mu); stopped says Run has returned: Deliver starts nothing more.
+	queued  map[string][]direct
+	nqueued int
+	stopped bool
+	// leftToLease counts notices handed to Deliver that were not called
+	// from memory (no room, too late, stopping): a claim takes them once
+	// their lease passes.
+	leftToLease atomic.Int64
 	// fresh says Wake was called since the last wake-up claim: new notices,
 	// of any known DSP. Without it a wake-up claims for the backlogged only.
 	fresh   atomic.Bool
@@ -162,6 +172,7 @@ func (w *Worker) init() {
 		w.inflight = map[string]int{}
 		w.limit = map[string]int{}
 		w.backlogged = map[string]bool{}
+		w.queued = map[string][]direct{}
 	}
 }
 
@@ -174,6 +185,9 @@ func (w *Worker) init() {
 // for the known DSPs without that query.
 func (w *Worker) Run(ctx context.Context) error {
 	w.init()
+	w.mu.Lock()
+	w.stopped = false
+	w.mu.Unlock()
 	loops := max(w.Loops, 1)
 	var lw sync.WaitGroup
 	lw.Add(1)
@@ -189,6 +203,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		}()
 	}
 	lw.Wait()
+	w.stop()
 	w.wg.Wait()
 	return nil
 }
@@ -341,19 +356,24 @@ func (w *Worker) dispatch(ctx context.Context, poll bool) (int, error) {
 	w.unreserve(quota)
 	for _, n := range claimed {
 		w.wg.Add(1)
-		go func() {
-			defer w.wg.Done()
-			// The slot is the call: it is given back before the outcome
-			// is written (in a group with others), so that the next claim
-			// does not wait for that commit.
-			w.calling.Add(1)
-			o := w.attempt(context.WithoutCancel(ctx), n)
-			w.calling.Add(-1)
-			w.finished(n.DSP)
-			w.record(context.WithoutCancel(ctx), o)
-		}()
+		go w.deliver(context.WithoutCancel(ctx), n)
 	}
 	return len(claimed), nil
+}
+
+// deliver makes one claimed notice's call in its reserved slot and records
+// the outcome (w.wg.Add done by the caller). ctx is not cancelled on
+// shutdown: the call is bounded by Timeout and its outcome must be recorded.
+func (w *Worker) deliver(ctx context.Context, n store.Notice) {
+	defer w.wg.Done()
+	// The slot is the call: it is given back before the outcome is written
+	// (in a group with others), so that the next claim does not wait for
+	// that commit.
+	w.calling.Add(1)
+	o := w.attempt(ctx, n)
+	w.calling.Add(-1)
+	w.finished(n.DSP)
+	w.record(ctx, o)
 }
 
 // known are the DSPs a wake-up claims for: after Wake the configured ones

@@ -88,7 +88,7 @@ func wire(ctx context.Context, s *Service) (*wiring, error) {
 	if err != nil {
 		return w, err
 	}
-	ev.Notify = notices.Wake
+	ev.Notify, ev.Notices = notices.Wake, notices
 	ev.Observe = w.metrics.ObserveEvent
 	ev.ObserveBilled = w.metrics.ObserveBilled
 	notices.Observe = w.metrics.ObserveDelivery

@@ -57,6 +57,8 @@ type Recorded struct {
 	// Impressions is how many impression notices (markup pixels, VAST
 	// Impression URLs) were enqueued with it.
 	Impressions int
+	// ImpressionIDs are their outbox ids, in seq order (RecordViews only).
+	ImpressionIDs []int64
 }
 
 // eventLockClass is the first key of the per-ext_id advisory lock that
@@ -74,12 +76,13 @@ const clockSlack = 24 * time.Hour
 // runs right after the ext_id's advisory lock in the same implicit
 // transaction, so its snapshot sees every event of that ext_id committed
 // before it. The database no longer enforces (ext_id, case_id) uniqueness
-// across partitions (see migration 007): prior.dup does, under the lock.
+// across partitions (see migration 007): prior.dup does, under the lock
+// (one look-up of the win's earlier views: seen is any, dup this case id).
 // $13 and $15 bound the look-up to the partitions from the win's time to
 // now: no other partition can hold an earlier event of the win.
 const recordViewSQL = `WITH prior AS (
-	SELECT EXISTS (SELECT 1 FROM events WHERE ext_id = $1 AND type = 'view' AND created_at >= $13 AND created_at < $15) AS seen,
-		EXISTS (SELECT 1 FROM events WHERE ext_id = $1 AND case_id = $2 AND type = 'view' AND created_at >= $13 AND created_at < $15) AS dup
+	SELECT count(*) > 0 AS seen, coalesce(bool_or(case_id = $2), false) AS dup
+	FROM events WHERE ext_id = $1 AND type = 'view' AND created_at >= $13 AND created_at < $15
 ), ev AS (
 	INSERT INTO events (ext_id, case_id, type, impression_id, zone_id, publisher_id,
 		price_micros, rate_nanos, value, created_at, dsp, unbilled_reason, fee_ppm,

@@ -202,7 +202,7 @@ func TestOperatorQueriesPruneHistory(t *testing.T) {
 			[]string{"", ""}, []string{"", ""}, []string{"", ""}, []int64{1000, 1000}, []int64{50000000, 50000000}, []int64{2000000, 2000000},
 			[]time.Time{day(3), day(3)}, []string{"dsp1", "dsp1"}, []string{"http://127.0.0.1:1/b", ""}, []time.Time{day(3), day(3)},
 			[]time.Time{day(2), day(2)}, []bool{false, false}, []time.Time{day(4), day(4)}, []int64{0, 0}, []int64{0, 0},
-			[]string{"1.00", "1.00"}, []string{"USD", "USD"}, []int32{1}, []string{"http://127.0.0.1:1/p"}, []int32{1}, day(2), day(4)},
+			[]string{"1.00", "1.00"}, []string{"USD", "USD"}, []int32{1}, []string{"http://127.0.0.1:1/p"}, []int32{1}, day(2), day(4), "tok", "60 seconds"},
 			map[string]span{"events": {day(2), day(4)}}, true},
 		{"/click: record", store.SQLRecordClick, []any{"h5", cid, "", "", "", int64(1000), int64(50000000), day(3), "dsp1", day(2), day(4), int64(0)},
 			map[string]span{"events": {day(2), day(4)}}, true},

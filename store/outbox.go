@@ -316,7 +316,7 @@ func (s *Store) OutboxStatsByDSP(ctx context.Context) ([]OutboxStats, error) {
 }
 
 // openOutboxSQL is outboxStatsSQL without the delivered notices: it reads
-// only open rows of the range, through the partial index outbox_open, so
+// only open rows of the range, through the partial index outbox_open_due, so
 // the metrics scrape stays cheap however many notices were delivered.
 var openOutboxSQL = fmt.Sprintf(outboxStatsSQL, "AND status <> 'delivered'")
 

@@ -23,7 +23,13 @@ type ViewWrite struct {
 // partitions with (the per-view bounds, from the arrays, cannot). It runs after the
 // advisory locks of every ext_id of the batch, in the same transaction, so
 // its snapshot sees every event of those ext_ids committed before it (and
-// those of the batch's earlier rounds).
+// those of the batch's earlier rounds). One look-up of a win's earlier
+// views answers both questions (seen: any; dup: this case id). The insert
+// needs no ON CONFLICT: under the lock, dup already finds the row the
+// unique key would (a conflict anyway fails the group, which is then
+// stored view by view by RecordView). $26 is the lease token of the
+// notices (empty: none, due at once) and $27 its length, counted from the
+// database's clock as ClaimNotices counts it.
 const recordViewsSQL = `WITH v AS (
 	SELECT * FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[],
 		$8::bigint[], $9::bigint[], $10::timestamptz[], $11::text[], $12::text[], $13::timestamptz[], $14::timestamptz[],
@@ -31,14 +37,11 @@ const recordViewsSQL = `WITH v AS (
 	AS v(i, ext_id, case_id, impression_id, zone_id, publisher_id, price_micros, rate_nanos, value, created_at,
 		dsp, burl, enqueued, look_from, late, look_to, fee_ppm, adj, bid_price, bid_currency)
 ), p AS MATERIALIZED (
-	SELECT v.*,
-		EXISTS (SELECT 1 FROM events e WHERE e.ext_id = v.ext_id AND e.type = 'view'
+	SELECT v.*, x.seen, x.dup
+	FROM v CROSS JOIN LATERAL (SELECT count(*) > 0 AS seen, coalesce(bool_or(e.case_id = v.case_id), false) AS dup
+		FROM events e WHERE e.ext_id = v.ext_id AND e.type = 'view'
 			AND e.created_at >= v.look_from AND e.created_at < v.look_to
-			AND e.created_at >= $24 AND e.created_at < $25) AS seen,
-		EXISTS (SELECT 1 FROM events e WHERE e.ext_id = v.ext_id AND e.case_id = v.case_id AND e.type = 'view'
-			AND e.created_at >= v.look_from AND e.created_at < v.look_to
-			AND e.created_at >= $24 AND e.created_at < $25) AS dup
-	FROM v
+			AND e.created_at >= $24 AND e.created_at < $25) AS x
 ), ev AS (
 	INSERT INTO events (ext_id, case_id, type, impression_id, zone_id, publisher_id,
 		price_micros, rate_nanos, value, created_at, dsp, unbilled_reason, fee_ppm,
@@ -48,25 +51,26 @@ const recordViewsSQL = `WITH v AS (
 		CASE WHEN seen THEN 'repeat' WHEN late THEN 'late' ELSE '' END, fee_ppm,
 		coalesce(nullif(adj, 0), 1000000), bid_price, bid_currency
 	FROM p WHERE NOT dup
-	ON CONFLICT DO NOTHING
 	RETURNING id, ext_id, created_at
 ), ob AS (
-	INSERT INTO outbox (ext_id, event_id, event_at, dsp, kind, url, created_at, next_attempt_at, billed_value, billed_price_micros)
-	SELECT p.ext_id, ev.id, ev.created_at, p.dsp, 'burl', p.burl, p.enqueued, p.enqueued, p.value, p.price_micros
+	INSERT INTO outbox (ext_id, event_id, event_at, dsp, kind, url, created_at, next_attempt_at, claim, billed_value, billed_price_micros)
+	SELECT p.ext_id, ev.id, ev.created_at, p.dsp, 'burl', p.burl, p.enqueued,
+		CASE WHEN $26 = '' THEN p.enqueued ELSE statement_timestamp() + $27::interval END, $26, p.value, p.price_micros
 	FROM ev JOIN p ON p.ext_id = ev.ext_id
 	WHERE NOT p.seen AND NOT p.late AND p.burl <> ''
 	RETURNING id, ext_id
 ), imp AS (
-	INSERT INTO outbox (ext_id, event_id, event_at, dsp, kind, url, seq, created_at, next_attempt_at)
-	SELECT p.ext_id, ev.id, ev.created_at, p.dsp, 'imp', u.url, u.seq, p.enqueued, p.enqueued
+	INSERT INTO outbox (ext_id, event_id, event_at, dsp, kind, url, seq, created_at, next_attempt_at, claim)
+	SELECT p.ext_id, ev.id, ev.created_at, p.dsp, 'imp', u.url, u.seq, p.enqueued,
+		CASE WHEN $26 = '' THEN p.enqueued ELSE statement_timestamp() + $27::interval END, $26
 	FROM unnest($21::int[], $22::text[], $23::int[]) AS u(i, url, seq)
 	JOIN p ON p.i = u.i JOIN ev ON ev.ext_id = p.ext_id
 	WHERE NOT p.seen AND NOT p.late
-	RETURNING ext_id
-), imps AS (SELECT ext_id, count(*)::int AS n FROM imp GROUP BY ext_id)
+	RETURNING id, ext_id, seq
+), imps AS (SELECT ext_id, array_agg(id ORDER BY seq) AS ids FROM imp GROUP BY ext_id)
 SELECT p.i, coalesce(ev.id, 0), ev.id IS NOT NULL AND NOT p.seen AND NOT p.late, coalesce(ob.id, 0),
 	CASE WHEN ev.id IS NULL THEN '' WHEN p.seen THEN 'repeat' WHEN p.late THEN 'late' ELSE '' END,
-	coalesce(imps.n, 0)
+	coalesce(imps.ids, '{}')
 FROM p LEFT JOIN ev ON ev.ext_id = p.ext_id LEFT JOIN ob ON ob.ext_id = p.ext_id LEFT JOIN imps ON imps.ext_id = p.ext_id`
 
 // lockEventsSQL takes the advisory locks of many ext_ids, in the order of
@@ -74,12 +78,28 @@ FROM p LEFT JOIN ev ON ev.ext_id = p.ext_id LEFT JOIN ob ON ob.ext_id = p.ext_id
 const lockEventsSQL = `SELECT count(pg_advisory_xact_lock($1::int, h)) FROM
 	(SELECT DISTINCT hashtext(x) AS h FROM unnest($2::text[]) AS x ORDER BY 1 OFFSET 0) AS k`
 
+// NoticeLease makes RecordViewsLeased enqueue its notices already claimed:
+// claim Token until For after the insert (the database's clock), as if
+// ClaimNotices had claimed them then. The caller delivers them from memory
+// after the commit, without a claim statement; no other worker takes them
+// while the lease holds, and any worker does once it passes (a crash).
+type NoticeLease struct {
+	Token string
+	For   time.Duration
+}
+
 // RecordViews stores many views in one transaction and commits once before
 // returning: out[i] is what RecordView would have returned for vs[i] had
 // the views been recorded one by one in this order (so only the first view
 // of an ext_id is billed, also within vs). Any error leaves none of them
-// stored.
+// stored. Their notices are due at once.
 func (s *Store) RecordViews(ctx context.Context, vs []ViewWrite) ([]Recorded, error) {
+	return s.RecordViewsLeased(ctx, vs, NoticeLease{})
+}
+
+// RecordViewsLeased is RecordViews with the notices enqueued under lease
+// (none if its Token is ""): LeasedNotices lists them for delivery.
+func (s *Store) RecordViewsLeased(ctx context.Context, vs []ViewWrite, lease NoticeLease) ([]Recorded, error) {
 	out := make([]Recorded, len(vs))
 	if len(vs) == 0 {
 		return out, nil
@@ -94,7 +114,7 @@ func (s *Store) RecordViews(ctx context.Context, vs []ViewWrite) ([]Recorded, er
 	// statement, which sees the earlier one's insert.
 	rounds := viewRounds(vs)
 	for _, r := range rounds {
-		batch.Queue(recordViewsSQL, r.args(vs)...)
+		batch.Queue(recordViewsSQL, append(r.args(vs), lease.Token, lease.For)...)
 	}
 	br := s.Pool.SendBatch(ctx, batch)
 	_, err := br.Exec()
@@ -110,9 +130,10 @@ func (s *Store) RecordViews(ctx context.Context, vs []ViewWrite) ([]Recorded, er
 		for rows.Next() {
 			var i int32
 			var rec Recorded
-			if err = rows.Scan(&i, &rec.EventID, &rec.Billed, &rec.NoticeID, &rec.Reason, &rec.Impressions); err != nil {
+			if err = rows.Scan(&i, &rec.EventID, &rec.Billed, &rec.NoticeID, &rec.Reason, &rec.ImpressionIDs); err != nil {
 				break
 			}
+			rec.Impressions = len(rec.ImpressionIDs)
 			if i < 0 || int(i) >= len(vs) {
 				err = fmt.Errorf("row %d out of range", i)
 				break
@@ -176,10 +197,7 @@ func (r viewRound) args(vs []ViewWrite) []any {
 		idx[j] = int32(i)
 		extID[j], caseID[j], iid[j], zid[j], pid[j] = ev.ExtID, ev.CaseID, ev.ImpressionID, ev.ZoneID, ev.PublisherID
 		price[j], rate[j], value[j], fee[j], adj[j] = ev.PriceMicros, ev.RateNanos, ev.Value, ev.FeePPM, ev.BidAdjustmentPPM
-		at[j], enq[j] = ev.CreatedAt, ev.EnqueuedAt
-		if enq[j].IsZero() {
-			enq[j] = ev.CreatedAt
-		}
+		at[j], enq[j] = ev.CreatedAt, enqueuedAt(ev)
 		from[j], to[j] = lookBack(ev)
 		dsp[j], burl[j], bidPrice[j], bidCur[j] = v.DSP, v.BURL, ev.BidPrice, ev.BidCurrency
 		late[j] = ev.Late
@@ -196,6 +214,37 @@ func (r viewRound) args(vs []ViewWrite) []any {
 	}
 	return []any{idx, extID, caseID, iid, zid, pid, price, rate, value, at, dsp, burl, enq, from, late, to, fee, adj,
 		bidPrice, bidCur, impIdx, impURL, impSeq, lo, hi}
+}
+
+// enqueuedAt is the created_at of a view's notices: EnqueuedAt (or the
+// view's time), at the database's precision, so that a Notice built from it
+// in memory names its row exactly.
+func enqueuedAt(ev Event) time.Time {
+	t := ev.EnqueuedAt
+	if t.IsZero() {
+		t = ev.CreatedAt
+	}
+	return t.Truncate(time.Microsecond)
+}
+
+// LeasedNotices are the notices RecordViewsLeased enqueued for w under
+// token, as ClaimNotices would have returned them: its burl, then its
+// impression pixels in order.
+func (w ViewWrite) LeasedNotices(r Recorded, token string) []Notice {
+	if r.NoticeID == 0 && len(r.ImpressionIDs) == 0 {
+		return nil
+	}
+	at := enqueuedAt(w.Event)
+	out := make([]Notice, 0, 1+len(r.ImpressionIDs))
+	if r.NoticeID != 0 {
+		out = append(out, Notice{ID: r.NoticeID, ExtID: w.Event.ExtID, DSP: w.DSP, Kind: "burl", URL: w.BURL, CreatedAt: at, Claim: token})
+	}
+	for k, id := range r.ImpressionIDs {
+		if k < len(w.Impressions) {
+			out = append(out, Notice{ID: id, ExtID: w.Event.ExtID, DSP: w.DSP, Kind: "imp", URL: w.Impressions[k], CreatedAt: at, Claim: token})
+		}
+	}
+	return out
 }
 
 // getAuctionsNearSQL finds many wins in the partitions around their
