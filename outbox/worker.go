@@ -307,7 +307,7 @@ func (w *Worker) dispatch(ctx context.Context, poll bool) (int, error) {
 	if poll {
 		w.polls.Add(1)
 		var err error
-		if dsps, err = w.Store.PendingDSPs(ctx, w.claimSince()); err != nil {
+		if dsps, err = w.Store.PendingDSPs(ctx, w.claimSince(), w.now().Add(ClaimAhead)); err != nil {
 			return 0, err
 		}
 		w.mu.Lock()

@@ -34,18 +34,26 @@ var epoch = time.Unix(0, 0)
 // noBound is an upper created_at bound that prunes nothing.
 var noBound = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
 
-// pendingDSPsSQL lists the DSPs with pending notices created since $1, with
-// one index probe per DSP and partition (a loose index scan), so it stays
-// cheap with a large backlog and many partitions.
+// pendingDSPsSQL lists the DSPs with pending notices created from $1 to
+// $2, with one index probe per DSP and partition (a loose index scan), so
+// it stays cheap with a large backlog and many partitions. The upper bound
+// keeps the partitions made ahead of time out of its plan: planning over
+// them was most of its cost (about 2 ms a poll).
 const pendingDSPsSQL = `WITH RECURSIVE d AS (
-	SELECT (SELECT min(dsp) FROM outbox WHERE status = 'pending' AND created_at >= $1) AS dsp
+	SELECT (SELECT min(dsp) FROM outbox WHERE status = 'pending' AND created_at >= $1 AND created_at <= $2) AS dsp
 	UNION ALL
-	SELECT (SELECT min(dsp) FROM outbox WHERE status = 'pending' AND created_at >= $1 AND dsp > d.dsp) FROM d WHERE d.dsp IS NOT NULL)
+	SELECT (SELECT min(dsp) FROM outbox WHERE status = 'pending' AND created_at >= $1 AND created_at <= $2 AND dsp > d.dsp)
+	FROM d WHERE d.dsp IS NOT NULL)
 	SELECT dsp FROM d WHERE dsp IS NOT NULL`
 
-// PendingDSPs lists the DSPs that have pending notices created since since.
-func (s *Store) PendingDSPs(ctx context.Context, since time.Time) ([]string, error) {
-	rows, err := s.Pool.Query(ctx, pendingDSPsSQL, since)
+// PendingDSPs lists the DSPs that have pending notices created from since
+// to until (zero: no bound), the span a claim looks at (Claim.Since,
+// Claim.Until).
+func (s *Store) PendingDSPs(ctx context.Context, since, until time.Time) ([]string, error) {
+	if until.IsZero() {
+		until = noBound
+	}
+	rows, err := s.Pool.Query(ctx, pendingDSPsSQL, since, until)
 	if err != nil {
 		return nil, fmt.Errorf("store: pending dsps: %w", err)
 	}

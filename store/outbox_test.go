@@ -30,9 +30,16 @@ func TestClaimNoticesQuotaLeaseAndToken(t *testing.T) {
 		return got, err
 	}
 
-	dsps, err := st.PendingDSPs(ctx, since)
+	dsps, err := st.PendingDSPs(ctx, since, time.Time{})
 	if err != nil || len(dsps) != 1 || dsps[0] != "alpha" {
 		t.Fatalf("PendingDSPs = %v, %v", dsps, err)
+	}
+	// Notices created after until are not looked at (nor claimed: Until).
+	if dsps, err := st.PendingDSPs(ctx, since, since.Add(time.Second)); err != nil || len(dsps) != 0 {
+		t.Fatalf("PendingDSPs up to a second after since = %v, %v; want none", dsps, err)
+	}
+	if dsps, err := st.PendingDSPs(ctx, since, now); err != nil || len(dsps) != 1 {
+		t.Fatalf("PendingDSPs up to now = %v, %v; want alpha", dsps, err)
 	}
 	got, err := claim(now, "A", map[string]int{"alpha": 2, "nobody": 5})
 	if err != nil || len(got) != 2 {
