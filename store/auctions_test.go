@@ -81,16 +81,16 @@ func TestAuctionCreativeDetails(t *testing.T) {
 }
 
 // Every column of a win is stored where it belongs, for each row of a
-// batch (the INSERT takes one array per column): distinct values per row
-// and per field come back from GetAuction as they went in, array elements
-// with quotes, braces and commas included, and a win without a time gets
-// the database's.
+// batch (the INSERT takes one array per column) and of a lone win (one
+// VALUES row): distinct values per row and per field come back from
+// GetAuction as they went in, array elements with quotes, braces and
+// commas included, and a win without a time gets the database's.
 func TestInsertAuctionsStoresEveryColumnOfEveryRow(t *testing.T) {
 	ctx := context.Background()
 	st := testdb.New(t)
 	at := time.Date(2024, 5, 1, 12, 0, 0, 123456000, time.UTC)
 	sum := sha256.Sum256([]byte("c"))
-	wins := make([]store.Auction, 3)
+	wins := make([]store.Auction, 4)
 	for i := range wins {
 		s := func(f string) string { return f + "-" + strconv.Itoa(i) }
 		wins[i] = store.Auction{ExtID: s("x"), AuctionID: s("auction"), RequestID: s("req"), CreativeID: s("creative"), DSP: s("dsp"),
@@ -101,16 +101,20 @@ func TestInsertAuctionsStoresEveryColumnOfEveryRow(t *testing.T) {
 			CreatedAt: at.Add(time.Duration(i) * time.Second), Delivery: s("delivery"), CreativePath: s("path"), ServeToken: s("tok"),
 			CreativeSHA256: sum[:], ImpressionURLs: []string{s("http://127.0.0.1:1/p"), "http://127.0.0.1:1/q?a=1,2"}}
 	}
-	wins[2].CreatedAt, wins[2].CreativeSHA256, wins[2].Cat, wins[2].Attr, wins[2].ImpressionURLs = time.Time{}, nil, nil, nil, nil
-	if err := st.InsertAuctions(ctx, wins); err != nil {
-		t.Fatal(err)
+	for _, i := range []int{2, 3} {
+		wins[i].CreatedAt, wins[i].CreativeSHA256, wins[i].Cat, wins[i].Attr, wins[i].ImpressionURLs = time.Time{}, nil, nil, nil, nil
+	}
+	for _, batch := range [][]store.Auction{wins[:1], wins[1:3], wins[3:]} {
+		if err := st.InsertAuctions(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for i, want := range wins {
 		got, err := st.GetAuction(ctx, want.ExtID)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if i == 2 {
+		if i >= 2 {
 			if time.Since(got.CreatedAt) > time.Hour || got.CreatedAt.After(time.Now().Add(time.Hour)) {
 				t.Errorf("win without a time stored at %v, want the database's now", got.CreatedAt)
 			}
