@@ -2,6 +2,7 @@ package auction
 
 import (
 	"context"
+	"runtime"
 	"strconv"
 	"sync"
 	"testing"
@@ -126,5 +127,44 @@ func TestBatcherCommitsQueuedReleasesWithWins(t *testing.T) {
 	}
 	if ns, _ := st.NoticesOf(ctx, "w1"); len(ns) != 1 {
 		t.Fatalf("w1 notices: %+v", ns)
+	}
+}
+
+// TestBatcherWritesALoneAuctionItselfAndQueuesWhenSlotsAreTaken: with no
+// writer goroutine at all, an auction that finds a transaction slot free
+// and nobody queued stores its wins itself; one that finds every slot
+// taken (database.win_writers bounds the transactions of wins at once)
+// does not write on its own but queues, and a writer stores it once a slot
+// frees.
+func TestBatcherWritesALoneAuctionItselfAndQueuesWhenSlotsAreTaken(t *testing.T) {
+	st := testdb.New(t)
+	b := &Batcher{st: st, log: discard, queue: make(chan *saveJob, 64), slots: make(chan struct{}, 1), maxBatch: 64, stop: make(chan struct{})}
+	defer b.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	win := func(id string) []store.Auction {
+		return []store.Auction{{ExtID: id, AuctionID: "a", RequestID: "0", CreativeID: creativePNG, DSP: "d", PriceMicros: 1000, BidCurrency: "USD"}}
+	}
+	if err := b.Save(ctx, win("alone")); err != nil {
+		t.Fatal(err)
+	}
+	b.slots <- struct{}{} // every slot (one) taken
+	saved := make(chan error, 1)
+	go func() { saved <- b.Save(ctx, win("queued")) }()
+	for len(b.queue) == 0 && len(saved) == 0 {
+		runtime.Gosched()
+	}
+	if len(saved) != 0 {
+		t.Fatalf("saved (%v) while every slot was taken", <-saved)
+	}
+	<-b.slots
+	b.wg.Add(1)
+	go b.run()
+	if err := <-saved; err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := st.Pool.QueryRow(ctx, `SELECT count(*) FROM auctions WHERE ext_id IN ('alone', 'queued')`).Scan(&n); err != nil || n != 2 {
+		t.Fatalf("%d of 2 wins stored (%v)", n, err)
 	}
 }

@@ -2,8 +2,12 @@ package store_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
+	"reflect"
+	"strconv"
 	"testing"
+	"time"
 
 	"github.com/adshares/dsp-bridge/internal/testdb"
 	"github.com/adshares/dsp-bridge/store"
@@ -73,5 +77,53 @@ func TestAuctionCreativeDetails(t *testing.T) {
 	}
 	if b.CrID != "" || len(b.Cat) != 0 || len(b.Attr) != 0 || b.W != 0 || b.FixedPrice {
 		t.Fatalf("defaults %+v", b)
+	}
+}
+
+// Every column of a win is stored where it belongs, for each row of a
+// batch (the INSERT takes one array per column) and of a lone win (one
+// VALUES row): distinct values per row and per field come back from
+// GetAuction as they went in, array elements with quotes, braces and
+// commas included, and a win without a time gets the database's.
+func TestInsertAuctionsStoresEveryColumnOfEveryRow(t *testing.T) {
+	ctx := context.Background()
+	st := testdb.New(t)
+	at := time.Date(2024, 5, 1, 12, 0, 0, 123456000, time.UTC)
+	sum := sha256.Sum256([]byte("c"))
+	wins := make([]store.Auction, 4)
+	for i := range wins {
+		s := func(f string) string { return f + "-" + strconv.Itoa(i) }
+		wins[i] = store.Auction{ExtID: s("x"), AuctionID: s("auction"), RequestID: s("req"), CreativeID: s("creative"), DSP: s("dsp"),
+			Seat: s("seat"), BidID: s("bid"), AdID: s("ad"), PriceMicros: int64(1000 + i), BidAdjustmentPPM: int64(900_000 + i),
+			BidCurrency: s("cur"), BidPrice: s("price"), NURL: s("nurl"), BURL: s("burl"), ClickURL: s("click"), ADomain: s("adomain"),
+			CrID: s("crid"), CID: s("cid"), Cat: []string{s("IAB"), `q"uote`, `back\slash`, "{brace},comma", "NULL", ""},
+			Attr: []int32{int32(i), -7}, W: int64(300 + i), H: int64(250 + i), MType: int64(1 + i), Exp: int64(60 + i), FixedPrice: i == 1,
+			CreatedAt: at.Add(time.Duration(i) * time.Second), Delivery: s("delivery"), CreativePath: s("path"), ServeToken: s("tok"),
+			CreativeSHA256: sum[:], ImpressionURLs: []string{s("http://127.0.0.1:1/p"), "http://127.0.0.1:1/q?a=1,2"}}
+	}
+	for _, i := range []int{2, 3} {
+		wins[i].CreatedAt, wins[i].CreativeSHA256, wins[i].Cat, wins[i].Attr, wins[i].ImpressionURLs = time.Time{}, nil, nil, nil, nil
+	}
+	for _, batch := range [][]store.Auction{wins[:1], wins[1:3], wins[3:]} {
+		if err := st.InsertAuctions(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, want := range wins {
+		got, err := st.GetAuction(ctx, want.ExtID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i >= 2 {
+			if time.Since(got.CreatedAt) > time.Hour || got.CreatedAt.After(time.Now().Add(time.Hour)) {
+				t.Errorf("win without a time stored at %v, want the database's now", got.CreatedAt)
+			}
+			got.CreatedAt = want.CreatedAt
+			want.Cat, want.Attr, want.ImpressionURLs = []string{}, []int32{}, []string{}
+		}
+		got.CreatedAt = got.CreatedAt.UTC()
+		if !reflect.DeepEqual(*got, want) {
+			t.Errorf("win %d:\n got %+v\nwant %+v", i, *got, want)
+		}
 	}
 }
