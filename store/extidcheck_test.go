@@ -13,7 +13,7 @@ import (
 	"github.com/adshares/dsp-bridge/store"
 )
 
-// Migration 010 made the check on auctions.ext_id cheaper, not looser: the
+// Migration 011 made the check on auctions.ext_id cheaper, not looser: the
 // database still stores exactly the ext_ids of 1 to 64 characters of
 // [A-Za-z0-9_-], in every partition.
 func TestExtIDCheckKeepsItsRule(t *testing.T) {
