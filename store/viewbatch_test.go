@@ -183,3 +183,37 @@ func TestGetAuctions(t *testing.T) {
 		t.Errorf("no ext_ids: %v %v", got, err)
 	}
 }
+
+// GetAuctions reads the columns a view uses, and each of them as GetAuction
+// reads it; the others stay zero.
+func TestGetAuctionsReadsTheViewColumns(t *testing.T) {
+	ctx := context.Background()
+	st := testdb.New(t)
+	ext := store.NewExtID(time.Now())
+	win := store.Auction{ExtID: ext, AuctionID: "req-1", RequestID: "imp-2", CreativeID: "cr", DSP: "alpha", Seat: "s1",
+		BidID: "b1", AdID: "ad1", PriceMicros: 2_500_000, BidAdjustmentPPM: 900_000, BidCurrency: "EUR", BidPrice: "2.7",
+		NURL: "http://127.0.0.1:1/n", BURL: "http://127.0.0.1:1/b?p=${AUCTION_PRICE}", ClickURL: "http://127.0.0.1:1/c",
+		ADomain: "a.example", CrID: "crid", CID: "cid", Cat: []string{"IAB1"}, Attr: []int32{3}, W: 300, H: 250, MType: 1,
+		Exp: 600, FixedPrice: true, ImpressionURLs: []string{"http://127.0.0.1:1/p1", "http://127.0.0.1:1/p2"}}
+	if err := st.InsertAuctions(ctx, []store.Auction{win}); err != nil {
+		t.Fatal(err)
+	}
+	full, err := st.GetAuction(ctx, ext)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.GetAuctions(ctx, []string{ext})
+	if err != nil || got[ext] == nil {
+		t.Fatalf("%v %v", got, err)
+	}
+	want := store.Auction{ExtID: full.ExtID, AuctionID: full.AuctionID, RequestID: full.RequestID, DSP: full.DSP,
+		Seat: full.Seat, BidID: full.BidID, AdID: full.AdID, PriceMicros: full.PriceMicros,
+		BidAdjustmentPPM: full.BidAdjustmentPPM, BidCurrency: full.BidCurrency, BidPrice: full.BidPrice, BURL: full.BURL,
+		Exp: full.Exp, FixedPrice: full.FixedPrice, CreatedAt: full.CreatedAt, ImpressionURLs: full.ImpressionURLs}
+	if fmt.Sprintf("%+v", *got[ext]) != fmt.Sprintf("%+v", want) {
+		t.Errorf("GetAuctions:\n%+v\nwant\n%+v", *got[ext], want)
+	}
+	if want.BURL != win.BURL || want.Exp != 600 || !want.FixedPrice || len(want.ImpressionURLs) != 2 || want.Seat != "s1" {
+		t.Errorf("stored win read back as %+v", *full)
+	}
+}
