@@ -184,14 +184,15 @@ collect:
 		res.Outcome = AuctionCancelled
 		return res
 	}
-	a.finish(ctx, deadline, deadline.Add(-set.reserve), res, base.ID, req, cands)
+	a.finish(ctx, dspCtx, deadline, res, base.ID, req, cands)
 	return res
 }
 
 // finish picks the winner of every slot (resolving its creative by until,
-// creatives.go), stores the wins by deadline and fills res.
-func (a *Auctioneer) finish(ctx context.Context, deadline, until time.Time, res *AuctionResult, auctionID string, req *Request, cands []candidate) {
-	outs := a.place(ctx, until, auctionID, req.securePage(), req.Slots, cands)
+// creatives.go) by the end of dspCtx (deadline less the reserve), stores the
+// wins by deadline and fills res.
+func (a *Auctioneer) finish(ctx, dspCtx context.Context, deadline time.Time, res *AuctionResult, auctionID string, req *Request, cands []candidate) {
+	outs := a.place(dspCtx, auctionID, req.securePage(), req.Slots, cands)
 	a.reportRefusals(ctx, auctionID, res, outs)
 	won := 0
 	for _, o := range outs {

@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/adshares/dsp-bridge/config"
 	"github.com/adshares/dsp-bridge/creative"
@@ -119,18 +118,21 @@ const lookahead = 4
 // place resolves the winner of every slot: it takes the slot's candidates
 // best first and delivers the first whose creative resolves, the better
 // ones losing with the reason of their creative. The candidates of a slot
-// resolve a few at a time (lookahead), and the slots in parallel, by until
-// (the auction's deadline less what storing the wins needs): a creative
+// resolve a few at a time (lookahead), and the slots in parallel, by the
+// deadline of dspCtx (the auction's deadline less what storing the wins
+// needs): a creative
 // still being fetched then loses with creative_timeout (its fetch finishes
 // in the background, for the next auction), so this never makes /bid late.
 // Bids of the nurl path need nothing fetched and win at once.
-func (a *Auctioneer) place(ctx context.Context, until time.Time, auctionID string, secure bool, slots []Slot, cands []candidate) []slotOutcome {
+func (a *Auctioneer) place(dspCtx context.Context, auctionID string, secure bool, slots []Slot, cands []candidate) []slotOutcome {
 	bySlot := map[string][]*candidate{}
 	for i := range cands {
 		c := &cands[i]
 		bySlot[c.bid.ImpID] = append(bySlot[c.bid.ImpID], c)
 	}
-	rctx, cancel := context.WithDeadline(ctx, until)
+	// dspCtx already ends at the auction's deadline less the reserve (the
+	// until of this placing): a cancel of its own, without another timer.
+	rctx, cancel := context.WithCancel(dspCtx)
 	defer cancel() // the look-ahead resolutions of bids that were not needed stop here
 	out := make([]slotOutcome, len(slots))
 	var wg sync.WaitGroup
