@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/adshares/dsp-bridge/config"
-	"github.com/adshares/dsp-bridge/macros"
 	"github.com/adshares/dsp-bridge/store"
 )
 
@@ -211,7 +210,7 @@ func (a *Auctioneer) finish(ctx, dspCtx context.Context, deadline time.Time, res
 			ExtID: a.newExtID(), AuctionID: auctionID, RequestID: s.ID, CreativeID: s.Creative.ID,
 			DSP: c.dsp.cfg.Name, Seat: c.seat, BidID: c.bidID, AdID: b.AdID, PriceMicros: c.priceMicros, BidAdjustmentPPM: c.dsp.adjPPM,
 			BidCurrency: c.currency, BidPrice: c.price, FixedPrice: c.fixed,
-			NURL: macros.Canonical(b.NURL), BURL: macros.Canonical(b.BURL),
+			NURL: b.NURL, BURL: b.BURL, // canonical since validate
 			ClickURL: p.clickURL, ADomain: strings.Join(b.ADomain, ","),
 		}
 		winDetails(&row, b)

@@ -251,7 +251,8 @@ func bidValues(auctionID string, c *candidate) macros.Values {
 		AdID: c.bid.AdID, Price: string(c.bid.Price), Currency: c.currency}
 }
 
-// try resolves one candidate: a placement, or why it loses.
+// try resolves one candidate: a placement, or why it loses. The bid's nurl
+// and burl are canonical already (validate).
 func (a *Auctioneer) try(ctx context.Context, auctionID string, secure bool, slot Slot, c *candidate) (*placement, *Refusal) {
 	d, b := c.dsp.cfg, c.bid
 	v := bidValues(auctionID, c)
@@ -264,12 +265,12 @@ func (a *Auctioneer) try(ctx context.Context, auctionID string, secure bool, slo
 		// The bridge fetches only the burl, at the view: a refused one
 		// would bill a view the DSP is never told of, so the bid loses now.
 		if b.BURL != "" {
-			if why := fe.refusedNotice(macros.ExpandAll(b.BURL, v)); why != "" {
+			if why := fe.refusedNotice(macros.Expand(b.BURL, v)); why != "" {
 				return refuse(ReasonRefusedURL, why)
 			}
 		}
 		return &placement{c: c, delivery: "nurl", label: "nurl", path: creative.PathNURL,
-			serveURL: macros.Expand(macros.Canonical(b.NURL), v), clickURL: clickURL(d, b)}, nil
+			serveURL: macros.Expand(b.NURL, v), clickURL: clickURL(d, b)}, nil
 	}
 	cr, err := fe.resolver.Markup(ctx, creative.SlotOf(slot.Creative), b.AdM, v)
 	if err != nil {
@@ -283,9 +284,9 @@ func (a *Auctioneer) try(ctx context.Context, auctionID string, secure bool, slo
 	// Every URL the bridge will fetch for this win is checked now, expanded
 	// as it will be fetched: a refused one would never be delivered.
 	if b.NURL != "" {
-		p.winNotice = macros.ExpandAll(b.NURL, v)
+		p.winNotice = macros.Expand(b.NURL, v)
 	}
-	if why := fe.refusedNotice(append([]string{p.winNotice, macros.ExpandAll(b.BURL, v)}, cr.ImpressionURLs...)...); why != "" {
+	if why := fe.refusedNotice(append([]string{p.winNotice, macros.Expand(b.BURL, v)}, cr.ImpressionURLs...)...); why != "" {
 		return refuse(ReasonRefusedURL, why)
 	}
 	now := a.cr.now()
