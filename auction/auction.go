@@ -116,7 +116,8 @@ func (a *Auctioneer) Run(ctx context.Context, req *Request) *AuctionResult {
 			a.observer.ObserveDSP(r)
 			continue
 		}
-		limit, tmax, ok := d.budget(time.Until(deadline.Add(-set.reserve)))
+		left := time.Until(deadline.Add(-set.reserve))
+		limit, tmax, ok := d.budget(left)
 		if !ok {
 			// Too little time left for an answer: not called, costing nothing.
 			r := DSPResult{DSP: d.cfg.Name, Outcome: OutcomeSkippedDeadline, Reason: ReasonSkippedDeadline}
@@ -135,7 +136,7 @@ func (a *Auctioneer) Run(ctx context.Context, req *Request) *AuctionResult {
 			continue
 		}
 		// tmax tells the DSP the time it really has, less the round trip.
-		callCtx, callCancel := callContext(ctx, dspCtx, limit, p.probe)
+		callCtx, callCancel := callContext(ctx, dspCtx, limit, limit < left, p.probe)
 		req := d.request(base, tmax, set.floorMicros)
 		pending[d] = time.Now()
 		go func() {
