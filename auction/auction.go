@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/adshares/dsp-bridge/config"
-	"github.com/adshares/dsp-bridge/macros"
 	"github.com/adshares/dsp-bridge/store"
 )
 
@@ -117,7 +116,8 @@ func (a *Auctioneer) Run(ctx context.Context, req *Request) *AuctionResult {
 			a.observer.ObserveDSP(r)
 			continue
 		}
-		limit, tmax, ok := d.budget(time.Until(deadline.Add(-set.reserve)))
+		left := time.Until(deadline.Add(-set.reserve))
+		limit, tmax, ok := d.budget(left)
 		if !ok {
 			// Too little time left for an answer: not called, costing nothing.
 			r := DSPResult{DSP: d.cfg.Name, Outcome: OutcomeSkippedDeadline, Reason: ReasonSkippedDeadline}
@@ -136,7 +136,7 @@ func (a *Auctioneer) Run(ctx context.Context, req *Request) *AuctionResult {
 			continue
 		}
 		// tmax tells the DSP the time it really has, less the round trip.
-		callCtx, callCancel := callContext(ctx, dspCtx, limit, p.probe)
+		callCtx, callCancel := callContext(ctx, dspCtx, limit, limit < left, p.probe)
 		req := d.request(base, tmax, set.floorMicros)
 		pending[d] = time.Now()
 		go func() {
@@ -184,14 +184,15 @@ collect:
 		res.Outcome = AuctionCancelled
 		return res
 	}
-	a.finish(ctx, deadline, deadline.Add(-set.reserve), res, base.ID, req, cands)
+	a.finish(ctx, dspCtx, deadline, res, base.ID, req, cands)
 	return res
 }
 
 // finish picks the winner of every slot (resolving its creative by until,
-// creatives.go), stores the wins by deadline and fills res.
-func (a *Auctioneer) finish(ctx context.Context, deadline, until time.Time, res *AuctionResult, auctionID string, req *Request, cands []candidate) {
-	outs := a.place(ctx, until, auctionID, req.securePage(), req.Slots, cands)
+// creatives.go) by the end of dspCtx (deadline less the reserve), stores the
+// wins by deadline and fills res.
+func (a *Auctioneer) finish(ctx, dspCtx context.Context, deadline time.Time, res *AuctionResult, auctionID string, req *Request, cands []candidate) {
+	outs := a.place(dspCtx, auctionID, req.securePage(), req.Slots, cands)
 	a.reportRefusals(ctx, auctionID, res, outs)
 	won := 0
 	for _, o := range outs {
@@ -210,7 +211,7 @@ func (a *Auctioneer) finish(ctx context.Context, deadline, until time.Time, res 
 			ExtID: a.newExtID(), AuctionID: auctionID, RequestID: s.ID, CreativeID: s.Creative.ID,
 			DSP: c.dsp.cfg.Name, Seat: c.seat, BidID: c.bidID, AdID: b.AdID, PriceMicros: c.priceMicros, BidAdjustmentPPM: c.dsp.adjPPM,
 			BidCurrency: c.currency, BidPrice: c.price, FixedPrice: c.fixed,
-			NURL: macros.Canonical(b.NURL), BURL: macros.Canonical(b.BURL),
+			NURL: b.NURL, BURL: b.BURL, // canonical since validate
 			ClickURL: p.clickURL, ADomain: strings.Join(b.ADomain, ","),
 		}
 		winDetails(&row, b)

@@ -44,16 +44,21 @@ func (b *bid) decodeDetails(cat, attr, w, h, mtype, exp json.RawMessage) string 
 			return "attr: " + laxjson.Problem(err)
 		}
 	}
-	for _, f := range []struct {
-		name string
-		raw  json.RawMessage
-		dst  *int64
-	}{{"w", w, &b.W}, {"h", h, &b.H}, {"mtype", mtype, &b.MType}, {"exp", exp, &b.Exp}} {
-		n, err := laxInt(f.raw)
-		if err != nil {
-			return f.name + ": " + err.Error()
-		}
-		*f.dst = n
+	// One call per field, not a loop over a table of pointers into b:
+	// such a table makes escape analysis move every decoded bid (b) to
+	// the heap.
+	var err error
+	if b.W, err = laxInt(w); err != nil {
+		return "w: " + err.Error()
+	}
+	if b.H, err = laxInt(h); err != nil {
+		return "h: " + err.Error()
+	}
+	if b.MType, err = laxInt(mtype); err != nil {
+		return "mtype: " + err.Error()
+	}
+	if b.Exp, err = laxInt(exp); err != nil {
+		return "exp: " + err.Error()
 	}
 	return ""
 }

@@ -100,12 +100,18 @@ func verdict(o Outcome) (failure, counts bool) {
 }
 
 // callContext bounds one call: the DSP's limit within the auction's
-// context dspCtx. A half-open breaker's probe keeps running when the caller
-// hangs up (still bounded by the auction's deadline): its verdict decides
-// whether the DSP is called again, and a probe never reported would keep
-// the breaker half-open, refusing every call.
-func callContext(ctx, dspCtx context.Context, limit time.Duration, probe bool) (context.Context, context.CancelFunc) {
+// context dspCtx. own says the limit is the DSP's timeout, shorter than
+// what is left of the auction; otherwise dspCtx itself bounds the call (it
+// ends first anyway), with no timer of its own. A half-open breaker's
+// probe keeps running when the caller hangs up (still bounded by the
+// auction's deadline): its verdict decides whether the DSP is called
+// again, and a probe never reported would keep the breaker half-open,
+// refusing every call.
+func callContext(ctx, dspCtx context.Context, limit time.Duration, own, probe bool) (context.Context, context.CancelFunc) {
 	if !probe {
+		if !own {
+			return dspCtx, func() {}
+		}
 		return context.WithTimeoutCause(dspCtx, limit, errDSPTimeout)
 	}
 	deadline, _ := dspCtx.Deadline()

@@ -1,6 +1,8 @@
 package auction
 
 import (
+	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -116,5 +118,24 @@ func TestBreakerTripsOnFailureRate(t *testing.T) {
 		if tc.rate > 0 && (st.RecentCalls != 20 || st.RecentFailures != 8) {
 			t.Errorf("rate %v: window %d of %d, want 8 of 20", tc.rate, st.RecentFailures, st.RecentCalls)
 		}
+	}
+}
+
+// A DSP whose timeout is not shorter than what is left of the auction is
+// bounded by the auction's own context (no timer of its own); a shorter
+// timeout gets its own deadline, ending as the DSP's timeout.
+func TestCallContextSharesTheAuctionDeadline(t *testing.T) {
+	dspCtx, cancel := context.WithDeadlineCause(context.Background(), time.Now().Add(time.Hour), errAuctionDeadline)
+	defer cancel()
+	call, done := callContext(context.Background(), dspCtx, time.Hour, false, false)
+	done()
+	if call != dspCtx {
+		t.Fatal("a call bounded by the auction's deadline got a context of its own")
+	}
+	call, done = callContext(context.Background(), dspCtx, time.Nanosecond, true, false)
+	defer done()
+	<-call.Done()
+	if !errors.Is(context.Cause(call), errDSPTimeout) || dspCtx.Err() != nil {
+		t.Fatalf("own timeout: cause %v, auction %v", context.Cause(call), dspCtx.Err())
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/adshares/dsp-bridge/config"
 	"github.com/adshares/dsp-bridge/creative"
@@ -119,18 +118,21 @@ const lookahead = 4
 // place resolves the winner of every slot: it takes the slot's candidates
 // best first and delivers the first whose creative resolves, the better
 // ones losing with the reason of their creative. The candidates of a slot
-// resolve a few at a time (lookahead), and the slots in parallel, by until
-// (the auction's deadline less what storing the wins needs): a creative
+// resolve a few at a time (lookahead), and the slots in parallel, by the
+// deadline of dspCtx (the auction's deadline less what storing the wins
+// needs): a creative
 // still being fetched then loses with creative_timeout (its fetch finishes
 // in the background, for the next auction), so this never makes /bid late.
 // Bids of the nurl path need nothing fetched and win at once.
-func (a *Auctioneer) place(ctx context.Context, until time.Time, auctionID string, secure bool, slots []Slot, cands []candidate) []slotOutcome {
+func (a *Auctioneer) place(dspCtx context.Context, auctionID string, secure bool, slots []Slot, cands []candidate) []slotOutcome {
 	bySlot := map[string][]*candidate{}
 	for i := range cands {
 		c := &cands[i]
 		bySlot[c.bid.ImpID] = append(bySlot[c.bid.ImpID], c)
 	}
-	rctx, cancel := context.WithDeadline(ctx, until)
+	// dspCtx already ends at the auction's deadline less the reserve (the
+	// until of this placing): a cancel of its own, without another timer.
+	rctx, cancel := context.WithCancel(dspCtx)
 	defer cancel() // the look-ahead resolutions of bids that were not needed stop here
 	out := make([]slotOutcome, len(slots))
 	var wg sync.WaitGroup
@@ -249,7 +251,8 @@ func bidValues(auctionID string, c *candidate) macros.Values {
 		AdID: c.bid.AdID, Price: string(c.bid.Price), Currency: c.currency}
 }
 
-// try resolves one candidate: a placement, or why it loses.
+// try resolves one candidate: a placement, or why it loses. The bid's nurl
+// and burl are canonical already (validate).
 func (a *Auctioneer) try(ctx context.Context, auctionID string, secure bool, slot Slot, c *candidate) (*placement, *Refusal) {
 	d, b := c.dsp.cfg, c.bid
 	v := bidValues(auctionID, c)
@@ -262,12 +265,12 @@ func (a *Auctioneer) try(ctx context.Context, auctionID string, secure bool, slo
 		// The bridge fetches only the burl, at the view: a refused one
 		// would bill a view the DSP is never told of, so the bid loses now.
 		if b.BURL != "" {
-			if why := fe.refusedNotice(macros.ExpandAll(b.BURL, v)); why != "" {
+			if why := fe.refusedNotice(macros.Expand(b.BURL, v)); why != "" {
 				return refuse(ReasonRefusedURL, why)
 			}
 		}
 		return &placement{c: c, delivery: "nurl", label: "nurl", path: creative.PathNURL,
-			serveURL: macros.Expand(macros.Canonical(b.NURL), v), clickURL: clickURL(d, b)}, nil
+			serveURL: macros.Expand(b.NURL, v), clickURL: clickURL(d, b)}, nil
 	}
 	cr, err := fe.resolver.Markup(ctx, creative.SlotOf(slot.Creative), b.AdM, v)
 	if err != nil {
@@ -281,9 +284,9 @@ func (a *Auctioneer) try(ctx context.Context, auctionID string, secure bool, slo
 	// Every URL the bridge will fetch for this win is checked now, expanded
 	// as it will be fetched: a refused one would never be delivered.
 	if b.NURL != "" {
-		p.winNotice = macros.ExpandAll(b.NURL, v)
+		p.winNotice = macros.Expand(b.NURL, v)
 	}
-	if why := fe.refusedNotice(append([]string{p.winNotice, macros.ExpandAll(b.BURL, v)}, cr.ImpressionURLs...)...); why != "" {
+	if why := fe.refusedNotice(append([]string{p.winNotice, macros.Expand(b.BURL, v)}, cr.ImpressionURLs...)...); why != "" {
 		return refuse(ReasonRefusedURL, why)
 	}
 	now := a.cr.now()

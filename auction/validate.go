@@ -8,6 +8,7 @@ import (
 
 	"github.com/adshares/dsp-bridge/ads"
 	"github.com/adshares/dsp-bridge/config"
+	"github.com/adshares/dsp-bridge/macros"
 )
 
 // candidate is a valid bid competing for a slot.
@@ -95,6 +96,10 @@ func validate(a *answer, imps map[string]bool, secure bool, floorMicros int64) (
 					if id == "" {
 						id = string(r.BidID)
 					}
+					// Its nurl and burl in the macro forms Expand substitutes,
+					// once here: placing, storing and delivering the win all
+					// use them (each used to rewrite them again).
+					b.NURL, b.BURL = macros.Canonical(b.NURL), macros.Canonical(b.BURL)
 					cands = append(cands, candidate{dsp: d, seat: string(sb.Seat), bid: b, bidID: id, priceMicros: p,
 						currency: d.cfg.Currency, price: string(price), fixed: fixed})
 				}

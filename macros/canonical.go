@@ -11,36 +11,53 @@ func Canonical(s string) string {
 	if !strings.Contains(s, "AUCTION_") {
 		return s
 	}
+	// Most URLs are canonical already (${AUCTION_PRICE}): the builder is
+	// only started at the first rewrite, so those come back as they are,
+	// without a copy.
 	var b strings.Builder
-	b.Grow(len(s) + 16)
+	done := 0 // s[:done] is in b
 	for i := 0; i < len(s); {
-		// Only a '{', '$' or '%' can start a form to rewrite: copy the
+		// Only a '{', '$' or '%' can start a form to rewrite: skip the
 		// text up to the next one at once.
 		j := strings.IndexAny(s[i:], "{$%")
 		if j < 0 {
-			b.WriteString(s[i:])
 			break
 		}
-		b.WriteString(s[i : i+j])
 		i += j
-		rest := s[i:]
-		switch {
-		case strings.HasPrefix(rest, "{AUCTION_") && (i == 0 || s[i-1] != '$'):
-			b.WriteString("$")
-		case strings.HasPrefix(rest, "$%7BAUCTION_") || strings.HasPrefix(rest, "$%7bAUCTION_"):
-			// ${...} with only the braces escaped (JavaScript's encodeURI,
-			// Go's url.URL.String): the "$" would survive expansion.
-			b.WriteString("%24")
-			i++
-			continue
-		case (strings.HasPrefix(rest, "%7BAUCTION_") || strings.HasPrefix(rest, "%7bAUCTION_")) &&
-			(i == 0 || s[i-1] != '$') && (i < 3 || !strings.EqualFold(s[i-3:i], "%24")):
-			b.WriteString("%24")
+		ins, skip := rewriteAt(s, i)
+		if ins != "" {
+			if done == 0 {
+				b.Grow(len(s) + 16)
+			}
+			b.WriteString(s[done:i])
+			b.WriteString(ins)
+			done = i + skip
 		}
-		b.WriteByte(s[i])
 		i++
 	}
+	if b.Len() == 0 && done == 0 {
+		return s
+	}
+	b.WriteString(s[done:])
 	return b.String()
+}
+
+// rewriteAt is what Canonical puts at s[i] (a '{', '$' or '%'): the text
+// to insert ("" for none) and how many bytes of s it replaces.
+func rewriteAt(s string, i int) (string, int) {
+	rest := s[i:]
+	switch {
+	case strings.HasPrefix(rest, "{AUCTION_") && (i == 0 || s[i-1] != '$'):
+		return "$", 0
+	case strings.HasPrefix(rest, "$%7BAUCTION_") || strings.HasPrefix(rest, "$%7bAUCTION_"):
+		// ${...} with only the braces escaped (JavaScript's encodeURI,
+		// Go's url.URL.String): the "$" would survive expansion.
+		return "%24", 1
+	case (strings.HasPrefix(rest, "%7BAUCTION_") || strings.HasPrefix(rest, "%7bAUCTION_")) &&
+		(i == 0 || s[i-1] != '$') && (i < 3 || !strings.EqualFold(s[i-3:i], "%24")):
+		return "%24", 0
+	}
+	return "", 0
 }
 
 // ExpandAll substitutes every macro form the field documents use — ${NAME},

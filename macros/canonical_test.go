@@ -80,3 +80,15 @@ func FuzzCanonical(f *testing.F) {
 		}
 	})
 }
+
+// A URL that is canonical already comes back as it is, not rebuilt: this
+// runs on every winning bid's nurl and burl.
+func TestCanonicalUnchangedIsNotCopied(t *testing.T) {
+	u := "http://a/?p=${AUCTION_PRICE}&q=%24%7BAUCTION_ID%7D&r={OTHER}"
+	if got := Canonical(u); got != u {
+		t.Fatalf("Canonical(%q) = %q", u, got)
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = Canonical(u) }); n != 0 {
+		t.Fatalf("Canonical of a canonical URL allocates %v times, want 0", n)
+	}
+}
