@@ -39,6 +39,16 @@ func priceMicros(price json.Number, rateNanos int64) (int64, error) {
 	if m, ok, err := decimalMicros(string(price), rateNanos); ok {
 		return m, err
 	}
+	return priceMicrosExact(price, rateNanos)
+}
+
+// priceMicrosExact is priceMicros by big.Rat alone: the path of every price
+// decimalMicros does not take (exponents, long or odd numbers), and the
+// reference its fuzz target checks decimalMicros against.
+func priceMicrosExact(price json.Number, rateNanos int64) (int64, error) {
+	if price == "" {
+		return 0, errPriceMissing
+	}
 	// Exact arithmetic on a price with a huge exponent (1e999999) or
 	// thousands of digits takes from milliseconds to seconds, inside the
 	// auction: bound both before big.Rat sees the text.

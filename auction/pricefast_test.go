@@ -2,40 +2,8 @@ package auction
 
 import (
 	"encoding/json"
-	"errors"
-	"math/big"
-	"strconv"
 	"testing"
 )
-
-// priceMicrosBig is priceMicros without its fast path: the exact big.Rat
-// conversion every price took before decimalMicros.
-func priceMicrosBig(price json.Number, rateNanos int64) (int64, error) {
-	if price == "" {
-		return 0, errPriceMissing
-	}
-	if len(price) > maxPriceLen || !jsonNumber.MatchString(string(price)) {
-		return 0, errPriceNumber
-	}
-	if f, err := strconv.ParseFloat(string(price), 64); err != nil && !errors.Is(err, strconv.ErrRange) {
-		return 0, errPriceNumber
-	} else if !(f > 0 && f <= maxPriceUnits) {
-		return 0, errPriceRange
-	}
-	r, ok := new(big.Rat).SetString(string(price))
-	if !ok {
-		return 0, errPriceNumber
-	}
-	if r.Sign() <= 0 {
-		return 0, errPriceRange
-	}
-	r.Mul(r, new(big.Rat).SetInt64(rateNanos))
-	q := new(big.Int).Quo(r.Num(), new(big.Int).Mul(r.Denom(), big.NewInt(1000)))
-	if !q.IsInt64() || q.Int64() > maxPriceMicros {
-		return 0, errPriceRange
-	}
-	return q.Int64(), nil
-}
 
 func TestDecimalMicrosTakesPlainPrices(t *testing.T) {
 	for _, c := range []struct {
@@ -60,7 +28,7 @@ func TestDecimalMicrosTakesPlainPrices(t *testing.T) {
 		if ok != c.fast {
 			t.Errorf("%s: fast path %v, want %v", c.price, ok, c.fast)
 		}
-		want, wantErr := priceMicrosBig(json.Number(c.price), c.rate)
+		want, wantErr := priceMicrosExact(json.Number(c.price), c.rate)
 		if ok && (got != want || err != wantErr) {
 			t.Errorf("%s × %d: fast %d, %v; exact %d, %v", c.price, c.rate, got, err, want, wantErr)
 		}
@@ -81,7 +49,7 @@ func FuzzDecimalMicros(f *testing.F) {
 	f.Add("999999999999999999", int64(9_000_000_000_000_000_000))
 	f.Fuzz(func(t *testing.T, s string, rate int64) {
 		got, err := priceMicros(json.Number(s), rate)
-		want, wantErr := priceMicrosBig(json.Number(s), rate)
+		want, wantErr := priceMicrosExact(json.Number(s), rate)
 		if got != want || err != wantErr {
 			t.Fatalf("priceMicros(%q, %d) = %d, %v; exact %d, %v", s, rate, got, err, want, wantErr)
 		}

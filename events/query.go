@@ -25,38 +25,15 @@ var (
 // extIDRe is what /bid hands out (and what the auctions table accepts).
 var extIDRe = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
-// parseRawQuery splits a raw query string into its parameters, decoding
-// %XX escapes only: the AdServer appends parameters RFC1738-style, so a
-// literal "+" in a value is a "+", never a space (url.ParseQuery would turn
-// it into one). Parameters with a broken escape are skipped, not fatal.
-func parseRawQuery(raw string) map[string][]string {
-	out := map[string][]string{}
-	for raw != "" {
-		var part string
-		part, raw, _ = strings.Cut(raw, "&")
-		if part == "" {
-			continue
-		}
-		k, v, _ := strings.Cut(part, "=")
-		key, err := url.PathUnescape(k)
-		if err != nil {
-			continue
-		}
-		val, err := url.PathUnescape(v)
-		if err != nil {
-			continue
-		}
-		out[key] = append(out[key], val)
-	}
-	return out
-}
-
 // parseEventQuery reads what the bridge keeps of a view or click call. The
 // ctx parameter (base64url JSON) is deliberately ignored: nothing in it is
 // needed, so it can never make a call fail. Repeated parameters (iid comes
 // twice on click) use their first well-formed value. It reads raw in one
-// pass, with parseRawQuery's rules (%XX only, a broken escape skips its
-// parameter), and allocates only for escaped values or ids to normalise.
+// pass, decoding %XX escapes only: the AdServer appends parameters
+// RFC1738-style, so a "+" stays a "+" (url.ParseQuery would make it a
+// space); a broken escape skips its parameter. It allocates only for
+// escaped values or ids to normalise. parseRawQuery, in the tests, is the
+// map-based reference it is fuzzed against.
 func parseEventQuery(raw string) (query, error) {
 	var q query
 	var haveExtID, haveCID bool

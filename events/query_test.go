@@ -150,3 +150,30 @@ func toLowerNoDash(s string) string {
 	out, _ := normalizeID(s)
 	return out
 }
+
+// parseRawQuery is the reference parseEventQuery is checked against: it
+// splits a raw query string into its parameters, decoding
+// %XX escapes only: the AdServer appends parameters RFC1738-style, so a
+// literal "+" in a value is a "+", never a space (url.ParseQuery would turn
+// it into one). Parameters with a broken escape are skipped, not fatal.
+func parseRawQuery(raw string) map[string][]string {
+	out := map[string][]string{}
+	for raw != "" {
+		var part string
+		part, raw, _ = strings.Cut(raw, "&")
+		if part == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(part, "=")
+		key, err := url.PathUnescape(k)
+		if err != nil {
+			continue
+		}
+		val, err := url.PathUnescape(v)
+		if err != nil {
+			continue
+		}
+		out[key] = append(out[key], val)
+	}
+	return out
+}
