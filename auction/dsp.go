@@ -9,6 +9,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/textproto"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -34,6 +36,8 @@ type dspClient struct {
 	order     int
 	client    *http.Client
 	transport *http.Transport
+	plain     *h1Client     // http:// endpoints: calls skip client and transport
+	headers   []string      // requestHeaders(cfg)
 	breaker   *breaker      // nil: disabled
 	slots     chan struct{} // bounds calls in flight (dsps[].max_conns)
 	rateNanos int64         // USD value of one unit of its currency
@@ -68,8 +72,33 @@ func newDSPClient(d config.DSP, order int, rateNanos int64, onState func(name st
 		slots:   make(chan struct{}, d.MaxConns),
 		reqSize: new(atomic.Int64),
 	}
+	c.headers = requestHeaders(d)
+	c.plain = newH1Client(d.Endpoint, d.MaxConns, d.Timeout, c.headers)
 	c.breaker = newBreaker(d, onState)
 	return c
+}
+
+// requestHeaders are the headers of every request to d, as name, value
+// pairs in the order they are sent.
+func requestHeaders(d config.DSP) []string {
+	h := []string{"Content-Type", "application/json", OpenRTBVersionHeader, d.Dialect}
+	if d.Gzip {
+		h = append(h, "Content-Encoding", "gzip", "Accept-Encoding", "gzip")
+	}
+	names := make([]string, 0, len(d.Headers))
+	for k := range d.Headers {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		canon := textproto.CanonicalMIMEHeaderKey(k)
+		if canon == "Content-Type" { // dsps[].headers may replace it, as Header.Set did
+			h[1] = d.Headers[k]
+			continue
+		}
+		h = append(h, canon, d.Headers[k])
+	}
+	return h
 }
 
 // permit is a call the DSP's call limit and breaker let through.
@@ -150,27 +179,14 @@ func (c *dspClient) call(ctx context.Context, req *openrtb2.BidRequest) answer {
 	if c.reqSize != nil {
 		c.reqSize.Store(int64(len(body) + len(body)/8 + 64))
 	}
-	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, c.cfg.Endpoint, bytes.NewReader(body))
-	if err != nil {
-		return fail(OutcomeError, ReasonError, err)
-	}
-	hreq.Header.Set("Content-Type", "application/json")
-	hreq.Header.Set(OpenRTBVersionHeader, c.cfg.Dialect)
-	if c.cfg.Gzip {
-		hreq.Header.Set("Content-Encoding", "gzip")
-		hreq.Header.Set("Accept-Encoding", "gzip")
-	}
-	for k, v := range c.cfg.Headers {
-		hreq.Header.Set(k, v)
-	}
-	resp, err := c.client.Do(hreq)
+	resp, done, err := c.send(ctx, body)
 	if err != nil {
 		if o, why, cut := interrupted(ctx, err); cut {
 			return fail(o, why, err)
 		}
 		return fail(OutcomeError, ReasonUnreachable, err)
 	}
-	defer resp.Body.Close() // an unread rest drops the connection instead of reusing it
+	defer done()
 	a.result.Status = resp.StatusCode
 	if resp.StatusCode == http.StatusNoContent {
 		a.result.Outcome, a.result.Reason = OutcomeNoBid, ReasonNoBid
@@ -206,6 +222,27 @@ func (c *dspClient) call(ctx context.Context, req *openrtb2.BidRequest) answer {
 	a.response = r
 	a.result.NBR = r.NBR
 	return a
+}
+
+// send posts body to the DSP. done ends the call: an unread rest of the
+// body drops the connection instead of reusing it.
+func (c *dspClient) send(ctx context.Context, body []byte) (resp *http.Response, done func(), err error) {
+	if c.plain != nil {
+		return c.plain.post(ctx, body)
+	}
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, c.cfg.Endpoint, bytes.NewReader(body))
+	if err != nil {
+		return nil, nil, err
+	}
+	h := c.headers
+	for i := 0; i+1 < len(h); i += 2 {
+		hreq.Header.Set(h[i], h[i+1])
+	}
+	resp, err = c.client.Do(hreq)
+	if err != nil {
+		return nil, nil, err
+	}
+	return resp, func() { resp.Body.Close() }, nil
 }
 
 // readError is a failure to read or gunzip the answer's bytes: the deadline
@@ -311,7 +348,12 @@ func interrupted(ctx context.Context, err error) (o Outcome, r Reason, cut bool)
 	return "", 0, false
 }
 
-func (c *dspClient) close() { c.transport.CloseIdleConnections() }
+func (c *dspClient) close() {
+	c.transport.CloseIdleConnections()
+	if c.plain != nil {
+		c.plain.closeIdle()
+	}
+}
 
 // budget is what the DSP gets when left is what remains of the auction:
 // limit, how long its call may take (its timeout, or left if less), and

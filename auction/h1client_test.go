@@ -1,0 +1,220 @@
+package auction
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// countingServer is an httptest server that counts the connections it accepted.
+func countingServer(t *testing.T, h http.HandlerFunc) (*httptest.Server, *atomic.Int32) {
+	t.Helper()
+	var conns atomic.Int32
+	srv := httptest.NewUnstartedServer(h)
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return srv, &conns
+}
+
+// postAll posts body n times and reads every answer to its end.
+func postAll(t *testing.T, c *h1Client, n int, body string) []string {
+	t.Helper()
+	var got []string
+	for i := 0; i < n; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		resp, done, err := c.post(ctx, []byte(body))
+		if err != nil {
+			cancel()
+			t.Fatalf("call %d: %v", i, err)
+		}
+		b, err := io.ReadAll(resp.Body)
+		done()
+		cancel()
+		if err != nil {
+			t.Fatalf("call %d: read: %v", i, err)
+		}
+		got = append(got, resp.Status+" "+string(b))
+	}
+	return got
+}
+
+func TestH1ClientSendsTheRequestAndKeepsTheConnection(t *testing.T) {
+	var seen atomic.Value
+	srv, conns := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		seen.Store(r.Method + " " + r.URL.RequestURI() + " " + r.Header.Get("Content-Type") + " " +
+			r.Header.Get(OpenRTBVersionHeader) + " " + r.Header.Get("X-Api-Key") + " " + r.Host + " " + string(b))
+		switch string(b) {
+		case "nobid":
+			w.WriteHeader(http.StatusNoContent)
+		case "chunked":
+			w.Write([]byte("part one, "))
+			w.(http.Flusher).Flush() // no Content-Length: a chunked answer
+			w.Write([]byte("part two"))
+		default:
+			w.Write([]byte("ok"))
+		}
+	})
+	c := newH1Client(srv.URL+"/bid?x=1", 4, time.Second, []string{"Content-Type", "application/json", OpenRTBVersionHeader, "2.6", "X-Api-Key", "k"})
+	if c == nil {
+		t.Fatal("no client for an http endpoint")
+	}
+	host := strings.TrimPrefix(srv.URL, "http://")
+	for _, body := range []string{"hello", "nobid", "chunked", "hello"} {
+		got := postAll(t, c, 3, body)
+		want := map[string]string{"hello": "200 OK ok", "nobid": "204 No Content ", "chunked": "200 OK part one, part two"}[body]
+		for _, g := range got {
+			if g != want {
+				t.Errorf("answer to %q: %q, want %q", body, g, want)
+			}
+		}
+		if s := seen.Load().(string); s != "POST /bid?x=1 application/json 2.6 k "+host+" "+body {
+			t.Errorf("server saw %q", s)
+		}
+	}
+	if n := conns.Load(); n != 1 {
+		t.Errorf("%d connections for 12 sequential calls, want 1 (kept alive through 200, 204 and chunked answers)", n)
+	}
+}
+
+func TestH1ClientClosesWhenTheDSPAsksOrTheBodyIsLeft(t *testing.T) {
+	srv, conns := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("close") != "" {
+			w.Header().Set("Connection", "close")
+		}
+		w.Write([]byte(strings.Repeat("x", 10000)))
+	})
+	c := newH1Client(srv.URL+"/?close=1", 4, time.Second, nil)
+	postAll(t, c, 3, "a")
+	if n := conns.Load(); n != 3 {
+		t.Errorf("Connection: close: %d connections for 3 calls, want 3", n)
+	}
+	c = newH1Client(srv.URL+"/", 4, time.Second, nil)
+	for i := 0; i < 3; i++ {
+		resp, done, err := c.post(context.Background(), []byte("a"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Read(make([]byte, 10)) // most of the body left unread
+		done()
+	}
+	if n := conns.Load(); n != 6 {
+		t.Errorf("unread bodies: %d connections in all, want 6 (none reused)", n)
+	}
+}
+
+// TestH1ClientRetriesAConnectionTheDSPClosed: a server that closes every
+// connection after one answer, without saying so, costs no failed call.
+func TestH1ClientRetriesAConnectionTheDSPClosed(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var accepted atomic.Int32
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			go func() {
+				defer conn.Close()
+				req, err := http.ReadRequest(bufio.NewReader(conn))
+				if err != nil {
+					return
+				}
+				io.Copy(io.Discard, req.Body)
+				io.WriteString(conn, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+			}()
+		}
+	}()
+	c := newH1Client("http://"+ln.Addr().String()+"/", 4, time.Second, nil)
+	for _, g := range postAll(t, c, 5, "a") {
+		if g != "200 OK ok" {
+			t.Errorf("answer %q", g)
+		}
+	}
+	if n := accepted.Load(); n < 5 {
+		t.Errorf("%d connections for 5 calls to a server closing each, want 5 or more", n)
+	}
+}
+
+func TestH1ClientIsCutOffByItsContext(t *testing.T) {
+	arrived := make(chan struct{}, 4)
+	release := make(chan struct{})
+	srv, _ := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		<-release
+	})
+	defer close(release)
+	c := newH1Client(srv.URL, 4, time.Second, nil)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { <-arrived; cancel() }()
+	if _, _, err := c.post(ctx, []byte("a")); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled call: %v, want context.Canceled", err)
+	}
+
+	ctx, cancel = context.WithTimeoutCause(context.Background(), 50*time.Millisecond, errDSPTimeout)
+	defer cancel()
+	_, _, err := c.post(ctx, []byte("a"))
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("call past its deadline: %v, want context.DeadlineExceeded", err)
+	}
+	if o, _, cut := interrupted(ctx, err); !cut || o != OutcomeTimeout {
+		t.Errorf("classified as %q (cut %v), want a timeout", o, cut)
+	}
+	if len(c.idle) != 0 {
+		t.Errorf("%d interrupted connections kept for reuse", len(c.idle))
+	}
+}
+
+func TestH1ClientRefusesHugeHeaders(t *testing.T) {
+	srv, _ := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
+		for i := 0; i < 40; i++ {
+			w.Header().Add("X-Filler", strings.Repeat("y", 4000))
+		}
+		w.Write([]byte("ok"))
+	})
+	c := newH1Client(srv.URL, 4, time.Second, nil)
+	_, _, err := c.post(context.Background(), []byte("a"))
+	if err == nil || !strings.Contains(err.Error(), "headers larger than") {
+		t.Errorf("160 kB of headers: %v, want refused", err)
+	}
+}
+
+func TestNewH1ClientOnlyForPlainHTTP(t *testing.T) {
+	for _, tc := range []struct {
+		endpoint string
+		headers  []string
+		want     bool
+	}{
+		{"http://127.0.0.1:9/bid", nil, true},
+		{"http://dsp.example/bid", nil, true},
+		{"https://dsp.example/bid", nil, false},
+		{"http://user:pw@dsp.example/", nil, false},
+		{"http://dsp.example/", []string{"X-A", "a\r\nX-B: b"}, false},
+	} {
+		if got := newH1Client(tc.endpoint, 1, time.Second, tc.headers) != nil; got != tc.want {
+			t.Errorf("%s %q: client %v, want %v", tc.endpoint, tc.headers, got, tc.want)
+		}
+	}
+	if c := newH1Client("http://dsp.example/bid", 1, time.Second, nil); c.addr != "dsp.example:80" {
+		t.Errorf("addr %q, want dsp.example:80", c.addr)
+	}
+}
