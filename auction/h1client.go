@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -102,7 +103,10 @@ func newH1Client(endpoint string, maxConns int, timeout time.Duration, headers [
 	head = append(head, target...)
 	head = append(head, " HTTP/1.1\r\nHost: "...)
 	head = append(head, u.Host...)
-	head = append(head, "\r\nUser-Agent: Go-http-client/1.1\r\n"...)
+	head = append(head, "\r\n"...)
+	if !slices.Contains(headers, "User-Agent") { // net/http's default, unless dsps[].headers sets one
+		head = append(head, "User-Agent: Go-http-client/1.1\r\n"...)
+	}
 	for i := 0; i+1 < len(headers); i += 2 {
 		head = append(head, headers[i]...)
 		head = append(head, ": "...)

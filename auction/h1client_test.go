@@ -56,7 +56,8 @@ func TestH1ClientSendsTheRequestAndKeepsTheConnection(t *testing.T) {
 	srv, conns := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		seen.Store(r.Method + " " + r.URL.RequestURI() + " " + r.Header.Get("Content-Type") + " " +
-			r.Header.Get(OpenRTBVersionHeader) + " " + r.Header.Get("X-Api-Key") + " " + r.Host + " " + string(b))
+			r.Header.Get(OpenRTBVersionHeader) + " " + r.Header.Get("X-Api-Key") + " " + r.Host + " " +
+			strings.Join(r.Header.Values("User-Agent"), ",") + " " + string(b))
 		switch string(b) {
 		case "nobid":
 			w.WriteHeader(http.StatusNoContent)
@@ -68,7 +69,7 @@ func TestH1ClientSendsTheRequestAndKeepsTheConnection(t *testing.T) {
 			w.Write([]byte("ok"))
 		}
 	})
-	c := newH1Client(srv.URL+"/bid?x=1", 4, time.Second, []string{"Content-Type", "application/json", OpenRTBVersionHeader, "2.6", "X-Api-Key", "k"})
+	c := newH1Client(srv.URL+"/bid?x=1", 4, time.Second, []string{"Content-Type", "application/json", OpenRTBVersionHeader, "2.6", "X-Api-Key", "k", "User-Agent", "ua/1"})
 	if c == nil {
 		t.Fatal("no client for an http endpoint")
 	}
@@ -81,7 +82,7 @@ func TestH1ClientSendsTheRequestAndKeepsTheConnection(t *testing.T) {
 				t.Errorf("answer to %q: %q, want %q", body, g, want)
 			}
 		}
-		if s := seen.Load().(string); s != "POST /bid?x=1 application/json 2.6 k "+host+" "+body {
+		if s := seen.Load().(string); s != "POST /bid?x=1 application/json 2.6 k "+host+" ua/1 "+body {
 			t.Errorf("server saw %q", s)
 		}
 	}
