@@ -34,7 +34,9 @@ type h1Client struct {
 	head   []byte // request line and fixed headers, up to "Content-Length: "
 	dialer net.Dialer
 	idle   chan *h1Conn // at most max_conns connections wait here
-	closed atomic.Bool
+	// idleFor is how long a connection may wait unused (h1IdleTimeout).
+	idleFor time.Duration
+	closed  atomic.Bool
 }
 
 // h1Conn is one keep-alive connection and its read buffer.
@@ -42,7 +44,9 @@ type h1Conn struct {
 	net.Conn
 	br    *bufio.Reader
 	limit h1Limit
-	since time.Time // idle since
+	// idle closes the connection once it waited h1IdleTimeout unused, so
+	// that connections the DSP closed do not linger half-closed.
+	idle *time.Timer
 }
 
 // h1Limit bounds the bytes read from a connection per answer: its headers
@@ -117,7 +121,7 @@ func newH1Client(endpoint string, maxConns int, timeout time.Duration, headers [
 	return &h1Client{
 		addr: addr, head: head,
 		dialer: net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second},
-		idle:   make(chan *h1Conn, max(maxConns, 1)),
+		idle:   make(chan *h1Conn, max(maxConns, 1)), idleFor: h1IdleTimeout,
 	}
 }
 
@@ -226,10 +230,15 @@ func (c *h1Client) releaser(pc *h1Conn, resp *http.Response, stop func() bool) f
 			pc.Close()
 			return
 		}
-		pc.since = time.Now()
+		if pc.idle == nil {
+			pc.idle = time.AfterFunc(c.idleFor, func() { pc.Close() })
+		} else {
+			pc.idle.Reset(c.idleFor)
+		}
 		select {
 		case c.idle <- pc:
 		default:
+			pc.idle.Stop()
 			pc.Close()
 		}
 	}
@@ -256,11 +265,10 @@ func (c *h1Client) conn(ctx context.Context) (pc *h1Conn, reused bool, err error
 	for {
 		select {
 		case pc = <-c.idle:
-			if time.Since(pc.since) < h1IdleTimeout {
+			if pc.idle.Stop() {
 				return pc, true, nil
 			}
-			pc.Close()
-			continue
+			continue // it waited too long and was closed
 		default:
 		}
 		pc, err = c.dial(ctx)
@@ -293,6 +301,7 @@ func (c *h1Client) closeIdle() {
 	for {
 		select {
 		case pc := <-c.idle:
+			pc.idle.Stop()
 			pc.Close()
 		default:
 			return

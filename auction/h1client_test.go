@@ -219,3 +219,26 @@ func TestNewH1ClientOnlyForPlainHTTP(t *testing.T) {
 		t.Errorf("addr %q, want dsp.example:80", c.addr)
 	}
 }
+
+func TestH1ClientClosesConnectionsLeftIdle(t *testing.T) {
+	closed := make(chan struct{}, 1)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateClosed {
+			closed <- struct{}{}
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	c := newH1Client(srv.URL, 4, time.Second, nil)
+	c.idleFor = 20 * time.Millisecond
+	postAll(t, c, 1, "a")
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("an idle connection was still open 10 s after its idle timeout of 20 ms")
+	}
+	if got := postAll(t, c, 1, "a"); got[0] != "200 OK ok" { // the expired connection is skipped
+		t.Errorf("after the idle timeout: %q", got[0])
+	}
+}
