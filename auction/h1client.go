@@ -281,10 +281,14 @@ func (c *h1Client) dial(ctx context.Context) (*h1Conn, error) {
 	if err != nil {
 		return nil, c.cause(ctx, err)
 	}
+	return newH1Conn(nc), nil
+}
+
+func newH1Conn(nc net.Conn) *h1Conn {
 	pc := &h1Conn{Conn: nc}
 	pc.limit.c = nc
 	pc.br = bufio.NewReaderSize(&pc.limit, h1ReadBuffer)
-	return pc, nil
+	return pc
 }
 
 // staleConn tells a connection the DSP had already closed: the write or

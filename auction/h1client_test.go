@@ -242,3 +242,55 @@ func TestH1ClientClosesConnectionsLeftIdle(t *testing.T) {
 		t.Errorf("after the idle timeout: %q", got[0])
 	}
 }
+
+// FuzzH1Answer: whatever bytes a DSP answers with, the client neither
+// panics nor reads past its bounds, and it keeps a connection for the next
+// call only after an answer it read to the end, with no close asked.
+func FuzzH1Answer(f *testing.F) {
+	for _, a := range []string{
+		"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+		"HTTP/1.1 204 No Content\r\n\r\n",
+		"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}",
+		"HTTP/1.0 200 OK\r\n\r\n{}",
+		"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\n{}",
+		"HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n{}",
+		"HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1/\r\nContent-Length: 0\r\n\r\n",
+		"garbage",
+		"",
+	} {
+		f.Add([]byte(a))
+	}
+	f.Fuzz(func(t *testing.T, answer []byte) {
+		cli, srv := net.Pipe()
+		go func() {
+			defer srv.Close()
+			req, err := http.ReadRequest(bufio.NewReader(srv))
+			if err != nil {
+				return
+			}
+			io.Copy(io.Discard, req.Body)
+			srv.Write(answer)
+		}()
+		c := newH1Client("http://dsp.test/bid", 1, time.Second, nil)
+		defer c.closeIdle() // stops a kept connection's idle timer
+		pc := newH1Conn(cli)
+		defer pc.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		resp, stop, err := c.roundTrip(ctx, pc, []byte(`{"id":"1"}`))
+		if err != nil {
+			return
+		}
+		done := c.releaser(pc, resp, stop)
+		_, _, readErr := readAnswer(resp.Body, resp.Header.Get("Content-Encoding"), 5, false)
+		ended := resp.Body.(*eofBody).ended
+		done()
+		if pc.limit.read > h1MaxHeaderBytes+h1ReadBuffer+h1BodyLimit {
+			t.Fatalf("read %d bytes, over the bound", pc.limit.read)
+		}
+		if len(c.idle) == 1 && (!ended || resp.Close) {
+			t.Fatalf("kept a connection after an answer not read to its end (ended %v, close %v, read error %v)", ended, resp.Close, readErr)
+		}
+	})
+}
