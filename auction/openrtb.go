@@ -23,14 +23,15 @@ const KeywordsExtKey = "adshares_keywords"
 func buildRequest(id string, req *Request, sup *supply) *openrtb2.BidRequest {
 	r := &openrtb2.BidRequest{ID: id, AT: 1, Imp: make([]openrtb2.Imp, 0, len(req.Slots))}
 	secure := req.securePage()
-	for _, s := range req.Slots {
-		imp := openrtb2.Imp{
-			ID: s.ID,
-			Banner: &openrtb2.Banner{
-				Format: []openrtb2.Format{{W: s.Creative.W, H: s.Creative.H}},
-				MIMEs:  slotMimes(s),
-			},
-		}
+	// Every slot's banner and its one format in one allocation instead of
+	// two per slot. Each Format is capped at its length, so that an append
+	// to one slot's formats never writes into the next slot's.
+	banners := make([]bannerBox, len(req.Slots))
+	for i, s := range req.Slots {
+		box := &banners[i]
+		box.format[0] = openrtb2.Format{W: s.Creative.W, H: s.Creative.H}
+		box.banner = openrtb2.Banner{Format: box.format[:1:1], MIMEs: slotMimes(s)}
+		imp := openrtb2.Imp{ID: s.ID, Banner: &box.banner}
 		if s.TopFrame != nil && *s.TopFrame {
 			imp.Banner.TopFrame = 1
 		} else if s.TopFrame == nil && req.Site.InFrame != nil && !*req.Site.InFrame {
@@ -80,6 +81,12 @@ func buildRequest(id string, req *Request, sup *supply) *openrtb2.BidRequest {
 	return r
 }
 
+// bannerBox is a slot's banner with the backing array of its one format.
+type bannerBox struct {
+	banner openrtb2.Banner
+	format [1]openrtb2.Format
+}
+
 // slotMimes are the request's mimes that fit the creative's type (the
 // browser renders the served bytes as that type), else the creative's mime.
 func slotMimes(s Slot) []string {
@@ -99,11 +106,20 @@ func slotMimes(s Slot) []string {
 	return out
 }
 
+// requestBox is a DSP's BidRequest with the backing array of its Cur.
+type requestBox struct {
+	r   openrtb2.BidRequest
+	cur [1]string
+}
+
 // request is the DSP's own copy of the BidRequest: its currency, the time
 // it really has, the floor in its currency, and its dialect.
 func (c *dspClient) request(base *openrtb2.BidRequest, tmax time.Duration, floorMicros int64) *openrtb2.BidRequest {
-	r := *base
-	r.Cur = []string{c.cfg.Currency}
+	// The copy and its one currency in one allocation (Cur is capped at its
+	// length: an append reallocates rather than write past the box).
+	box := &requestBox{r: *base, cur: [1]string{c.cfg.Currency}}
+	r := &box.r
+	r.Cur = box.cur[:1:1]
 	r.TMax = tmax.Milliseconds()
 	// A DSP bidding gross is told the gross floor, so that its adjusted
 	// bid at the floor is not below the real one.
@@ -126,6 +142,6 @@ func (c *dspClient) request(base *openrtb2.BidRequest, tmax time.Duration, floor
 		}
 		r.Imp[i] = imp
 	}
-	c.shape(&r)
-	return &r
+	c.shape(r)
+	return r
 }
