@@ -114,17 +114,23 @@ func (h *BidHandler) auctionRequest(ctx context.Context, call *BidCall) *auction
 // adds the request's status and duration): what an operator needs to follow
 // a request to its wins, and to see which DSP did what, without a second line.
 func auctionAttrs(res *auction.AuctionResult, extIDs []string) []slog.Attr {
+	// The line's attributes and the dsps group's after them in one
+	// allocation; the line's own are capped at their length, so that an
+	// append to them never writes over the group.
+	const own = 9
+	all := make([]slog.Attr, own, own+len(res.DSPs))
+	dsps := all[own:]
 	called := 0
-	dsps := make([]slog.Attr, 0, len(res.DSPs))
 	for _, d := range res.DSPs {
 		if d.Outcome.Called() {
 			called++
 		}
 		dsps = append(dsps, slog.String(d.DSP, string(d.Outcome)))
 	}
-	return []slog.Attr{slog.String("auction_id", res.ID), slog.String("outcome", string(res.Outcome)),
+	copy(all, []slog.Attr{slog.String("auction_id", res.ID), slog.String("outcome", string(res.Outcome)),
 		slog.Int("slots", res.Slots), slog.Int("wins", len(res.Wins)), slog.Any("ext_ids", extIDs),
 		slog.Int("rejected", len(res.Rejections)), slog.Int("dsps_called", called),
 		{Key: "dsps", Value: slog.GroupValue(dsps...)},
-		slog.Float64("auction_ms", float64(res.Duration.Microseconds())/1000)}
+		slog.Float64("auction_ms", float64(res.Duration.Microseconds())/1000)})
+	return all[:own:own]
 }
