@@ -59,10 +59,8 @@ func (h *BidHandler) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res := h.auction.Run(r.Context(), h.auctionRequest(r.Context(), call))
-	out := make([]bidAnswer, 0, len(res.Wins))
 	extIDs := make([]string, 0, len(res.Wins)) // logged, so that one grep follows a win to its events and notices
 	for _, win := range res.Wins {
-		out = append(out, bidAnswer{RequestID: win.RequestID, ExtID: win.ExtID, ServeURL: win.ServeURL})
 		extIDs = append(extIDs, win.ExtID)
 	}
 	if h.log.Enabled(r.Context(), slog.LevelInfo) {
@@ -77,7 +75,7 @@ func (h *BidHandler) serve(w http.ResponseWriter, r *http.Request) {
 			answerPool.Put(buf)
 		}
 	}()
-	if err := encodeAnswer(buf, out); err != nil {
+	if err := encodeWins(buf, res.Wins); err != nil {
 		res.Answered(false)
 		httpapi.WriteError(w, err)
 		return
