@@ -80,8 +80,12 @@ func (h *BidHandler) serve(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, err)
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+	// Both values in one allocation (Header.Set makes a slice each), each
+	// capped at its length so that an Add to one cannot write into the other.
+	vals := make([]string, 2)
+	vals[0], vals[1] = "application/json", strconv.Itoa(buf.Len())
+	hdr := w.Header()
+	hdr["Content-Type"], hdr["Content-Length"] = vals[0:1:1], vals[1:2:2]
 	w.WriteHeader(http.StatusOK)
 	_, err = w.Write(buf.Bytes())
 	// The DSPs of markup wins hear of them now (their nurl), or never if the
