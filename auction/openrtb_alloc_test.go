@@ -28,6 +28,18 @@ func TestRequestBoxesAreCapped(t *testing.T) {
 	if base.Cur != nil {
 		t.Fatalf("the base request got a currency: %v", base.Cur)
 	}
+
+	// One slot: the request, its imp and banner are one box, and each
+	// DSP's copy has an imp of its own.
+	one := buildRequest("auction-2", e.request(creativePNG), &supply{})
+	if len(one.Imp) != 1 || cap(one.Imp) != 1 || one.Imp[0].ID != "0" || one.Imp[0].Banner == nil || len(one.Imp[0].Banner.Format) != 1 {
+		t.Fatalf("one-slot request %+v", one.Imp)
+	}
+	r1, r2 := d.request(one, 100*time.Millisecond, 0), d.request(one, 100*time.Millisecond, 0)
+	r1.Imp[0].ID = "changed"
+	if one.Imp[0].ID != "0" || r2.Imp[0].ID != "0" || len(r1.Imp) != 1 || cap(r1.Imp) != 1 {
+		t.Fatalf("a DSP's imp is shared: base %q, other DSP %q", one.Imp[0].ID, r2.Imp[0].ID)
+	}
 }
 
 // buildRequest of two slots on an https page is 12 allocations (15 with a
