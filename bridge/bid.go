@@ -96,8 +96,16 @@ func (h *BidHandler) serve(w http.ResponseWriter, r *http.Request) {
 // auctionRequest turns the parsed body into what the auction sells: each
 // slot with the inventory creative it names.
 func (h *BidHandler) auctionRequest(ctx context.Context, call *BidCall) *auction.Request {
-	req := &auction.Request{Site: call.Site, Device: call.Device, User: call.User,
-		Slots: make([]auction.Slot, 0, len(call.Slots))}
+	var req *auction.Request
+	if len(call.Slots) == 1 {
+		// The usual call: the request and its slot in one allocation.
+		one := &requestOfOne{req: auction.Request{Site: call.Site, Device: call.Device, User: call.User}}
+		req = &one.req
+		req.Slots = one.slot[:0:1]
+	} else {
+		req = &auction.Request{Site: call.Site, Device: call.Device, User: call.User,
+			Slots: make([]auction.Slot, 0, len(call.Slots))}
+	}
 	for _, s := range call.Slots {
 		cr, ok := h.catalog.Lookup(s.CreativeID)
 		if !ok {
@@ -110,6 +118,12 @@ func (h *BidHandler) auctionRequest(ctx context.Context, call *BidCall) *auction
 		req.Slots = append(req.Slots, auction.Slot{ID: s.RequestID, Creative: cr, CreativeID: cr.ID, Mimes: s.Mimes, TopFrame: s.TopFrame})
 	}
 	return req
+}
+
+// requestOfOne is an auction request of one slot, with its slot.
+type requestOfOne struct {
+	req  auction.Request
+	slot [1]auction.Slot
 }
 
 // auctionAttrs are what the /bid line says of its auction (the access log
