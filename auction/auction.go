@@ -158,6 +158,11 @@ collect:
 		select {
 		case ans := <-answers:
 			delete(pending, ans.dsp)
+			if cands == nil && len(ans.cands) > 0 {
+				// Room for the DSPs still to answer bidding as many: one
+				// allocation in the usual auction instead of one per answer.
+				cands = make([]candidate, 0, len(ans.cands)*(len(pending)+1))
+			}
 			cands = append(cands, ans.cands...)
 			res.Rejections = append(res.Rejections, ans.rejections...)
 			res.DSPs = append(res.DSPs, ans.result)

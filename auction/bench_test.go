@@ -75,3 +75,23 @@ func BenchmarkFloodNextToGoodDSP(b *testing.B) {
 		b.Errorf("slowest auction took %s, more than tmax + 10ms (%s)", slowest, limit)
 	}
 }
+
+// BenchmarkAuctionOneSlot is BenchmarkAuction in the shape of the issue's
+// profile (bridge bench --dsps 1 --slots 1): one DSP, one slot.
+func BenchmarkAuctionOneSlot(b *testing.B) {
+	sims := benchDSPs(b)
+	cfg := auctionConfig(testDSP("a", sims[0].Endpoint()))
+	a, err := NewAuctioneer(cfg, nopSaver{}, nil, discard)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer a.Close()
+	req := newEnvWithSaver(b, cfg, nopSaver{}).request(creativePNG)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if res := a.Run(context.Background(), req); len(res.Wins) != 1 {
+			b.Fatalf("result %+v", res)
+		}
+	}
+}

@@ -104,8 +104,16 @@ type placement struct {
 type slotOutcome struct {
 	slot    Slot
 	won     *placement
-	order   []*candidate // best first
-	refused map[*candidate]Refusal
+	order   []*candidate           // best first
+	refused map[*candidate]Refusal // nil until a bid is refused (most slots)
+}
+
+// refuse records why c was refused; only resolveSlot's own goroutine calls it.
+func (o *slotOutcome) refuse(c *candidate, r Refusal) {
+	if o.refused == nil {
+		o.refused = map[*candidate]Refusal{}
+	}
+	o.refused[c] = r
 }
 
 // lookahead is how many candidates of a slot resolve at once: the best
@@ -125,10 +133,21 @@ const lookahead = 4
 // in the background, for the next auction), so this never makes /bid late.
 // Bids of the nurl path need nothing fetched and win at once.
 func (a *Auctioneer) place(dspCtx context.Context, auctionID string, secure bool, slots []Slot, cands []candidate) []slotOutcome {
+	// Every slot's candidates in one array, each list capped at its length,
+	// not a list per slot grown by append (validate kept only offered imps).
+	all := make([]*candidate, 0, len(cands))
 	bySlot := map[string][]*candidate{}
-	for i := range cands {
-		c := &cands[i]
-		bySlot[c.bid.ImpID] = append(bySlot[c.bid.ImpID], c)
+	for _, s := range slots {
+		if _, ok := bySlot[s.ID]; ok {
+			continue
+		}
+		from := len(all)
+		for i := range cands {
+			if cands[i].bid.ImpID == s.ID {
+				all = append(all, &cands[i])
+			}
+		}
+		bySlot[s.ID] = all[from:len(all):len(all)]
 	}
 	// dspCtx already ends at the auction's deadline less the reserve (the
 	// until of this placing): a cancel of its own, without another timer.
@@ -155,7 +174,7 @@ func (a *Auctioneer) place(dspCtx context.Context, auctionID string, secure bool
 			}
 			return 0
 		})
-		out[i] = slotOutcome{slot: s, order: list, refused: map[*candidate]Refusal{}}
+		out[i] = slotOutcome{slot: s, order: list} // refused is made by the first refusal
 		if len(list) == 0 {
 			continue
 		}
@@ -205,7 +224,7 @@ func (a *Auctioneer) resolveSlot(ctx context.Context, auctionID string, secure b
 				o.won = p
 				return
 			}
-			o.refused[c] = *ref
+			o.refuse(c, *ref)
 			a.cr.count(&a.cr.refused, ref.Reason.String())
 			continue
 		}
@@ -226,7 +245,7 @@ func (a *Auctioneer) resolveSlot(ctx context.Context, auctionID string, secure b
 			}
 			return
 		}
-		o.refused[c] = *r.ref
+		o.refuse(c, *r.ref)
 		a.cr.count(&a.cr.refused, r.ref.Reason.String())
 	}
 }

@@ -48,7 +48,18 @@ type Batcher struct {
 type saveJob struct {
 	ctx  context.Context
 	wins []store.Auction
-	done chan error
+	done chan error // nil for a job Save writes itself, which reads err
+	err  error
+}
+
+// finish hands the job its result: on done to the Save waiting for a queued
+// job, in err for the one writing its own (no channel for it to make).
+func (j *saveJob) finish(err error) {
+	if j.done == nil {
+		j.err = err
+		return
+	}
+	j.done <- err
 }
 
 // NewBatcher starts writers goroutines (at least one) that write batches
@@ -70,7 +81,7 @@ func (b *Batcher) Save(ctx context.Context, wins []store.Auction) error {
 	if len(wins) == 0 {
 		return nil
 	}
-	job := &saveJob{ctx: ctx, wins: wins, done: make(chan error, 1)}
+	job := &saveJob{ctx: ctx, wins: wins}
 	select {
 	case <-b.stop:
 		return errors.New("bridge: batcher closed")
@@ -84,10 +95,11 @@ func (b *Batcher) Save(ctx context.Context, wins []store.Auction) error {
 			later := b.write([]*saveJob{job})
 			<-b.slots
 			b.applyLater(later)
-			return <-job.done
+			return job.err
 		default:
 		}
 	}
+	job.done = make(chan error, 1) // queued: a writer answers it
 	select {
 	case b.queue <- job:
 	case <-ctx.Done():
@@ -167,7 +179,7 @@ func (b *Batcher) write(jobs []*saveJob) []releaseJob {
 	live := jobs[:0]
 	for _, j := range jobs {
 		if j.ctx.Err() != nil {
-			j.done <- j.ctx.Err() // its /bid already answered []: do not store a win nobody will see
+			j.finish(j.ctx.Err()) // its /bid already answered []: do not store a win nobody will see
 			continue
 		}
 		live = append(live, j)
@@ -177,9 +189,18 @@ func (b *Batcher) write(jobs []*saveJob) []releaseJob {
 	}
 	ctx, cancel := latestDeadline(live)
 	defer cancel()
-	var all []store.Auction
-	for _, j := range live {
-		all = append(all, j.wins...)
+	// One job's wins are stored as they are (the store only reads them);
+	// several are copied into one slice, allocated once.
+	all := live[0].wins
+	if len(live) > 1 {
+		n := 0
+		for _, j := range live {
+			n += len(j.wins)
+		}
+		all = make([]store.Auction, 0, n)
+		for _, j := range live {
+			all = append(all, j.wins...)
+		}
 	}
 	rel, released, later := b.rel.Load(), []releaseJob(nil), []releaseJob(nil)
 	var release []string
@@ -206,7 +227,7 @@ func (b *Batcher) write(jobs []*saveJob) []releaseJob {
 	}
 	if err == nil || len(live) == 1 {
 		for _, j := range live {
-			j.done <- err
+			j.finish(err)
 		}
 		if err != nil {
 			b.log.Error("storing wins failed", "error", err, "wins", len(all))
@@ -215,7 +236,7 @@ func (b *Batcher) write(jobs []*saveJob) []releaseJob {
 	}
 	b.log.Warn("batched win insert failed; retrying one by one", "error", err, "auctions", len(live))
 	for _, j := range live {
-		j.done <- b.st.InsertAuctions(j.ctx, j.wins)
+		j.finish(b.st.InsertAuctions(j.ctx, j.wins))
 	}
 	return later
 }

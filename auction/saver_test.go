@@ -2,6 +2,7 @@ package auction
 
 import (
 	"context"
+	"errors"
 	"runtime"
 	"strconv"
 	"sync"
@@ -147,6 +148,15 @@ func TestBatcherWritesALoneAuctionItselfAndQueuesWhenSlotsAreTaken(t *testing.T)
 	}
 	if err := b.Save(ctx, win("alone")); err != nil {
 		t.Fatal(err)
+	}
+	// The lone auction's own write hands back its errors too (no channel).
+	if err := b.Save(ctx, win("bad\x00")); err == nil {
+		t.Fatal("a win PostgreSQL cannot hold (a NUL byte) was stored without an error")
+	}
+	gone, hangUp := context.WithCancel(ctx)
+	hangUp()
+	if err := b.Save(gone, win("gone")); !errors.Is(err, context.Canceled) {
+		t.Fatalf("the win of a caller gone: %v, want context.Canceled", err)
 	}
 	b.slots <- struct{}{} // every slot (one) taken
 	saved := make(chan error, 1)

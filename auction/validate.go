@@ -100,6 +100,11 @@ func validate(a *answer, imps map[string]bool, secure bool, floorMicros int64) (
 					// once here: placing, storing and delivering the win all
 					// use them (each used to rewrite them again).
 					b.NURL, b.BURL = macros.Canonical(b.NURL), macros.Canonical(b.BURL)
+					if cands == nil {
+						// Sized for every bid at once: one allocation, not
+						// one per doubling (none if every bid is rejected).
+						cands = make([]candidate, 0, countBids(r))
+					}
 					cands = append(cands, candidate{dsp: d, seat: string(sb.Seat), bid: b, bidID: id, priceMicros: p,
 						currency: d.cfg.Currency, price: string(price), fixed: fixed})
 				}
@@ -107,6 +112,15 @@ func validate(a *answer, imps map[string]bool, secure bool, floorMicros int64) (
 		}
 	}
 	return cands, rejs
+}
+
+// countBids is the number of bids of r, over its seats.
+func countBids(r *bidResponse) int {
+	n := 0
+	for _, sb := range r.SeatBid {
+		n += len(sb.Bid)
+	}
+	return n
 }
 
 // hasNUL reports whether any of the strings holds a NUL byte.

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"sync"
+
+	"github.com/adshares/dsp-bridge/auction"
 )
 
 // answerPool recycles the buffers /bid answers are encoded into (an inline
@@ -26,13 +28,45 @@ func encodeAnswer(buf *bytes.Buffer, out []bidAnswer) error {
 		enc.SetEscapeHTML(false)
 		return enc.Encode(out)
 	}
-	n := 3
-	for _, a := range out {
-		n += len(a.RequestID) + len(a.ExtID) + len(a.ServeURL) + 50
+	writePlain(buf, len(out), func(i int) bidAnswer { return out[i] })
+	return nil
+}
+
+// encodeWins is encodeAnswer of the answers of wins (never "null"), without
+// making them when every id and serve_url is plain, the usual answer.
+func encodeWins(buf *bytes.Buffer, wins []auction.Win) error {
+	for _, w := range wins {
+		if !plainJSON(w.RequestID) || !plainJSON(w.ExtID) || !plainJSON(w.ServeURL) {
+			return encodeAnswer(buf, answersOf(wins))
+		}
 	}
-	buf.Grow(n)
+	writePlain(buf, len(wins), func(i int) bidAnswer {
+		return bidAnswer{RequestID: wins[i].RequestID, ExtID: wins[i].ExtID, ServeURL: wins[i].ServeURL}
+	})
+	return nil
+}
+
+// answersOf is the /bid answer of wins.
+func answersOf(wins []auction.Win) []bidAnswer {
+	out := make([]bidAnswer, 0, len(wins))
+	for _, w := range wins {
+		out = append(out, bidAnswer{RequestID: w.RequestID, ExtID: w.ExtID, ServeURL: w.ServeURL})
+	}
+	return out
+}
+
+// writePlain writes the n answers at gives, all plain (plainJSON), as the
+// encoder would, newline included.
+func writePlain(buf *bytes.Buffer, n int, at func(int) bidAnswer) {
+	size := 3
+	for i := range n {
+		a := at(i)
+		size += len(a.RequestID) + len(a.ExtID) + len(a.ServeURL) + 50
+	}
+	buf.Grow(size)
 	buf.WriteByte('[')
-	for i, a := range out {
+	for i := range n {
+		a := at(i)
 		if i > 0 {
 			buf.WriteByte(',')
 		}
@@ -45,7 +79,6 @@ func encodeAnswer(buf *bytes.Buffer, out []bidAnswer) error {
 		buf.WriteString(`"}`)
 	}
 	buf.WriteString("]\n")
-	return nil
 }
 
 // plainJSON reports whether s is printable ASCII without '"' or '\\': a

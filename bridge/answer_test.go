@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"testing"
+
+	"github.com/adshares/dsp-bridge/auction"
 )
 
 func encodeAnswerStd(out []bidAnswer) string {
@@ -30,6 +32,24 @@ func TestEncodeAnswerIsTheEncoders(t *testing.T) {
 		if want := encodeAnswerStd(out); buf.String() != want {
 			t.Errorf("%+v:\n got %q\nwant %q", out, buf.String(), want)
 		}
+		checkEncodeWins(t, out)
+	}
+}
+
+// checkEncodeWins: encodeWins of the wins behind out writes what the
+// encoder writes of out, [] for none (serve never answers null).
+func checkEncodeWins(t *testing.T, out []bidAnswer) {
+	t.Helper()
+	var wins []auction.Win
+	for _, a := range out {
+		wins = append(wins, auction.Win{RequestID: a.RequestID, ExtID: a.ExtID, ServeURL: a.ServeURL, DSP: "d", PriceMicros: 1})
+	}
+	var buf bytes.Buffer
+	if err := encodeWins(&buf, wins); err != nil {
+		t.Fatal(err)
+	}
+	if want := encodeAnswerStd(append([]bidAnswer{}, out...)); buf.String() != want {
+		t.Errorf("encodeWins %+v:\n got %q\nwant %q", wins, buf.String(), want)
 	}
 }
 
@@ -50,5 +70,6 @@ func FuzzEncodeAnswer(f *testing.F) {
 		if want := encodeAnswerStd(out); buf.String() != want {
 			t.Fatalf("%+v:\n got %q\nwant %q", out, buf.String(), want)
 		}
+		checkEncodeWins(t, out)
 	})
 }

@@ -8,7 +8,7 @@ import (
 	"github.com/adshares/dsp-bridge/dspsim"
 )
 
-func benchDSPs(b *testing.B) []*dspsim.Server {
+func benchDSPs(b testing.TB) []*dspsim.Server {
 	var out []*dspsim.Server
 	for _, p := range []string{"1.00", "2.50", "1.75"} {
 		s := dspsim.New(dspsim.Options{Price: p})

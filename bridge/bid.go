@@ -59,10 +59,8 @@ func (h *BidHandler) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res := h.auction.Run(r.Context(), h.auctionRequest(r.Context(), call))
-	out := make([]bidAnswer, 0, len(res.Wins))
 	extIDs := make([]string, 0, len(res.Wins)) // logged, so that one grep follows a win to its events and notices
 	for _, win := range res.Wins {
-		out = append(out, bidAnswer{RequestID: win.RequestID, ExtID: win.ExtID, ServeURL: win.ServeURL})
 		extIDs = append(extIDs, win.ExtID)
 	}
 	if h.log.Enabled(r.Context(), slog.LevelInfo) {
@@ -77,13 +75,17 @@ func (h *BidHandler) serve(w http.ResponseWriter, r *http.Request) {
 			answerPool.Put(buf)
 		}
 	}()
-	if err := encodeAnswer(buf, out); err != nil {
+	if err := encodeWins(buf, res.Wins); err != nil {
 		res.Answered(false)
 		httpapi.WriteError(w, err)
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+	// Both values in one allocation (Header.Set makes a slice each), each
+	// capped at its length so that an Add to one cannot write into the other.
+	vals := make([]string, 2)
+	vals[0], vals[1] = "application/json", strconv.Itoa(buf.Len())
+	hdr := w.Header()
+	hdr["Content-Type"], hdr["Content-Length"] = vals[0:1:1], vals[1:2:2]
 	w.WriteHeader(http.StatusOK)
 	_, err = w.Write(buf.Bytes())
 	// The DSPs of markup wins hear of them now (their nurl), or never if the
@@ -94,8 +96,16 @@ func (h *BidHandler) serve(w http.ResponseWriter, r *http.Request) {
 // auctionRequest turns the parsed body into what the auction sells: each
 // slot with the inventory creative it names.
 func (h *BidHandler) auctionRequest(ctx context.Context, call *BidCall) *auction.Request {
-	req := &auction.Request{Site: call.Site, Device: call.Device, User: call.User,
-		Slots: make([]auction.Slot, 0, len(call.Slots))}
+	var req *auction.Request
+	if len(call.Slots) == 1 {
+		// The usual call: the request and its slot in one allocation.
+		one := &requestOfOne{req: auction.Request{Site: call.Site, Device: call.Device, User: call.User}}
+		req = &one.req
+		req.Slots = one.slot[:0:1]
+	} else {
+		req = &auction.Request{Site: call.Site, Device: call.Device, User: call.User,
+			Slots: make([]auction.Slot, 0, len(call.Slots))}
+	}
 	for _, s := range call.Slots {
 		cr, ok := h.catalog.Lookup(s.CreativeID)
 		if !ok {
@@ -110,21 +120,33 @@ func (h *BidHandler) auctionRequest(ctx context.Context, call *BidCall) *auction
 	return req
 }
 
+// requestOfOne is an auction request of one slot, with its slot.
+type requestOfOne struct {
+	req  auction.Request
+	slot [1]auction.Slot
+}
+
 // auctionAttrs are what the /bid line says of its auction (the access log
 // adds the request's status and duration): what an operator needs to follow
 // a request to its wins, and to see which DSP did what, without a second line.
 func auctionAttrs(res *auction.AuctionResult, extIDs []string) []slog.Attr {
+	// The line's attributes and the dsps group's after them in one
+	// allocation; the line's own are capped at their length, so that an
+	// append to them never writes over the group.
+	const own = 9
+	all := make([]slog.Attr, own, own+len(res.DSPs))
+	dsps := all[own:]
 	called := 0
-	dsps := make([]slog.Attr, 0, len(res.DSPs))
 	for _, d := range res.DSPs {
 		if d.Outcome.Called() {
 			called++
 		}
 		dsps = append(dsps, slog.String(d.DSP, string(d.Outcome)))
 	}
-	return []slog.Attr{slog.String("auction_id", res.ID), slog.String("outcome", string(res.Outcome)),
+	copy(all, []slog.Attr{slog.String("auction_id", res.ID), slog.String("outcome", string(res.Outcome)),
 		slog.Int("slots", res.Slots), slog.Int("wins", len(res.Wins)), slog.Any("ext_ids", extIDs),
 		slog.Int("rejected", len(res.Rejections)), slog.Int("dsps_called", called),
 		{Key: "dsps", Value: slog.GroupValue(dsps...)},
-		slog.Float64("auction_ms", float64(res.Duration.Microseconds())/1000)}
+		slog.Float64("auction_ms", float64(res.Duration.Microseconds())/1000)})
+	return all[:own:own]
 }

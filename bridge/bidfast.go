@@ -43,11 +43,13 @@ func fastBidCall(body []byte) (*BidCall, bool) {
 	if !ok || !laxjson.End(body, end) || reqStart < 0 || (body[reqStart] != '[' && body[reqStart] != '{') {
 		return nil, false
 	}
-	c := &BidCall{
+	// The call and its first slot in one allocation (most calls have one).
+	box := &callBox{call: BidCall{
 		Site:   auction.Site{Domain: x.domain, Page: x.page, Referrer: x.referrer, Keywords: x.siteKeywords},
 		Device: auction.Device{IP: strings.TrimSpace(x.ip), UserAgent: x.ua, DNT: x.dnt},
 		User:   auction.User{ID: x.uid},
-	}
+	}}
+	c := &box.call
 	switch strings.ToLower(x.inframe) {
 	case "yes":
 		c.Site.InFrame = boolPtr(true)
@@ -64,7 +66,7 @@ func fastBidCall(body []byte) (*BidCall, bool) {
 			applyKeywords(c.User.Keywords, &c.Site, &c.Device, &c.User)
 		}
 	}
-	if !fastSlots(body[:reqEnd], reqStart, c) {
+	if !fastSlots(body[:reqEnd], reqStart, c, &box.slot) {
 		return nil, false
 	}
 	return c, true
@@ -294,10 +296,17 @@ func compact(v []byte) []byte {
 	return out
 }
 
+// callBox is a BidCall with the backing array of its first slot.
+type callBox struct {
+	call BidCall
+	slot [1]SlotRequest
+}
+
 // fastSlots reads the requests list at b[i] (an array, or an object of
 // index keys) into c.Slots, as parseBidCallStd does: the first of each
-// request_id kept, at most maxSlots.
-func fastSlots(b []byte, i int, c *BidCall) bool {
+// request_id kept, at most maxSlots. The first slot goes into first (capped:
+// a second is appended to a copy), and no slot leaves Slots nil.
+func fastSlots(b []byte, i int, c *BidCall, first *[1]SlotRequest) bool {
 	end, ok := laxjson.EachValueAt(b, i, func(j int) (int, bool) {
 		s, end, ok := fastSlot(b, j)
 		if !ok {
@@ -310,6 +319,9 @@ func fastSlots(b []byte, i int, c *BidCall) bool {
 		}
 		if len(c.Slots) >= maxSlots {
 			return end, false
+		}
+		if c.Slots == nil {
+			c.Slots = first[:0:1]
 		}
 		c.Slots = append(c.Slots, s)
 		return end, true

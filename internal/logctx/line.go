@@ -41,7 +41,7 @@ type requestCtx struct {
 func (c *requestCtx) Value(k any) any {
 	switch k.(type) {
 	case key:
-		return c.id
+		return c // RequestID reads the id: a string here would be boxed at every call
 	case lineKey:
 		return &c.line
 	}

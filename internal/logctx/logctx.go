@@ -22,8 +22,15 @@ func WithRequestID(ctx context.Context, id string) context.Context {
 
 // RequestID returns the request id carried by ctx, or "".
 func RequestID(ctx context.Context) string {
-	id, _ := ctx.Value(key{}).(string)
-	return id
+	// The nearest of WithRequestID and WithRequest wins; the latter answers
+	// with itself, not its id boxed in an interface (an allocation per line).
+	switch v := ctx.Value(key{}).(type) {
+	case string:
+		return v
+	case *requestCtx:
+		return v.id
+	}
+	return ""
 }
 
 // Handler wraps h so that records logged with a context carrying a request

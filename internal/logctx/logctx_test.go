@@ -93,3 +93,19 @@ func TestWithRequestCarriesIDAndLine(t *testing.T) {
 }
 
 type ctxKey struct{}
+
+// The nearest request id wins, whichever way it was put on the context, and
+// reading it from WithRequest's context allocates nothing.
+func TestRequestIDNearestWins(t *testing.T) {
+	inner, _ := logctx.WithRequest(logctx.WithRequestID(context.Background(), "outer"), "inner")
+	if got := logctx.RequestID(inner); got != "inner" {
+		t.Errorf("WithRequest over WithRequestID: %q, want inner", got)
+	}
+	outer := logctx.WithRequestID(inner, "outer")
+	if got := logctx.RequestID(outer); got != "outer" {
+		t.Errorf("WithRequestID over WithRequest: %q, want outer", got)
+	}
+	if n := testing.AllocsPerRun(100, func() { logctx.RequestID(inner) }); n != 0 {
+		t.Errorf("RequestID of a WithRequest context: %v allocs, want 0", n)
+	}
+}
