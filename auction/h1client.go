@@ -156,16 +156,13 @@ func (c *h1Client) post(ctx context.Context, body []byte) (resp *http.Response, 
 // interrupts a blocked read or write (stop unhooks that; false: it fired).
 // On an error pc is closed.
 func (c *h1Client) roundTrip(ctx context.Context, pc *h1Conn, body []byte) (*http.Response, func() bool, error) {
-	d, ok := ctx.Deadline()
-	if !ok {
-		d = time.Time{}
-	}
+	d, _ := ctx.Deadline() // none: the zero time, no deadline
 	pc.SetDeadline(d)
 	stop := context.AfterFunc(ctx, func() { pc.SetDeadline(aLongTimeAgo) })
 	fail := func(err error) (*http.Response, func() bool, error) {
 		stop()
 		pc.Close()
-		return nil, nil, c.cause(ctx, err)
+		return nil, nil, callCause(ctx, err)
 	}
 	// Headers may take h1MaxHeaderBytes (and the read buffer's look-ahead);
 	// once they are parsed the body gets its own allowance.
@@ -203,9 +200,9 @@ func (c *h1Client) roundTrip(ctx context.Context, pc *h1Conn, body []byte) (*htt
 	}
 }
 
-// cause returns ctx's error when ctx ended the call: a connection deadline
-// set from ctx can fire a moment before ctx itself says so.
-func (c *h1Client) cause(ctx context.Context, err error) error {
+// callCause returns ctx's error when ctx ended the call: a connection
+// deadline set from ctx can fire a moment before ctx itself says so.
+func callCause(ctx context.Context, err error) error {
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
 		if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
@@ -279,7 +276,7 @@ func (c *h1Client) conn(ctx context.Context) (pc *h1Conn, reused bool, err error
 func (c *h1Client) dial(ctx context.Context) (*h1Conn, error) {
 	nc, err := c.dialer.DialContext(ctx, "tcp", c.addr)
 	if err != nil {
-		return nil, c.cause(ctx, err)
+		return nil, callCause(ctx, err)
 	}
 	return newH1Conn(nc), nil
 }

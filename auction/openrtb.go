@@ -21,27 +21,16 @@ const KeywordsExtKey = "adshares_keywords"
 // the supply (completeRequest). cur, tmax, the floor, blocking, privacy
 // and the dialect are set per DSP when it is called.
 func buildRequest(id string, req *Request, sup *supply) *openrtb2.BidRequest {
-	// Every slot's banner and its one format in one allocation instead of
-	// two per slot, and with one slot (the usual call) the request and its
-	// imp in the same. Each slice is capped at its length, so that an
-	// append to one never writes into what follows it.
-	var r *openrtb2.BidRequest
-	var banners []bannerBox
-	if len(req.Slots) == 1 {
-		one := &requestOfOne{}
-		r, banners = &one.r, one.banner[:]
-		r.Imp = one.imp[:0:1]
-	} else {
-		r = &openrtb2.BidRequest{Imp: make([]openrtb2.Imp, 0, len(req.Slots))}
-		banners = make([]bannerBox, len(req.Slots))
-	}
-	r.ID, r.AT = id, 1
+	r := &openrtb2.BidRequest{ID: id, AT: 1, Imp: make([]openrtb2.Imp, 0, len(req.Slots))}
 	secure := req.securePage()
-	for i, s := range req.Slots {
-		box := &banners[i]
-		box.format[0] = openrtb2.Format{W: s.Creative.W, H: s.Creative.H}
-		box.banner = openrtb2.Banner{Format: box.format[:1:1], MIMEs: slotMimes(s)}
-		imp := openrtb2.Imp{ID: s.ID, Banner: &box.banner}
+	for _, s := range req.Slots {
+		imp := openrtb2.Imp{
+			ID: s.ID,
+			Banner: &openrtb2.Banner{
+				Format: []openrtb2.Format{{W: s.Creative.W, H: s.Creative.H}},
+				MIMEs:  slotMimes(s),
+			},
+		}
 		if s.TopFrame != nil && *s.TopFrame {
 			imp.Banner.TopFrame = 1
 		} else if s.TopFrame == nil && req.Site.InFrame != nil && !*req.Site.InFrame {
@@ -91,19 +80,6 @@ func buildRequest(id string, req *Request, sup *supply) *openrtb2.BidRequest {
 	return r
 }
 
-// requestOfOne is the BidRequest of one slot with its imp and banner.
-type requestOfOne struct {
-	r      openrtb2.BidRequest
-	imp    [1]openrtb2.Imp
-	banner [1]bannerBox
-}
-
-// bannerBox is a slot's banner with the backing array of its one format.
-type bannerBox struct {
-	banner openrtb2.Banner
-	format [1]openrtb2.Format
-}
-
 // slotMimes are the request's mimes that fit the creative's type (the
 // browser renders the served bytes as that type), else the creative's mime.
 func slotMimes(s Slot) []string {
@@ -123,38 +99,16 @@ func slotMimes(s Slot) []string {
 	return out
 }
 
-// requestBox is a DSP's BidRequest with the backing array of its Cur.
-type requestBox struct {
-	r   openrtb2.BidRequest
-	cur [1]string
-}
-
-// requestBoxOne is requestBox with the backing array of a lone imp.
-type requestBoxOne struct {
-	requestBox
-	imp [1]openrtb2.Imp
-}
-
 // request is the DSP's own copy of the BidRequest: its currency, the time
 // it really has, the floor in its currency, and its dialect.
 func (c *dspClient) request(base *openrtb2.BidRequest, tmax time.Duration, floorMicros int64) *openrtb2.BidRequest {
-	// The copy and its one currency in one allocation (Cur is capped at its
-	// length: an append reallocates rather than write past the box).
-	var r *openrtb2.BidRequest
-	if len(base.Imp) == 1 {
-		// One slot: its imp in the same allocation too.
-		box := &requestBoxOne{requestBox: requestBox{r: *base, cur: [1]string{c.cfg.Currency}}}
-		r = &box.r
-		r.Cur, r.Imp = box.cur[:1:1], box.imp[:1:1]
-	} else {
-		box := &requestBox{r: *base, cur: [1]string{c.cfg.Currency}}
-		r = &box.r
-		r.Cur, r.Imp = box.cur[:1:1], make([]openrtb2.Imp, len(base.Imp))
-	}
+	r := *base
+	r.Cur = []string{c.cfg.Currency}
 	r.TMax = tmax.Milliseconds()
 	// A DSP bidding gross is told the gross floor, so that its adjusted
 	// bid at the floor is not below the real one.
 	floor := floorInCurrency(ads.GrossFloor(floorMicros, c.adjPPM), c.rateNanos)
+	r.Imp = make([]openrtb2.Imp, len(base.Imp))
 	for i, imp := range base.Imp {
 		if imp.Banner != nil && c.cfg.Dialect == "2.5" && len(imp.Banner.Format) > 0 {
 			// 2.5-era DSPs often read only banner.w/h.
@@ -172,6 +126,6 @@ func (c *dspClient) request(base *openrtb2.BidRequest, tmax time.Duration, floor
 		}
 		r.Imp[i] = imp
 	}
-	c.shape(r)
-	return r
+	c.shape(&r)
+	return &r
 }
