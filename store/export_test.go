@@ -20,7 +20,8 @@ var (
 	SQLGetAuctionNear    = getAuctionNearSQL
 	SQLGetAuction        = getAuctionSQL
 	SQLRecordView        = recordViewSQL
-	SQLRecordViews       = recordViewsSQL
+	SQLPriorViews        = priorViewsSQL
+	SQLInsertViews       = insertViewsSQL
 	SQLGetAuctionsNear   = getAuctionsNearSQL
 	SQLGetAuctions       = getAuctionsSQL
 	SQLRecordClick       = recordClickSQL

@@ -17,66 +17,80 @@ type ViewWrite struct {
 	Impressions []string
 }
 
-// recordViewsSQL is recordViewSQL for many views of distinct ext_ids in one
-// statement (one array per column, v.i numbering them). $24..$25 spans
-// every view's look-back range: constants the planner prunes the events
-// partitions with (the per-view bounds, from the arrays, cannot). It runs after the
-// advisory locks of every ext_id of the batch, in the same transaction, so
-// its snapshot sees every event of those ext_ids committed before it (and
-// those of the batch's earlier rounds). One look-up of a win's earlier
-// views answers both questions (seen: any; dup: this case id). The insert
-// needs no ON CONFLICT: under the lock, dup already finds the row the
-// unique key would (a conflict anyway fails the group, which is then
-// stored view by view by RecordView). $26 is the lease token of the
-// notices (empty: none, due at once) and $27 its length, counted from the
-// database's clock as ClaimNotices counts it.
-const recordViewsSQL = `WITH v AS (
-	SELECT * FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[],
-		$8::bigint[], $9::bigint[], $10::timestamptz[], $11::text[], $12::text[], $13::timestamptz[], $14::timestamptz[],
-		$15::bool[], $16::timestamptz[], $17::bigint[], $18::bigint[], $19::text[], $20::text[])
-	AS v(i, ext_id, case_id, impression_id, zone_id, publisher_id, price_micros, rate_nanos, value, created_at,
-		dsp, burl, enqueued, look_from, late, look_to, fee_ppm, adj, bid_price, bid_currency)
-), p AS MATERIALIZED (
-	SELECT v.*, x.seen, x.dup
-	FROM v CROSS JOIN LATERAL (SELECT count(*) > 0 AS seen, coalesce(bool_or(e.case_id = v.case_id), false) AS dup
-		FROM events e WHERE e.ext_id = v.ext_id AND e.type = 'view'
-			AND e.created_at >= v.look_from AND e.created_at < v.look_to
-			AND e.created_at >= $24 AND e.created_at < $25) AS x
-), ev AS (
-	INSERT INTO events (ext_id, case_id, type, impression_id, zone_id, publisher_id,
-		price_micros, rate_nanos, value, created_at, dsp, unbilled_reason, fee_ppm,
-		bid_adjustment_ppm, bid_price, bid_currency)
-	SELECT ext_id, case_id, 'view', impression_id, zone_id, publisher_id, price_micros, rate_nanos,
-		CASE WHEN seen OR late THEN 0 ELSE value END, created_at, dsp,
-		CASE WHEN seen THEN 'repeat' WHEN late THEN 'late' ELSE '' END, fee_ppm,
-		coalesce(nullif(adj, 0), 1000000), bid_price, bid_currency
-	FROM p WHERE NOT dup
-	RETURNING id, ext_id, created_at
-), ob AS (
-	INSERT INTO outbox (ext_id, event_id, event_at, dsp, kind, url, created_at, next_attempt_at, claim, billed_value, billed_price_micros)
-	SELECT p.ext_id, ev.id, ev.created_at, p.dsp, 'burl', p.burl, p.enqueued,
-		CASE WHEN $26 = '' THEN p.enqueued ELSE statement_timestamp() + $27::interval END, $26, p.value, p.price_micros
-	FROM ev JOIN p ON p.ext_id = ev.ext_id
-	WHERE NOT p.seen AND NOT p.late AND p.burl <> ''
-	RETURNING id, ext_id
-), imp AS (
-	INSERT INTO outbox (ext_id, event_id, event_at, dsp, kind, url, seq, created_at, next_attempt_at, claim)
-	SELECT p.ext_id, ev.id, ev.created_at, p.dsp, 'imp', u.url, u.seq, p.enqueued,
-		CASE WHEN $26 = '' THEN p.enqueued ELSE statement_timestamp() + $27::interval END, $26
-	FROM unnest($21::int[], $22::text[], $23::int[]) AS u(i, url, seq)
-	JOIN p ON p.i = u.i JOIN ev ON ev.ext_id = p.ext_id
-	WHERE NOT p.seen AND NOT p.late
-	RETURNING id, ext_id, seq
-), imps AS (SELECT ext_id, array_agg(id ORDER BY seq) AS ids FROM imp GROUP BY ext_id)
-SELECT p.i, coalesce(ev.id, 0), ev.id IS NOT NULL AND NOT p.seen AND NOT p.late, coalesce(ob.id, 0),
-	CASE WHEN ev.id IS NULL THEN '' WHEN p.seen THEN 'repeat' WHEN p.late THEN 'late' ELSE '' END,
-	coalesce(imps.ids, '{}')
-FROM p LEFT JOIN ev ON ev.ext_id = p.ext_id LEFT JOIN ob ON ob.ext_id = p.ext_id LEFT JOIN imps ON imps.ext_id = p.ext_id`
+// A group of views is stored in one transaction of two round trips:
+//
+//  1. BEGIN, the advisory locks of its ext_ids (lockEventsSQL), then the
+//     look-up of their earlier views (priorViewsSQL). Under the locks its
+//     snapshot sees every view of those ext_ids committed before.
+//  2. The group's own rows (insertViewsSQL), then COMMIT.
+//
+// Between them the bridge decides each view as RecordView would have
+// decided it, had the views been recorded one by one in order: from the
+// look-up and from the group's earlier views of the same ext_id. The
+// insert thus reads no table, only writes the partitioned parents, so it
+// can keep one generic plan (SET LOCAL plan_cache_mode): a generic plan
+// of a statement that reads a partitioned table would lock every
+// partition, one that only inserts locks the parents (rows are routed at
+// run time). Planning it afresh cost about as much database CPU as running
+// it (issue 14); the look-up is the only statement still planned per group.
 
 // lockEventsSQL takes the advisory locks of many ext_ids, in the order of
 // their keys, so that two batches sharing ext_ids never deadlock.
 const lockEventsSQL = `SELECT count(pg_advisory_xact_lock($1::int, h)) FROM
 	(SELECT DISTINCT hashtext(x) AS h FROM unnest($2::text[]) AS x ORDER BY 1 OFFSET 0) AS k`
+
+// priorViewsSQL finds, for each view (in the order of the arrays), whether
+// its win has an earlier view in the view's look-back range (seen) and
+// whether one has its case id (dup). $5..$6 spans every view's range:
+// constants the planner prunes the events partitions with (the per-view
+// bounds, from the arrays, cannot).
+const priorViewsSQL = `SELECT x.seen, x.dup
+	FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[]) WITH ORDINALITY AS v(ext_id, case_id, look_from, look_to, n)
+	CROSS JOIN LATERAL (SELECT count(*) > 0 AS seen, coalesce(bool_or(e.case_id = v.case_id), false) AS dup
+		FROM events e WHERE e.ext_id = v.ext_id AND e.type = 'view'
+			AND e.created_at >= v.look_from AND e.created_at < v.look_to
+			AND e.created_at >= $5 AND e.created_at < $6) AS x
+	ORDER BY v.n`
+
+// insertViewsSQL stores the new views of a group (one array per column, v.i
+// numbering them; value and unbilled reason already decided), the burl of
+// each one with a non-empty one and the impression pixels ($20..$22) of
+// each billed one (in seq order, so that their ids are too). The events' ids are drawn first, so that notices and
+// answers name their view without matching the insert's rows back. The
+// insert needs no ON CONFLICT: under the lock, the look-up already found
+// any row the unique key would (a conflict anyway fails the group, which
+// is then stored view by view by RecordView). $23 is the lease token of the
+// notices (empty: none, due at once) and $24 its length, counted from the
+// database's clock as ClaimNotices counts it.
+const insertViewsSQL = `WITH v AS MATERIALIZED (
+	SELECT nextval('events_id_seq') AS id, * FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+		$7::bigint[], $8::bigint[], $9::bigint[], $10::timestamptz[], $11::text[], $12::text[], $13::bigint[], $14::bigint[],
+		$15::text[], $16::text[], $17::text[], $18::timestamptz[], $19::bigint[])
+	AS v(i, ext_id, case_id, impression_id, zone_id, publisher_id, price_micros, rate_nanos, value, created_at,
+		dsp, reason, fee_ppm, adj, bid_price, bid_currency, burl, enqueued, billed_value)
+), ev AS (
+	INSERT INTO events (id, ext_id, case_id, type, impression_id, zone_id, publisher_id,
+		price_micros, rate_nanos, value, created_at, dsp, unbilled_reason, fee_ppm,
+		bid_adjustment_ppm, bid_price, bid_currency)
+	SELECT id, ext_id, case_id, 'view', impression_id, zone_id, publisher_id, price_micros, rate_nanos, value,
+		created_at, dsp, reason, fee_ppm, coalesce(nullif(adj, 0), 1000000), bid_price, bid_currency
+	FROM v
+), ob AS (
+	INSERT INTO outbox (ext_id, event_id, event_at, dsp, kind, url, created_at, next_attempt_at, claim, billed_value, billed_price_micros)
+	SELECT ext_id, id, created_at, dsp, 'burl', burl, enqueued,
+		CASE WHEN $23 = '' THEN enqueued ELSE statement_timestamp() + $24::interval END, $23, billed_value, price_micros
+	FROM v WHERE burl <> ''
+	RETURNING id, event_id
+), imp AS (
+	INSERT INTO outbox (ext_id, event_id, event_at, dsp, kind, url, seq, created_at, next_attempt_at, claim)
+	SELECT v.ext_id, v.id, v.created_at, v.dsp, 'imp', u.url, u.seq, v.enqueued,
+		CASE WHEN $23 = '' THEN v.enqueued ELSE statement_timestamp() + $24::interval END, $23
+	FROM unnest($20::int[], $21::text[], $22::int[]) AS u(i, url, seq) JOIN v ON v.i = u.i
+	ORDER BY u.i, u.seq
+	RETURNING id, event_id, seq
+), imps AS (SELECT event_id, array_agg(id ORDER BY seq) AS ids FROM imp GROUP BY event_id)
+SELECT v.i, v.id, coalesce(ob.id, 0), coalesce(imps.ids, '{}')
+FROM v LEFT JOIN ob ON ob.event_id = v.id LEFT JOIN imps ON imps.event_id = v.id`
 
 // NoticeLease makes RecordViewsLeased enqueue its notices already claimed:
 // claim Token until For after the insert (the database's clock), as if
@@ -100,120 +114,126 @@ func (s *Store) RecordViews(ctx context.Context, vs []ViewWrite) ([]Recorded, er
 // RecordViewsLeased is RecordViews with the notices enqueued under lease
 // (none if its Token is ""): LeasedNotices lists them for delivery.
 func (s *Store) RecordViewsLeased(ctx context.Context, vs []ViewWrite, lease NoticeLease) ([]Recorded, error) {
-	out := make([]Recorded, len(vs))
 	if len(vs) == 0 {
-		return out, nil
+		return []Recorded{}, nil
 	}
-	batch := &pgx.Batch{}
-	extIDs := make([]string, len(vs))
-	for i, v := range vs {
-		extIDs[i] = v.Event.ExtID
-	}
-	batch.Queue(lockEventsSQL, eventLockClass, extIDs)
-	// Rounds of distinct ext_ids: a later view of an ext_id goes in a later
-	// statement, which sees the earlier one's insert.
-	rounds := viewRounds(vs)
-	for _, r := range rounds {
-		batch.Queue(recordViewsSQL, append(r.args(vs), lease.Token, lease.For)...)
-	}
-	br := s.Pool.SendBatch(ctx, batch)
-	_, err := br.Exec()
-	for _, r := range rounds {
-		if err != nil {
-			break
-		}
-		var rows pgx.Rows
-		if rows, err = br.Query(); err != nil {
-			break
-		}
-		n := 0
-		for rows.Next() {
-			var i int32
-			var rec Recorded
-			if err = rows.Scan(&i, &rec.EventID, &rec.Billed, &rec.NoticeID, &rec.Reason, &rec.ImpressionIDs); err != nil {
-				break
-			}
-			rec.Impressions = len(rec.ImpressionIDs)
-			if i < 0 || int(i) >= len(vs) {
-				err = fmt.Errorf("row %d out of range", i)
-				break
-			}
-			out[i] = rec
-			n++
-		}
-		rows.Close()
-		if err == nil {
-			err = rows.Err()
-		}
-		if err == nil && n != len(r) {
-			err = fmt.Errorf("%d rows for %d views", n, len(r))
-		}
-	}
-	// Close reads the commit's answer: only after it are the views durable.
-	if cerr := br.Close(); err == nil {
-		err = cerr
-	}
+	out, err := s.recordViews(ctx, vs, lease)
 	if err != nil {
 		return nil, fmt.Errorf("store: record %d views: %w", len(vs), err)
 	}
 	return out, nil
 }
 
-// viewRound is the indexes (into the batch) of views of distinct ext_ids.
-type viewRound []int
-
-// viewRounds splits vs into rounds of distinct ext_ids, keeping the order of
-// the views of one ext_id across rounds.
-func viewRounds(vs []ViewWrite) []viewRound {
-	var rounds []viewRound
-	seen := make(map[string]int, len(vs)) // ext_id: views of it so far
-	for i, v := range vs {
-		k := seen[v.Event.ExtID]
-		seen[v.Event.ExtID] = k + 1
-		if k == len(rounds) {
-			rounds = append(rounds, nil)
-		}
-		rounds[k] = append(rounds[k], i)
+func (s *Store) recordViews(ctx context.Context, vs []ViewWrite, lease NoticeLease) (out []Recorded, err error) {
+	conn, err := s.Pool.Acquire(ctx)
+	if err != nil {
+		return nil, err
 	}
-	return rounds
+	defer conn.Release()
+	defer func() {
+		// A failed transaction must not go back to the pool open; if the
+		// connection is broken, Release drops it.
+		if err != nil && conn.Conn().PgConn().TxStatus() != 'I' {
+			rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			conn.Exec(rctx, "ROLLBACK")
+		}
+	}()
+	ws := viewWindows(vs)
+	prior, err := lookUpPriorViews(ctx, conn.Conn(), vs, ws)
+	if err != nil {
+		return nil, err
+	}
+	decided := decideViews(vs, ws, prior)
+	out = make([]Recorded, len(vs))
+	batch := &pgx.Batch{}
+	batch.Queue(`SET LOCAL plan_cache_mode = force_generic_plan`)
+	batch.Queue(insertViewsSQL, append(insertArgs(vs, decided), lease.Token, lease.For)...)
+	batch.Queue(`COMMIT`)
+	br := conn.SendBatch(ctx, batch)
+	n := 0
+	if _, err = br.Exec(); err == nil {
+		var rows pgx.Rows
+		if rows, err = br.Query(); err == nil {
+			for rows.Next() {
+				var i int32
+				var rec Recorded
+				if err = rows.Scan(&i, &rec.EventID, &rec.NoticeID, &rec.ImpressionIDs); err != nil {
+					break
+				}
+				if i < 0 || int(i) >= len(vs) || decided[i].dup {
+					err = fmt.Errorf("row %d out of range", i)
+					break
+				}
+				rec.Billed, rec.Reason, rec.Impressions = decided[i].billed(), decided[i].reason, len(rec.ImpressionIDs)
+				out[i] = rec
+				n++
+			}
+			rows.Close()
+			if err == nil {
+				err = rows.Err()
+			}
+		}
+	}
+	if err == nil {
+		// The COMMIT's answer: only after it are the views durable.
+		_, err = br.Exec()
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil && n != decided.fresh() {
+		err = fmt.Errorf("%d rows for %d new views", n, decided.fresh())
+	}
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
-// args are recordViewsSQL's arrays for the views of r.
-func (r viewRound) args(vs []ViewWrite) []any {
-	n := len(r)
-	var (
-		idx                          = make([]int32, n)
-		extID, caseID, iid, zid, pid = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		price, rate, value, fee, adj = make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
-		at, enq, from, to            = make([]time.Time, n), make([]time.Time, n), make([]time.Time, n), make([]time.Time, n)
-		dsp, burl, bidPrice, bidCur  = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		late                         = make([]bool, n)
-		impIdx, impSeq               []int32
-		impURL                       []string
-	)
-	for j, i := range r {
-		v := vs[i]
-		ev := v.Event
-		idx[j] = int32(i)
-		extID[j], caseID[j], iid[j], zid[j], pid[j] = ev.ExtID, ev.CaseID, ev.ImpressionID, ev.ZoneID, ev.PublisherID
-		price[j], rate[j], value[j], fee[j], adj[j] = ev.PriceMicros, ev.RateNanos, ev.Value, ev.FeePPM, ev.BidAdjustmentPPM
-		at[j], enq[j] = ev.CreatedAt, enqueuedAt(ev)
-		from[j], to[j] = lookBack(ev)
-		dsp[j], burl[j], bidPrice[j], bidCur[j] = v.DSP, v.BURL, ev.BidPrice, ev.BidCurrency
-		late[j] = ev.Late
-		for k, u := range v.Impressions {
-			impIdx, impURL, impSeq = append(impIdx, int32(i)), append(impURL, u), append(impSeq, int32(k+1))
+// lookUpPriorViews opens the group's transaction, takes its locks and
+// answers priorViewsSQL for every view: the first round trip.
+func lookUpPriorViews(ctx context.Context, conn *pgx.Conn, vs []ViewWrite, ws []window) ([]prior, error) {
+	n := len(vs)
+	extID, caseID, from, to := make([]string, n), make([]string, n), make([]time.Time, n), make([]time.Time, n)
+	lo, hi := ws[0].from, ws[0].to
+	for i, v := range vs {
+		extID[i], caseID[i], from[i], to[i] = v.Event.ExtID, v.Event.CaseID, ws[i].from, ws[i].to
+		lo, hi = minTime(lo, ws[i].from), maxTime(hi, ws[i].to)
+	}
+	batch := &pgx.Batch{}
+	batch.Queue(`BEGIN`)
+	batch.Queue(lockEventsSQL, eventLockClass, extID)
+	batch.Queue(priorViewsSQL, extID, caseID, from, to, lo, hi)
+	br := conn.SendBatch(ctx, batch)
+	defer br.Close()
+	if _, err := br.Exec(); err != nil {
+		return nil, err
+	}
+	if _, err := br.Exec(); err != nil {
+		return nil, err
+	}
+	rows, err := br.Query()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]prior, 0, n)
+	for rows.Next() {
+		var p prior
+		if err := rows.Scan(&p.seen, &p.dup); err != nil {
+			rows.Close()
+			return nil, err
 		}
+		out = append(out, p)
 	}
-	if impIdx == nil {
-		impIdx, impURL, impSeq = []int32{}, []string{}, []int32{}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
 	}
-	lo, hi := from[0], to[0]
-	for j := range from {
-		lo, hi = minTime(lo, from[j]), maxTime(hi, to[j])
+	if len(out) != n {
+		return nil, fmt.Errorf("%d look-ups for %d views", len(out), n)
 	}
-	return []any{idx, extID, caseID, iid, zid, pid, price, rate, value, at, dsp, burl, enq, from, late, to, fee, adj,
-		bidPrice, bidCur, impIdx, impURL, impSeq, lo, hi}
+	return out, br.Close()
 }
 
 // enqueuedAt is the created_at of a view's notices: EnqueuedAt (or the
