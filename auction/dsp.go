@@ -20,6 +20,7 @@ import (
 	"github.com/sony/gobreaker/v2"
 
 	"github.com/adshares/dsp-bridge/config"
+	"github.com/adshares/dsp-bridge/h1"
 )
 
 // MaxDSPAnswer bounds how much of a DSP's answer is read (after gzip): an
@@ -36,7 +37,7 @@ type dspClient struct {
 	order     int
 	client    *http.Client
 	transport *http.Transport
-	plain     *h1Client     // http:// endpoints: calls skip client and transport
+	plain     *h1.Endpoint  // http:// endpoints: calls skip client and transport
 	headers   []string      // requestHeaders(cfg)
 	breaker   *breaker      // nil: disabled
 	slots     chan struct{} // bounds calls in flight (dsps[].max_conns)
@@ -73,7 +74,7 @@ func newDSPClient(d config.DSP, order int, rateNanos int64, onState func(name st
 		reqSize: new(atomic.Int64),
 	}
 	c.headers = requestHeaders(d)
-	c.plain = newH1Client(d.Endpoint, d.MaxConns, d.Timeout, c.headers)
+	c.plain = h1.NewEndpoint(d.Endpoint, d.MaxConns, d.Timeout, 2*MaxDSPAnswer, c.headers) // room for chunked framing
 	c.breaker = newBreaker(d, onState)
 	return c
 }
@@ -228,7 +229,7 @@ func (c *dspClient) call(ctx context.Context, req *openrtb2.BidRequest) answer {
 // body drops the connection instead of reusing it.
 func (c *dspClient) send(ctx context.Context, body []byte) (resp *http.Response, done func(), err error) {
 	if c.plain != nil {
-		return c.plain.post(ctx, body)
+		return c.plain.Post(ctx, body)
 	}
 	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, c.cfg.Endpoint, bytes.NewReader(body))
 	if err != nil {
@@ -351,7 +352,7 @@ func interrupted(ctx context.Context, err error) (o Outcome, r Reason, cut bool)
 func (c *dspClient) close() {
 	c.transport.CloseIdleConnections()
 	if c.plain != nil {
-		c.plain.closeIdle()
+		c.plain.CloseIdle()
 	}
 }
 

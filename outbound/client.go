@@ -3,7 +3,6 @@ package outbound
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -11,6 +10,8 @@ import (
 	"net/url"
 	"syscall"
 	"time"
+
+	"github.com/adshares/dsp-bridge/h1"
 )
 
 // MaxRedirects is the most redirects any fetch follows.
@@ -65,10 +66,13 @@ type Options struct {
 // without it.
 type Client struct {
 	policy    *Policy
-	http      *http.Client
+	http      *http.Client // Do: net/http follows redirects (checkRedirect)
+	single    *http.Client // Get's https hops: one request each, Get follows
 	transport *http.Transport
+	plain     *h1.Hosts // Get's http hops (nil with a proxy)
 	redirects int
 	maxBody   int64
+	timeout   time.Duration
 	userAgent string
 }
 
@@ -78,6 +82,7 @@ func New(o Options) *Client {
 		policy:    NewPolicy(o.Allow, o.MaxURLLength),
 		redirects: o.MaxRedirects,
 		maxBody:   o.MaxBodyBytes,
+		timeout:   o.Timeout,
 		userAgent: o.UserAgent,
 	}
 	if c.redirects == 0 || c.redirects > MaxRedirects {
@@ -113,12 +118,35 @@ func New(o Options) *Client {
 	}
 	c.transport = tr
 	c.http = &http.Client{Transport: tr, Timeout: o.Timeout, CheckRedirect: c.checkRedirect}
+	c.single = &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	}}
+	if o.Proxy == nil {
+		// The same dialer (and so the same address check), pool sizes,
+		// idle and header timeouts as the transport's.
+		c.plain = h1.NewHosts(h1.Options{
+			MaxIdle:       or2(o.MaxIdleConnsPerHost, http.DefaultMaxIdleConnsPerHost),
+			MaxConns:      o.MaxConnsPerHost,
+			IdleTimeout:   tr.IdleConnTimeout,
+			HeaderTimeout: tr.ResponseHeaderTimeout,
+			// A body of MaxBodyBytes, and its chunked framing.
+			MaxBodyBytes: 2*c.maxBody + 64<<10,
+			Dial:         dialer.DialContext,
+		})
+	}
 	return c
 }
 
 func or(d, def time.Duration) time.Duration {
 	if d > 0 {
 		return d
+	}
+	return def
+}
+
+func or2(n, def int) int {
+	if n > 0 {
+		return n
 	}
 	return def
 }
@@ -130,7 +158,12 @@ func (c *Client) Policy() *Policy { return c.policy }
 func (c *Client) CheckURL(raw string) error { return c.policy.CheckURL(raw) }
 
 // CloseIdleConnections closes the pooled connections not in use.
-func (c *Client) CloseIdleConnections() { c.transport.CloseIdleConnections() }
+func (c *Client) CloseIdleConnections() {
+	c.transport.CloseIdleConnections()
+	if c.plain != nil {
+		c.plain.CloseIdle()
+	}
+}
 
 // control runs on every connection the dialer is about to make, with the
 // address it resolved: this is what covers names resolving to refused
@@ -197,46 +230,6 @@ func (c *Client) Do(req *http.Request) (*http.Response, error) {
 	}
 	resp.Body = &limitedBody{rc: resp.Body, left: c.maxBody}
 	return resp, nil
-}
-
-// Response is a fetched response with its (bounded) body.
-type Response struct {
-	Status int
-	Header http.Header
-	// URL is the final URL, after redirects.
-	URL string
-	// Body holds at most MaxBodyBytes; Truncated says that there was more
-	// (the rest was not read).
-	Body      []byte
-	Truncated bool
-}
-
-// Get fetches raw with GET and reads its body up to MaxBodyBytes. When the
-// body breaks off after the headers it returns the response read so far
-// (its status is known) together with the error.
-func (c *Client) Get(ctx context.Context, raw string) (*Response, error) {
-	if _, r := c.policy.checkURL(raw); r != nil {
-		return nil, r
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, raw, nil)
-	if err != nil {
-		return nil, refuse(KindURL, "cannot be requested: %v", err)
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	out := &Response{Status: resp.StatusCode, Header: resp.Header, URL: resp.Request.URL.String()}
-	out.Body, err = io.ReadAll(resp.Body)
-	if errors.Is(err, ErrBodyTooLarge) {
-		out.Truncated = true
-		return out, nil
-	}
-	if err != nil {
-		return out, fmt.Errorf("outbound: reading the body: %w", err)
-	}
-	return out, nil
 }
 
 // ErrBodyTooLarge is returned by a response body read past MaxBodyBytes.

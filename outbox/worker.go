@@ -422,7 +422,12 @@ func (w *Worker) attempt(ctx context.Context, n store.Notice) store.Outcome {
 	}
 	switch {
 	case err == nil && status >= 200 && status < 300:
-		w.Log.Info("outbox: notice delivered", "dsp", n.DSP, "kind", n.Kind, "ext_id", n.ExtID, "status", status, "attempts", n.Attempts+1)
+		// Debug, not info: a view's burl and pixels would add lines to the
+		// view's own, and outbox_deliveries_total counts them. Guarded so
+		// that a disabled line costs no argument boxing.
+		if w.Log.Enabled(ctx, slog.LevelDebug) {
+			w.Log.DebugContext(ctx, "outbox: notice delivered", "dsp", n.DSP, "kind", n.Kind, "ext_id", n.ExtID, "status", status, "attempts", n.Attempts+1)
+		}
 		w.count(n, "delivered")
 		w.adapt(n.DSP, true)
 		return store.Outcome{Notice: n, Status: store.NoticeDelivered, At: now, HTTPStatus: status, Attempted: true}
@@ -457,8 +462,9 @@ func (w *Worker) count(n store.Notice, result string) {
 
 // call GETs the notice's URL within Timeout through its DSP's outbound
 // client and returns the final status (after at most three redirects). The
-// body is read (bounded) so that the connection is reused; a refusal by
-// the policy is an *outbound.RefusedError.
+// URL is parsed once, by the client's policy check; the body is read
+// (bounded) so that the connection is reused; a refusal by the policy is an
+// *outbound.RefusedError.
 func (w *Worker) call(ctx context.Context, n store.Notice) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, w.Timeout)
 	defer cancel()

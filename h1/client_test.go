@@ -1,4 +1,4 @@
-package auction
+package h1
 
 import (
 	"bufio"
@@ -29,13 +29,21 @@ func countingServer(t *testing.T, h http.HandlerFunc) (*httptest.Server, *atomic
 	return srv, &conns
 }
 
+// testMaxBody bounds the answers of the tests' endpoints, framing included.
+const testMaxBody = 2 << 20
+
+// newEndpoint is NewEndpoint with a dial timeout of a second.
+func newEndpoint(endpoint string, maxConns int, headers []string) *Endpoint {
+	return NewEndpoint(endpoint, maxConns, time.Second, testMaxBody, headers)
+}
+
 // postAll posts body n times and reads every answer to its end.
-func postAll(t *testing.T, c *h1Client, n int, body string) []string {
+func postAll(t *testing.T, c *Endpoint, n int, body string) []string {
 	t.Helper()
 	var got []string
 	for i := 0; i < n; i++ {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		resp, done, err := c.post(ctx, []byte(body))
+		resp, done, err := c.Post(ctx, []byte(body))
 		if err != nil {
 			cancel()
 			t.Fatalf("call %d: %v", i, err)
@@ -51,12 +59,12 @@ func postAll(t *testing.T, c *h1Client, n int, body string) []string {
 	return got
 }
 
-func TestH1ClientSendsTheRequestAndKeepsTheConnection(t *testing.T) {
+func TestEndpointSendsTheRequestAndKeepsTheConnection(t *testing.T) {
 	var seen atomic.Value
 	srv, conns := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		seen.Store(r.Method + " " + r.URL.RequestURI() + " " + r.Header.Get("Content-Type") + " " +
-			r.Header.Get(OpenRTBVersionHeader) + " " + r.Header.Get("X-Api-Key") + " " + r.Host + " " +
+			r.Header.Get("X-Openrtb-Version") + " " + r.Header.Get("X-Api-Key") + " " + r.Host + " " +
 			strings.Join(r.Header.Values("User-Agent"), ",") + " " + string(b))
 		switch string(b) {
 		case "nobid":
@@ -69,7 +77,7 @@ func TestH1ClientSendsTheRequestAndKeepsTheConnection(t *testing.T) {
 			w.Write([]byte("ok"))
 		}
 	})
-	c := newH1Client(srv.URL+"/bid?x=1", 4, time.Second, []string{"Content-Type", "application/json", OpenRTBVersionHeader, "2.6", "X-Api-Key", "k", "User-Agent", "ua/1"})
+	c := newEndpoint(srv.URL+"/bid?x=1", 4, []string{"Content-Type", "application/json", "X-Openrtb-Version", "2.6", "X-Api-Key", "k", "User-Agent", "ua/1"})
 	if c == nil {
 		t.Fatal("no client for an http endpoint")
 	}
@@ -91,21 +99,21 @@ func TestH1ClientSendsTheRequestAndKeepsTheConnection(t *testing.T) {
 	}
 }
 
-func TestH1ClientClosesWhenTheDSPAsksOrTheBodyIsLeft(t *testing.T) {
+func TestEndpointClosesWhenTheDSPAsksOrTheBodyIsLeft(t *testing.T) {
 	srv, conns := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Query().Get("close") != "" {
 			w.Header().Set("Connection", "close")
 		}
 		w.Write([]byte(strings.Repeat("x", 10000)))
 	})
-	c := newH1Client(srv.URL+"/?close=1", 4, time.Second, nil)
+	c := newEndpoint(srv.URL+"/?close=1", 4, nil)
 	postAll(t, c, 3, "a")
 	if n := conns.Load(); n != 3 {
 		t.Errorf("Connection: close: %d connections for 3 calls, want 3", n)
 	}
-	c = newH1Client(srv.URL+"/", 4, time.Second, nil)
+	c = newEndpoint(srv.URL+"/", 4, nil)
 	for i := 0; i < 3; i++ {
-		resp, done, err := c.post(context.Background(), []byte("a"))
+		resp, done, err := c.Post(context.Background(), []byte("a"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -117,9 +125,9 @@ func TestH1ClientClosesWhenTheDSPAsksOrTheBodyIsLeft(t *testing.T) {
 	}
 }
 
-// TestH1ClientRetriesAConnectionTheDSPClosed: a server that closes every
+// TestEndpointRetriesAConnectionTheDSPClosed: a server that closes every
 // connection after one answer, without saying so, costs no failed call.
-func TestH1ClientRetriesAConnectionTheDSPClosed(t *testing.T) {
+func TestEndpointRetriesAConnectionTheDSPClosed(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -144,7 +152,7 @@ func TestH1ClientRetriesAConnectionTheDSPClosed(t *testing.T) {
 			}()
 		}
 	}()
-	c := newH1Client("http://"+ln.Addr().String()+"/", 4, time.Second, nil)
+	c := newEndpoint("http://"+ln.Addr().String()+"/", 4, nil)
 	for _, g := range postAll(t, c, 5, "a") {
 		if g != "200 OK ok" {
 			t.Errorf("answer %q", g)
@@ -155,7 +163,7 @@ func TestH1ClientRetriesAConnectionTheDSPClosed(t *testing.T) {
 	}
 }
 
-func TestH1ClientIsCutOffByItsContext(t *testing.T) {
+func TestEndpointIsCutOffByItsContext(t *testing.T) {
 	arrived := make(chan struct{}, 4)
 	release := make(chan struct{})
 	srv, _ := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
@@ -163,43 +171,46 @@ func TestH1ClientIsCutOffByItsContext(t *testing.T) {
 		<-release
 	})
 	defer close(release)
-	c := newH1Client(srv.URL, 4, time.Second, nil)
+	c := newEndpoint(srv.URL, 4, nil)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { <-arrived; cancel() }()
-	if _, _, err := c.post(ctx, []byte("a")); !errors.Is(err, context.Canceled) {
+	if _, _, err := c.Post(ctx, []byte("a")); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled call: %v, want context.Canceled", err)
 	}
 
-	ctx, cancel = context.WithTimeoutCause(context.Background(), 50*time.Millisecond, errDSPTimeout)
+	errCause := errors.New("the caller's timeout")
+	ctx, cancel = context.WithTimeoutCause(context.Background(), 50*time.Millisecond, errCause)
 	defer cancel()
-	_, _, err := c.post(ctx, []byte("a"))
+	_, _, err := c.Post(ctx, []byte("a"))
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("call past its deadline: %v, want context.DeadlineExceeded", err)
 	}
-	if o, _, cut := interrupted(ctx, err); !cut || o != OutcomeTimeout {
-		t.Errorf("classified as %q (cut %v), want a timeout", o, cut)
+	// The caller classifies the failure by its context (auction's
+	// interrupted): it must have ended by the time the error is returned.
+	if ctx.Err() == nil || context.Cause(ctx) != errCause {
+		t.Errorf("context not ended (%v, cause %v) when the call returned", ctx.Err(), context.Cause(ctx))
 	}
-	if len(c.idle) != 0 {
-		t.Errorf("%d interrupted connections kept for reuse", len(c.idle))
+	if len(c.pool.idle) != 0 {
+		t.Errorf("%d interrupted connections kept for reuse", len(c.pool.idle))
 	}
 }
 
-func TestH1ClientRefusesHugeHeaders(t *testing.T) {
+func TestEndpointRefusesHugeHeaders(t *testing.T) {
 	srv, _ := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
 		for i := 0; i < 40; i++ {
 			w.Header().Add("X-Filler", strings.Repeat("y", 4000))
 		}
 		w.Write([]byte("ok"))
 	})
-	c := newH1Client(srv.URL, 4, time.Second, nil)
-	_, _, err := c.post(context.Background(), []byte("a"))
+	c := newEndpoint(srv.URL, 4, nil)
+	_, _, err := c.Post(context.Background(), []byte("a"))
 	if err == nil || !strings.Contains(err.Error(), "headers larger than") {
 		t.Errorf("160 kB of headers: %v, want refused", err)
 	}
 }
 
-func TestNewH1ClientOnlyForPlainHTTP(t *testing.T) {
+func TestNewEndpointOnlyForPlainHTTP(t *testing.T) {
 	for _, tc := range []struct {
 		endpoint string
 		headers  []string
@@ -211,16 +222,16 @@ func TestNewH1ClientOnlyForPlainHTTP(t *testing.T) {
 		{"http://user:pw@dsp.example/", nil, false},
 		{"http://dsp.example/", []string{"X-A", "a\r\nX-B: b"}, false},
 	} {
-		if got := newH1Client(tc.endpoint, 1, time.Second, tc.headers) != nil; got != tc.want {
+		if got := newEndpoint(tc.endpoint, 1, tc.headers) != nil; got != tc.want {
 			t.Errorf("%s %q: client %v, want %v", tc.endpoint, tc.headers, got, tc.want)
 		}
 	}
-	if c := newH1Client("http://dsp.example/bid", 1, time.Second, nil); c.addr != "dsp.example:80" {
-		t.Errorf("addr %q, want dsp.example:80", c.addr)
+	if c := newEndpoint("http://dsp.example/bid", 1, nil); c.pool.addr != "dsp.example:80" {
+		t.Errorf("addr %q, want dsp.example:80", c.pool.addr)
 	}
 }
 
-func TestH1ClientClosesConnectionsLeftIdle(t *testing.T) {
+func TestEndpointClosesConnectionsLeftIdle(t *testing.T) {
 	closed := make(chan struct{}, 1)
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }))
 	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
@@ -230,8 +241,8 @@ func TestH1ClientClosesConnectionsLeftIdle(t *testing.T) {
 	}
 	srv.Start()
 	defer srv.Close()
-	c := newH1Client(srv.URL, 4, time.Second, nil)
-	c.idleFor = 20 * time.Millisecond
+	c := newEndpoint(srv.URL, 4, nil)
+	c.pool.idleFor = 20 * time.Millisecond
 	postAll(t, c, 1, "a")
 	select {
 	case <-closed:
@@ -243,10 +254,10 @@ func TestH1ClientClosesConnectionsLeftIdle(t *testing.T) {
 	}
 }
 
-// FuzzH1Answer: whatever bytes a DSP answers with, the client neither
+// FuzzAnswer: whatever bytes a DSP answers with, the client neither
 // panics nor reads past its bounds, and it keeps a connection for the next
 // call only after an answer it read to the end, with no close asked.
-func FuzzH1Answer(f *testing.F) {
+func FuzzAnswer(f *testing.F) {
 	for _, a := range []string{
 		"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}",
 		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
@@ -272,21 +283,21 @@ func FuzzH1Answer(f *testing.F) {
 			io.Copy(io.Discard, req.Body)
 			srv.Write(answer)
 		}()
-		c := newH1Client("http://dsp.test/bid", 1, time.Second, nil)
-		defer c.closeIdle() // stops a kept connection's idle timer
-		pc := newH1Conn(cli)
+		c := NewPool("dsp.test:80", Options{MaxBodyBytes: testMaxBody})
+		defer c.CloseIdle() // stops a kept connection's idle timer
+		pc := newConn(cli)
 		defer pc.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		resp, stop, err := c.roundTrip(ctx, pc, []byte(`{"id":"1"}`))
+		resp, stop, err := c.roundTrip(ctx, pc, []byte("POST /bid HTTP/1.1\r\nHost: dsp.test\r\nContent-Length: 10\r\n\r\n{\"id\":\"1\"}"))
 		if err != nil {
 			return
 		}
 		done := c.releaser(pc, resp, stop)
-		_, _, readErr := readAnswer(resp.Body, resp.Header.Get("Content-Encoding"), 5, false)
+		_, readErr := io.Copy(io.Discard, resp.Body)
 		ended := resp.Body.(*eofBody).ended
 		done()
-		if pc.limit.read > h1MaxHeaderBytes+h1ReadBuffer+h1BodyLimit {
+		if pc.limit.read > DefaultMaxHeaderBytes+readBuffer+testMaxBody {
 			t.Fatalf("read %d bytes, over the bound", pc.limit.read)
 		}
 		if len(c.idle) == 1 && (!ended || resp.Close) {
