@@ -7,7 +7,6 @@ package auction
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"strings"
 	"sync"
@@ -106,9 +105,8 @@ func (a *Auctioneer) Run(ctx context.Context, req *Request) *AuctionResult {
 	base := buildRequest(res.ID, req, &set.supply)
 	j := newJudging(res.ID, req, set.floorMicros)
 
-	answers := make(chan answer, len(set.dsps))
 	res.DSPs = make([]DSPResult, 0, len(set.dsps)) // one each, called or not
-	pending := map[*dspClient]time.Time{}
+	var calls []dspCall
 	for _, d := range set.dsps {
 		if reason, ok := d.admits(req); !ok {
 			r := skipped(d, reason)
@@ -137,51 +135,14 @@ func (a *Auctioneer) Run(ctx context.Context, req *Request) *AuctionResult {
 		}
 		// tmax tells the DSP the time it really has, less the round trip.
 		callCtx, callCancel := callContext(ctx, dspCtx, limit, limit < left, p.probe)
-		req := d.request(base, tmax, set.floorMicros)
-		pending[d] = time.Now()
-		go func() {
-			defer callCancel()
-			ans := d.call(callCtx, req)
-			// The breaker learns from every call, also one the auction
-			// stopped waiting for: a DSP that misses deadlines is failing.
-			// A call our caller cut off says nothing (verdict).
-			p.done(ans.result.Outcome)
-			a.judge(ctx, j, &ans) // here, not in the collector: one DSP's answer never delays another's
-			a.logPayloads(j.auctionID, &ans)
-			answers <- ans
-		}()
+		calls = append(calls, dspCall{d: d, p: p, ctx: callCtx, cancel: callCancel,
+			req: d.request(base, tmax, set.floorMicros)})
 	}
-
 	var cands []candidate
-collect:
-	for len(pending) > 0 {
-		select {
-		case ans := <-answers:
-			delete(pending, ans.dsp)
-			if cands == nil && len(ans.cands) > 0 {
-				// Room for the DSPs still to answer bidding as many: one
-				// allocation in the usual auction instead of one per answer.
-				cands = make([]candidate, 0, len(ans.cands)*(len(pending)+1))
-			}
-			cands = append(cands, ans.cands...)
-			res.Rejections = append(res.Rejections, ans.rejections...)
-			res.DSPs = append(res.DSPs, ans.result)
-			a.observer.ObserveDSP(ans.result)
-		case <-dspCtx.Done():
-			break collect
-		}
-	}
-	late := DSPResult{Outcome: OutcomeTimeout, Reason: ReasonTimeout, Err: errAuctionDeadline.Error()}
-	if cause := context.Cause(dspCtx); cause != nil && !errors.Is(cause, errAuctionDeadline) {
-		late = DSPResult{Outcome: OutcomeCancelled, Reason: ReasonCancelled, Err: "caller gone: " + cause.Error()}
-	}
-	for _, d := range set.dsps { // config order, for stable results
-		if t, ok := pending[d]; ok {
-			r := late
-			r.DSP, r.Latency = d.cfg.Name, time.Since(t)
-			res.DSPs = append(res.DSPs, r)
-			a.observer.ObserveDSP(r)
-		}
+	if len(calls) == 1 && !calls[0].p.probe {
+		cands = a.callInline(ctx, dspCtx, j, res, &calls[0])
+	} else {
+		cands = a.callAll(ctx, dspCtx, j, res, set.dsps, calls)
 	}
 	if ctx.Err() != nil {
 		// Nobody is waiting for the answer: storing wins nobody can serve

@@ -42,3 +42,26 @@ func BenchmarkBid(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkBidOneSlot is BenchmarkBid in the shape of the goal
+// (bridge bench --dsps 1 --slots 1): one DSP, one slot.
+func BenchmarkBidOneSlot(b *testing.B) {
+	sims := benchDSPs(b)
+	e := newEnv(b, auctionConfig(testDSP("a", sims[0].Endpoint())))
+	body := simpleBid(creativePNG)
+	client := &http.Client{}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		resp, err := client.Post(e.url+"/bid", "application/json", strings.NewReader(body))
+		if err != nil {
+			b.Fatal(err)
+		}
+		var buf [512]byte
+		n, _ := resp.Body.Read(buf[:])
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(buf[:n]), "ext_id") {
+			b.Fatalf("answer %d %s", resp.StatusCode, buf[:n])
+		}
+	}
+}
