@@ -125,7 +125,7 @@ func New(o Options) *Client {
 		// The same dialer (and so the same address check), pool sizes,
 		// idle and header timeouts as the transport's.
 		c.plain = h1.NewHosts(h1.Options{
-			MaxIdle:       or2(o.MaxIdleConnsPerHost, http.DefaultMaxIdleConnsPerHost),
+			MaxIdle:       orInt(o.MaxIdleConnsPerHost, http.DefaultMaxIdleConnsPerHost),
 			MaxConns:      o.MaxConnsPerHost,
 			IdleTimeout:   tr.IdleConnTimeout,
 			HeaderTimeout: tr.ResponseHeaderTimeout,
@@ -144,7 +144,7 @@ func or(d, def time.Duration) time.Duration {
 	return def
 }
 
-func or2(n, def int) int {
+func orInt(n, def int) int {
 	if n > 0 {
 		return n
 	}
