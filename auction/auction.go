@@ -150,13 +150,17 @@ func (a *Auctioneer) Run(ctx context.Context, req *Request) *AuctionResult {
 		res.Outcome = AuctionCancelled
 		return res
 	}
-	a.finish(ctx, dspCtx, deadline, res, base.ID, req, cands)
+	// The wins are stored by a fifth of the reserve before tmax: answering
+	// (or refusing, when the database is gone) after a save cut off at
+	// tmax itself was late by the time it took, several ms on a starved
+	// machine (bridge bench --chaos, during PostgreSQL's crash).
+	a.finish(ctx, dspCtx, deadline.Add(-set.reserve/5), res, base.ID, req, cands)
 	return res
 }
 
 // finish picks the winner of every slot (resolving its creative by until,
-// creatives.go) by the end of dspCtx (deadline less the reserve), stores the
-// wins by deadline and fills res.
+// creatives.go) by the end of dspCtx (tmax less the reserve), stores the
+// wins by deadline (a little before tmax) and fills res.
 func (a *Auctioneer) finish(ctx, dspCtx context.Context, deadline time.Time, res *AuctionResult, auctionID string, req *Request, cands []candidate) {
 	outs := a.place(dspCtx, auctionID, req.securePage(), req.Slots, cands)
 	a.reportRefusals(ctx, auctionID, res, outs)

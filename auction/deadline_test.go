@@ -1,11 +1,13 @@
 package auction
 
 import (
+	"context"
 	"testing"
 	"time"
 
 	"github.com/adshares/dsp-bridge/config"
 	"github.com/adshares/dsp-bridge/dspsim"
+	"github.com/adshares/dsp-bridge/store"
 )
 
 func TestBudget(t *testing.T) {
@@ -72,5 +74,36 @@ func TestDSPWithTooLittleTimeIsSkipped(t *testing.T) {
 		if tm := reqs[0].Request.TMax; tm < 10 || tm > 35 {
 			t.Fatalf("near DSP told tmax %d ms, want 10..35", tm)
 		}
+	}
+}
+
+// deadlineSaver records the deadline its Save was given and stores nothing.
+type deadlineSaver struct{ got chan time.Time }
+
+func (s deadlineSaver) Save(ctx context.Context, rows []store.Auction) error {
+	d, _ := ctx.Deadline()
+	s.got <- d
+	return nil
+}
+
+// The wins are stored by a fifth of the reserve before tmax, not by tmax
+// itself: what follows a save cut off at its deadline (the no-bid answer
+// when the database is gone) must still be written by tmax.
+func TestWinsAreStoredBeforeTmaxLeavingTimeToAnswer(t *testing.T) {
+	s := sim(t, dspsim.Options{Price: "1.00"})
+	cfg := auctionConfig(testDSP("a", s.Endpoint()))
+	saver := deadlineSaver{got: make(chan time.Time, 1)}
+	e := newEnvWithSaver(t, cfg, saver)
+	margin := e.a.set.Load().reserve / 5
+	before := time.Now()
+	res := e.run(e.request(creativePNG))
+	after := time.Now()
+	if res.Outcome != AuctionWon {
+		t.Fatalf("outcome %s, want a win", res.Outcome)
+	}
+	d := <-saver.got
+	tmax := cfg.Auction.TMax
+	if lo, hi := before.Add(tmax-margin), after.Add(tmax-margin); d.Before(lo) || d.After(hi) {
+		t.Fatalf("save deadline %s after the call began, want tmax %s less %s", d.Sub(before), tmax, margin)
 	}
 }
