@@ -1,8 +1,8 @@
 package outbox_test
 
 import (
-	"bytes"
 	"context"
+	"github.com/adshares/dsp-bridge/internal/testlog"
 	"log/slog"
 	"strings"
 	"sync"
@@ -13,24 +13,6 @@ import (
 	"github.com/adshares/dsp-bridge/internal/testdb"
 	"github.com/adshares/dsp-bridge/outbox"
 )
-
-// lockedBuffer is a log destination the delivery goroutines share.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // A delivered notice is counted, and logged only at debug: at info the
 // log has no line per delivery (CONTRIBUTING: one info line per event),
@@ -44,7 +26,7 @@ func TestDeliveriesLogAtDebugFailuresWarn(t *testing.T) {
 			ok, refusing := newEndpoint(t), newEndpoint(t, 404)
 			enqueue(t, st, "ok1", "sim", ok.URL+"/burl/ok1", t0)
 			enqueue(t, st, "no1", "one", refusing.URL+"/burl/no1", t0)
-			var logs lockedBuffer
+			var logs testlog.Buffer
 			w, err := outbox.New(st, testOutbox, slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: level})))
 			if err != nil {
 				t.Fatal(err)

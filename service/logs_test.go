@@ -1,33 +1,19 @@
 package service
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/adshares/dsp-bridge/internal/testlog"
 	"io"
 	"net/http"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/adshares/dsp-bridge/config"
 	"github.com/adshares/dsp-bridge/dspsim"
 	"github.com/adshares/dsp-bridge/internal/testdb"
 )
-
-// lockedBuffer is the log's output, written by the flusher and the
-// handlers' goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
 
 // One /bid is one info line carrying what an operator follows it by, one
 // view is one line, a refused body is one line; the buffered log (an
@@ -42,7 +28,7 @@ func TestOneInfoLinePerBidAndPerView(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := &lockedBuffer{}
+	out := &testlog.Buffer{}
 	log, closeLog := NewLogger(out, cfg.Log)
 	ctx, cancel := context.WithCancel(context.Background())
 	svc, err := New(ctx, cfg, log)
@@ -85,7 +71,7 @@ func TestOneInfoLinePerBidAndPerView(t *testing.T) {
 	}
 
 	byID := map[string][]map[string]any{}
-	for _, l := range strings.Split(strings.TrimSpace(out.b.String()), "\n") {
+	for _, l := range strings.Split(strings.TrimSpace(out.String()), "\n") {
 		var m map[string]any
 		if err := json.Unmarshal([]byte(l), &m); err != nil {
 			t.Fatalf("log line %q: %v", l, err)

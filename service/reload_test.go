@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"github.com/adshares/dsp-bridge/internal/testlog"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -25,7 +26,7 @@ func TestReloadWithBrokenConfigKeepsTheOldOne(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "bridge.yaml")
 	db := testdb.URL(t)
 	writeOpsConfig(t, path, db, []opsDSP{{"bidder", bidder.Endpoint(), "300ms", ""}}, "server:\n  write_timeout: 2s\n")
-	var logs syncBuffer
+	var logs testlog.Buffer
 	svc, stop := startFile(t, path, &logs)
 	defer stop()
 
@@ -83,7 +84,7 @@ func TestSIGHUPWithANewDSPStartsUsingIt(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "bridge.yaml")
 	db := testdb.URL(t)
 	writeOpsConfig(t, path, db, []opsDSP{{"decliner", decliner.Endpoint(), "300ms", ""}}, "")
-	var logs syncBuffer
+	var logs testlog.Buffer
 	svc, stop := startFile(t, path, &logs)
 	defer stop()
 	if w := postBid(t, svc.Addr(), 1); len(w) != 0 {

@@ -3,34 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
+	"github.com/adshares/dsp-bridge/internal/testlog"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
-
-// syncBuffer is a Builder the command writes to while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // `bridge dsp simulate --creative vast --vast-wrapper --video-file F` bids a
 // VAST wrapper and serves F as the media file.
@@ -47,7 +29,7 @@ func TestDSPSimulateVAST(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	var stdout syncBuffer
+	var stdout testlog.Buffer
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, []string{"dsp", "simulate", "--listen", addr, "--creative", "vast", "--vast-wrapper", "--video-file", file}, &stdout, io.Discard)
