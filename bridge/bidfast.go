@@ -1,7 +1,6 @@
 package bridge
 
 import (
-	"encoding/json"
 	"strings"
 
 	"github.com/adshares/dsp-bridge/auction"
@@ -73,12 +72,8 @@ func fastBidCall(body []byte) (*BidCall, bool) {
 }
 
 var (
-	callKeys    = []string{"context", "requests"}
-	contextKeys = []string{"site", "device", "user"}
-	siteKeys    = []string{"domain", "page", "referrer", "keywords", "inframe"}
-	deviceKeys  = []string{"ip", "headers"}
-	userKeys    = []string{"uid", "keywords"}
-	slotKeys    = []string{"request_id", "creative_id", "mimes", "topframe"}
+	callKeys = []string{"context", "requests"}
+	slotKeys = []string{"request_id", "creative_id", "mimes", "topframe"}
 )
 
 // first marks bit in seen and reports whether it was clear: a key seen
@@ -101,18 +96,6 @@ func skipOther(b, key []byte, i int, names []string) (int, bool) {
 	return laxjson.SkipValue(b, i)
 }
 
-// fastContext is what fastBidCall takes from context.
-type fastContext struct {
-	domain, page, referrer string
-	siteKeywords           []string
-	inframe                string // FirstString of site.inframe
-	ip, ua                 string
-	dnt                    *bool
-	headerSeen             uint8
-	uid                    string
-	keywords               []byte // user.keywords when an object, else nil
-}
-
 // object reads an Object[V] at b[i] with member reading each member; an
 // empty one (null, []) reads as nothing.
 func object(b []byte, i int, member func(key []byte, j int) (int, bool)) (int, bool) {
@@ -121,179 +104,6 @@ func object(b []byte, i int, member func(key []byte, j int) (int, bool)) (int, b
 		return end, ok
 	}
 	return laxjson.EachMember(b, i, member)
-}
-
-func (x *fastContext) read(b []byte, i int) (int, bool) {
-	var seen uint8
-	return object(b, i, func(key []byte, j int) (int, bool) {
-		switch string(key) {
-		case "site":
-			if !first(&seen, 1) {
-				return j, false
-			}
-			return x.readSite(b, j)
-		case "device":
-			if !first(&seen, 2) {
-				return j, false
-			}
-			return x.readDevice(b, j)
-		case "user":
-			if !first(&seen, 4) {
-				return j, false
-			}
-			return x.readUser(b, j)
-		}
-		return skipOther(b, key, j, contextKeys)
-	})
-}
-
-func (x *fastContext) readSite(b []byte, i int) (int, bool) {
-	var seen uint8
-	return object(b, i, func(key []byte, j int) (int, bool) {
-		switch string(key) {
-		case "domain":
-			if !first(&seen, 1) {
-				return j, false
-			}
-			s, end, ok := laxjson.LaxString(b, j)
-			x.domain = s
-			return end, ok
-		case "page":
-			if !first(&seen, 2) {
-				return j, false
-			}
-			s, end, ok := laxjson.LaxString(b, j)
-			x.page = s
-			return end, ok
-		case "referrer":
-			if !first(&seen, 4) {
-				return j, false
-			}
-			s, end, ok := laxjson.LaxString(b, j)
-			x.referrer = s
-			return end, ok
-		case "keywords", "inframe":
-			bit := uint8(8)
-			if key[0] == 'i' {
-				bit = 16
-			}
-			if !first(&seen, bit) {
-				return j, false
-			}
-			// Read leniently, as optionalStrings and FirstString do: a
-			// valid value of another shape reads as none.
-			end, ok := laxjson.SkipValue(b, j)
-			if !ok {
-				return end, false
-			}
-			l, _, lok := laxjson.LaxStrings(b[:end], j)
-			if !lok {
-				l = nil
-			}
-			if bit == 8 {
-				x.siteKeywords = l
-			} else if len(l) > 0 {
-				x.inframe = strings.TrimSpace(l[0])
-			}
-			return end, true
-		}
-		return skipOther(b, key, j, siteKeys)
-	})
-}
-
-func (x *fastContext) readDevice(b []byte, i int) (int, bool) {
-	var seen uint8
-	return object(b, i, func(key []byte, j int) (int, bool) {
-		switch string(key) {
-		case "ip":
-			if !first(&seen, 1) {
-				return j, false
-			}
-			s, end, ok := laxjson.LaxString(b, j)
-			x.ip = s
-			return end, ok
-		case "headers":
-			if !first(&seen, 2) {
-				return j, false
-			}
-			return object(b, j, x.header(b))
-		}
-		return skipOther(b, key, j, deviceKeys)
-	})
-}
-
-// header reads one member of device.headers. The reference decoder reads
-// them into a map and ranges over it, so two user-agent (or dnt) keys
-// would give a random one: those bodies are left to it.
-func (x *fastContext) header(b []byte) func(key []byte, j int) (int, bool) {
-	return func(key []byte, j int) (int, bool) {
-		vals, end, ok := laxjson.LaxStrings(b, j)
-		if !ok {
-			return end, false
-		}
-		switch {
-		case strings.EqualFold(string(key), "user-agent"):
-			if !first(&x.headerSeen, 1) {
-				return j, false
-			}
-			if len(vals) > 0 {
-				x.ua = vals[0]
-			}
-		case strings.EqualFold(string(key), "dnt"):
-			if !first(&x.headerSeen, 2) {
-				return j, false
-			}
-			if len(vals) > 0 && (vals[0] == "1" || vals[0] == "0") {
-				x.dnt = boolPtr(vals[0] == "1")
-			}
-		}
-		return end, true
-	}
-}
-
-func (x *fastContext) readUser(b []byte, i int) (int, bool) {
-	var seen uint8
-	return object(b, i, func(key []byte, j int) (int, bool) {
-		switch string(key) {
-		case "uid":
-			if !first(&seen, 1) {
-				return j, false
-			}
-			s, end, ok := laxjson.LaxString(b, j)
-			x.uid = s
-			return end, ok
-		case "keywords":
-			if !first(&seen, 2) {
-				return j, false
-			}
-			empty, end, ok := laxjson.EmptyOrObject(b, j)
-			if !ok || empty {
-				return end, ok // not an object: the reference decoder's error
-			}
-			end, ok = laxjson.SkipValue(b, j)
-			x.keywords = b[j:end]
-			return end, ok
-		}
-		return skipOther(b, key, j, userKeys)
-	})
-}
-
-// compact copies valid JSON without the whitespace between tokens, as
-// json.Compact does.
-func compact(v []byte) []byte {
-	out := make([]byte, 0, len(v))
-	for i := 0; i < len(v); i++ {
-		switch c := v[i]; c {
-		case ' ', '\t', '\n', '\r':
-		case '"':
-			end, _ := laxjson.SkipString(v, i)
-			out = append(out, v[i:end]...)
-			i = end - 1
-		default:
-			out = append(out, c)
-		}
-	}
-	return out
 }
 
 // callBox is a BidCall with the backing array of its first slot.
@@ -374,116 +184,4 @@ func fastSlot(b []byte, i int) (SlotRequest, int, bool) {
 		s.TopFrame = &v
 	}
 	return s, end, ok && seen&1 != 0
-}
-
-// fastKeywordTree reads what applyKeywords uses of the keyword tree (valid,
-// compact JSON that fastBidCall has checked), as applyKeywords reads it.
-// ok is false for a tree it does not read that way; the caller then uses
-// applyKeywords itself.
-func fastKeywordTree(raw []byte) (keywordTree, bool) {
-	var k keywordTree
-	var seen uint8
-	section := func(j int, member func(key, v []byte)) (int, bool) {
-		return object(raw, j, func(key []byte, v int) (int, bool) {
-			end, ok := laxjson.SkipValue(raw, v)
-			if ok {
-				member(key, raw[v:end]) // a map: the last of a key wins
-			}
-			return end, ok
-		})
-	}
-	end, ok := laxjson.EachMember(raw, 0, func(key []byte, j int) (int, bool) {
-		switch string(key) {
-		case "user":
-			if !first(&seen, 1) {
-				return j, false
-			}
-			return section(j, func(key, v []byte) {
-				switch string(key) {
-				case "country":
-					k.country = v
-				case "language":
-					k.language = v
-				}
-			})
-		case "device":
-			if !first(&seen, 2) {
-				return j, false
-			}
-			return section(j, func(key, v []byte) {
-				switch string(key) {
-				case "type":
-					k.deviceType = v
-				case "os":
-					k.os = v
-				case "browser":
-					k.browser = v
-				case "crawler":
-					k.crawler = v
-				}
-			})
-		case "site":
-			if !first(&seen, 4) {
-				return j, false
-			}
-			return section(j, func(key, v []byte) {
-				if string(key) == "category" {
-					k.category = v
-				}
-			})
-		case "human_score":
-			if !first(&seen, 8) {
-				return j, false
-			}
-			end, ok := laxjson.SkipValue(raw, j)
-			k.humanScore = raw[j:end]
-			return end, ok
-		}
-		return skipOther(raw, key, j, keywordKeys)
-	})
-	return k, ok && end == len(raw)
-}
-
-var keywordKeys = []string{"user", "device", "site", "human_score"}
-
-// fastLax reads the keyword tree's values with the scanner; the values are
-// valid JSON, so a value it does not take is one of another shape, which
-// the laxjson types refuse too.
-var fastLax = laxReader{
-	firstString: func(raw json.RawMessage) string {
-		l, end, ok := laxjson.LaxStrings(raw, 0)
-		if !ok || end != len(raw) || len(l) == 0 {
-			return ""
-		}
-		return strings.TrimSpace(l[0])
-	},
-	boolean: func(raw json.RawMessage) (laxjson.Bool, bool) {
-		b, end, ok := laxjson.LaxBool(raw, 0)
-		return b, ok && end == len(raw)
-	},
-	strings: func(raw json.RawMessage) ([]string, bool) {
-		l, end, ok := laxjson.LaxStrings(raw, 0)
-		return l, ok && end == len(raw)
-	},
-	number: func(raw json.RawMessage) (float64, bool) {
-		if len(raw) > 0 && raw[0] == '[' {
-			start, stop := -1, -1
-			_, ok := laxjson.EachValueAt(raw, 0, func(j int) (int, bool) {
-				end, ok := laxjson.SkipValue(raw, j)
-				if start < 0 {
-					start, stop = j, end
-				}
-				return end, ok
-			})
-			if !ok || start < 0 {
-				return 0, false
-			}
-			raw = raw[start:stop]
-		}
-		s, end, ok := laxjson.LaxString(raw, 0)
-		if len(raw) == 0 || !ok || end != len(raw) {
-			return 0, false
-		}
-		return score(s)
-	},
 }
