@@ -47,3 +47,23 @@ func BenchmarkEncodeBidRequest(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkValidJSON checks an AdServer keywords tree (user.ext) the way
+// aRaw does (validJSON) and as it did before (json.Valid).
+func BenchmarkValidJSON(b *testing.B) {
+	ext := []byte(`{"adshares_keywords":{"site":{"domain":["example.com","www.example.com"],"tag":["news","sport"],"quality":["high"]},` +
+		`"device":{"type":["desktop"],"os":["windows"],"browser":["chrome"],"crawler":[false]},"user":{"country":["pl"],"language":["pl","en"],"human_score":[0.9]}}}`)
+	for _, c := range []struct {
+		name  string
+		valid func([]byte) bool
+	}{{"validJSON", validJSON}, {"json.Valid", json.Valid}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(int64(len(ext)))
+			for b.Loop() {
+				if !c.valid(ext) {
+					b.Fatal("refused")
+				}
+			}
+		})
+	}
+}
