@@ -52,9 +52,9 @@ func NewDemand(ctx context.Context, cfg *config.Config, st *store.Store, log *sl
 	if err != nil {
 		return nil, err
 	}
-	// A few writers (database.win_writers) with batches of up to 64
-	// auctions keep commits per second low under load without delaying a
-	// lone auction.
+	// Few writers (database.win_writers, default one) with batches of up
+	// to 64 auctions keep commits per second low under load without
+	// delaying a lone auction.
 	batcher := auction.NewBatcher(st, log, cfg.Database.WinWriters, 64)
 	auctioneer, err := auction.NewAuctioneer(cfg, batcher, opts.Observer, log)
 	if err != nil {

@@ -30,7 +30,7 @@ var defaults = map[string]any{
 	"server.shutdown_timeout":            "10s",
 	"database.max_conns":                 20,
 	"database.win_conns":                 4,
-	"database.win_writers":               2,
+	"database.win_writers":               1,
 	"adserver.clock_skew":                "30s",
 	"auction.tmax":                       "1000ms",
 	"auction.max_concurrent":             512,

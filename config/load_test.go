@@ -271,8 +271,8 @@ func TestDefaults(t *testing.T) {
 	if cfg.Events.BatchSize != 128 {
 		t.Errorf("events.batch_size = %d, want 128", cfg.Events.BatchSize)
 	}
-	if cfg.Database.WinWriters != 2 {
-		t.Errorf("database.win_writers = %d, want 2", cfg.Database.WinWriters)
+	if cfg.Database.WinWriters != 1 {
+		t.Errorf("database.win_writers = %d, want 1", cfg.Database.WinWriters)
 	}
 	if cfg.Inventory.Classifier != "0001000000081a67" || cfg.Inventory.Keywords["quality"][0] != "high" {
 		t.Errorf("inventory defaults = %+v", cfg.Inventory)
