@@ -17,8 +17,10 @@ type Saver interface {
 
 // Batcher groups the wins of concurrent auctions into one transaction, so
 // that under load the database sees one commit per batch, not per auction.
-// A few transactions run at once (slots) so one slow commit does not stall
-// every auction. An auction that finds a slot free and nobody waiting
+// At most writers transactions run at once (slots; database.win_writers,
+// one by default: the biggest batches, the commits wait for the same WAL
+// flush anyway; more let wins go on through another connection while one
+// hangs). An auction that finds a slot free and nobody waiting
 // writes its wins itself (and the queued releases of held notices): no
 // hand-off to a writer goroutine and back, two goroutine wake-ups fewer on
 // the path of a lone /bid. Auctions that find every slot taken queue for the writer
