@@ -270,19 +270,20 @@ func (e *env) cpu() (cpuSnap, error) {
 	if s.postgres, err = TreeCPU(e.cluster.PID(), e.dbBackend); err != nil {
 		return s, fmt.Errorf("bench: PostgreSQL CPU: %w", err)
 	}
-	s.bench = SelfCPU()
+	s.bench, s.steal = SelfCPU(), HostSteal()
 	return s, nil
 }
 
-// cpuSnap is one reading of every process's CPU time.
-type cpuSnap struct{ bridge, proxy, postgres, bench time.Duration }
+// cpuSnap is one reading of every process's CPU time, and of the
+// machine's steal time.
+type cpuSnap struct{ bridge, proxy, postgres, bench, steal time.Duration }
 
 func (a cpuSnap) sub(b cpuSnap) cpuSnap {
-	return cpuSnap{a.bridge - b.bridge, a.proxy - b.proxy, a.postgres - b.postgres, a.bench - b.bench}
+	return cpuSnap{a.bridge - b.bridge, a.proxy - b.proxy, a.postgres - b.postgres, a.bench - b.bench, a.steal - b.steal}
 }
 
 func (a cpuSnap) add(b cpuSnap) cpuSnap {
-	return cpuSnap{a.bridge + b.bridge, a.proxy + b.proxy, a.postgres + b.postgres, a.bench + b.bench}
+	return cpuSnap{a.bridge + b.bridge, a.proxy + b.proxy, a.postgres + b.postgres, a.bench + b.bench, a.steal + b.steal}
 }
 
 // targets builds where each system's calls go.

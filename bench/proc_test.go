@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"testing"
+	"time"
 )
 
 func TestParseStat(t *testing.T) {
@@ -18,6 +19,26 @@ func TestParseStat(t *testing.T) {
 	}
 	if _, err := parseStat([]byte("12 (x) S 1 2")); err == nil {
 		t.Fatal("a short line was accepted")
+	}
+}
+
+func TestParseSteal(t *testing.T) {
+	for _, tc := range []struct {
+		text string
+		want time.Duration
+		ok   bool
+	}{
+		{"cpu  1412084 1836 484522 6385210 35300 0 80424 20887 0 0\ncpu0 1 2 3 4 5 6 7 8 0 0\n", 20887 * clockTick, true},
+		{"cpu  1 2 3 4 5 6 7 0\n", 0, true},
+		{"cpu  1 2 3 4 5 6 7\n", 0, false},        // a kernel without the steal field
+		{"cpu0 1 2 3 4 5 6 7 99 0 0\n", 0, false}, // not the all-CPUs line
+		{"cpu  1 2 3 4 5 6 7 -1 0 0\n", 0, false},
+		{"", 0, false},
+	} {
+		got, err := parseSteal([]byte(tc.text))
+		if (err == nil) != tc.ok || got != tc.want {
+			t.Errorf("parseSteal(%q) = %s, %v; want %s, ok %v", tc.text, got, err, tc.want, tc.ok)
+		}
 	}
 }
 

@@ -62,9 +62,12 @@ type SystemResult struct {
 	// CPU per auction (views mode: per view), in µs: the server process
 	// (bridge or proxy), PostgreSQL (all its processes), and the bench
 	// process itself (load generator and simulated DSPs).
-	CPUServerUS   *float64  `json:"cpu_server_us"`
-	CPUPostgresUS *float64  `json:"cpu_postgres_us"`
-	CPUBenchUS    float64   `json:"cpu_bench_us"`
+	CPUServerUS   *float64 `json:"cpu_server_us"`
+	CPUPostgresUS *float64 `json:"cpu_postgres_us"`
+	CPUBenchUS    float64  `json:"cpu_bench_us"`
+	// StealMSPerS is the machine's steal time while this system ran: the
+	// hypervisor keeping runnable virtual CPUs waiting (ms per second).
+	StealMSPerS   float64   `json:"host_steal_ms_per_s"`
 	RoundRates    []float64 `json:"round_rates"` // per round, auctions/s (views/s in views mode)
 	PoolExhausted bool      `json:"pool_exhausted,omitempty"`
 	FirstError    string    `json:"first_error,omitempty"`
@@ -200,6 +203,7 @@ func (r *Report) WriteTable(w io.Writer) {
 			return num("%.0f", v)
 		}, ratio(rt.CPUWithDB)},
 		{true, "CPU µs/" + r.Unit + ": bench", func(s *SystemResult) string { return num("%.0f", s.CPUBenchUS) }, ""},
+		{true, "host steal ms/s", func(s *SystemResult) string { return num("%.1f", s.StealMSPerS) }, ""},
 	}
 	width := 0
 	for _, l := range lines {
@@ -236,6 +240,7 @@ func (r *Report) WriteTable(w io.Writer) {
 	}
 
 	fmt.Fprintf(w, "\nserver: the bridge process, or the floor proxy process; bench: this process (load generator and simulated DSPs)\n")
+	fmt.Fprintf(w, "host steal: time the hypervisor kept this machine's runnable virtual CPUs off the real ones (/proc/stat); it stretches every tail\n")
 	fmt.Fprintf(w, "bridge RSS: %.0f MB at start, %.0f MB at most, %.0f MB at the end\n", r.BridgeRSSMB.Start, r.BridgeRSSMB.Max, r.BridgeRSSMB.End)
 	if r.Ratios != nil && len(r.Ratios.RoundRates) > 1 {
 		var parts []string
