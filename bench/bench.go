@@ -47,7 +47,8 @@ type Options struct {
 	DSPs               int           // bidding DSPs (1)
 	HungDSP            bool          // one more DSP that never answers
 	MinSlots, MaxSlots int           // slots per /bid (1..1)
-	Concurrency        int           // closed-loop callers (16)
+	Concurrency        int           // callers (16): closed loop, or at most this many calls in flight with Rate
+	Rate               float64       // open loop: calls started per second per system (0: closed loop)
 	Duration           time.Duration // measured time per system, all rounds together (10s)
 	Rounds             int           // rounds alternating the systems (3)
 	Warmup             time.Duration // per system, unmeasured, before the rounds (1s, at least 200ms)
@@ -139,6 +140,9 @@ func (o *Options) Validate() error {
 	}
 	if o.Concurrency < 1 || o.Concurrency > 4096 {
 		bad("--concurrency %d: must be 1..4096", o.Concurrency)
+	}
+	if o.Rate < 0 || o.Rate > 1e6 {
+		bad("--rate %g: must be 0 (closed loop) or up to 1000000 calls/s", o.Rate)
 	}
 	if o.Rounds < 1 || o.Duration/time.Duration(max(o.Rounds, 1)) < 100*time.Millisecond {
 		bad("--duration %s over %d round(s): each round must measure each system at least 100ms", o.Duration, o.Rounds)
@@ -290,7 +294,7 @@ func newGenerator(o *Options, e *env) (*generator, error) {
 	r := rand.New(rand.NewPCG(o.Seed, 0xb1d))
 	g := &generator{
 		concurrency: o.Concurrency, mixed: o.Mode == ModeMixed, viewFraction: o.ViewFraction, clickFraction: o.ClickFraction,
-		lateAfter: o.TMax + 10*time.Millisecond, seed: o.Seed,
+		lateAfter: o.TMax + 10*time.Millisecond, seed: o.Seed, rate: o.Rate,
 	}
 	var err error
 	if g.bids, err = buildBidBodies(r, e.creatives, 512, o.MinSlots, o.MaxSlots); err != nil {

@@ -18,12 +18,15 @@ import (
 	"github.com/adshares/dsp-bridge/adserversim"
 )
 
-// caller is one closed-loop caller.
+// caller is one caller: closed loop (calls again once answered), or with
+// pace open loop (calls at each scheduled start it takes).
 type caller struct {
 	g        *generator
 	t        *target
 	work     work
 	validate bool
+	pace     <-chan time.Time // open loop: scheduled starts (nil: closed loop)
+	wait     time.Duration    // open loop: how late the current call started
 	stop     *atomic.Bool
 	prepLeft *atomic.Int64
 	rnd      *rand.Rand
@@ -50,7 +53,20 @@ type bidEntry struct {
 }
 
 func (c *caller) loop(ctx context.Context, deadline time.Time) {
-	for !c.stop.Load() && ctx.Err() == nil && time.Now().Before(deadline) {
+	for !c.stop.Load() && ctx.Err() == nil && (c.pace != nil || time.Now().Before(deadline)) {
+		if c.pace != nil {
+			// Open loop: every scheduled call is made, the late ones
+			// too, until the schedule (which ends at the deadline) runs out.
+			select {
+			case at, ok := <-c.pace:
+				if !ok {
+					return
+				}
+				c.wait = max(time.Since(at), 0)
+			case <-ctx.Done():
+				return
+			}
+		}
 		switch {
 		case c.work == workViews && c.t.sys != Bridge:
 			// The floor answers any ext_id: no pool to use up.
@@ -72,6 +88,15 @@ func (c *caller) loop(ctx context.Context, deadline time.Time) {
 			c.floorBid()
 		}
 	}
+}
+
+// queued is, once, how late the current call started after its scheduled
+// start (open loop; 0 in closed loop): added to its latency, so that a call
+// that waited for a free caller counts the wait, as its visitor would.
+func (c *caller) queued() time.Duration {
+	w := c.wait
+	c.wait = 0
+	return w
 }
 
 func (c *caller) fail(counter *int64, what string, err error, status int) {
@@ -120,7 +145,7 @@ func (c *caller) bridgeBid() {
 	down := c.g.outage.overlaps(start, start.Add(lat))
 	c.res.Bids++
 	c.res.Slots += int64(len(b.creatives))
-	c.res.Bid.Record(lat)
+	c.res.Bid.Record(lat + c.queued())
 	switch {
 	case lat <= c.g.lateAfter:
 	case down:
@@ -200,7 +225,7 @@ func (c *caller) floorBid() {
 	}
 	c.res.Bids++
 	c.res.Slots += int64(b.imps)
-	c.res.Bid.Record(lat)
+	c.res.Bid.Record(lat + c.queued())
 	if lat > c.g.lateAfter {
 		c.res.Late++
 	}
@@ -253,7 +278,7 @@ func (c *caller) viewAndClick(w win, click bool) {
 	u := withQuery(base, c.g.views[c.rnd.IntN(len(c.g.views))].query(w.extID, cid))
 	start := time.Now()
 	status, lat, err := c.do(c.t.client, http.MethodGet, u, nil, &c.buf)
-	c.res.View.Record(lat)
+	c.res.View.Record(lat + c.queued())
 	if err != nil || status != http.StatusNoContent {
 		if c.g.outage.overlaps(start, start.Add(lat)) {
 			c.res.ViewOutage++

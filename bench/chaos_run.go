@@ -38,6 +38,11 @@ func (o *Options) ValidateChaos() error {
 	if o.Duration < 10*time.Second {
 		errs = append(errs, fmt.Errorf("--chaos --duration %s: at least 10s, to fit a PostgreSQL restart, a kill and a crash", o.Duration))
 	}
+	if o.Rate != 0 {
+		// The soak's outages and its stall accounting assume callers that
+		// wait for their answers.
+		errs = append(errs, fmt.Errorf("--chaos --rate %g: the soak runs closed loop only", o.Rate))
+	}
 	if o.FaultRate < 0 || o.FaultRate > 0.5 {
 		errs = append(errs, fmt.Errorf("--fault-rate %g: must be within 0..0.5", o.FaultRate))
 	}

@@ -123,6 +123,7 @@ func (t *tally) merge(o *tally) {
 // generator holds the pre-built calls and what the bridge answered.
 type generator struct {
 	concurrency   int
+	rate          float64 // open loop: calls started per second (0: closed loop)
 	mixed         bool
 	viewFraction  float64
 	clickFraction float64
@@ -166,6 +167,14 @@ func (g *generator) run(ctx context.Context, t *target, w work, d time.Duration,
 	}
 	deadline := time.Now().Add(d)
 	start := time.Now()
+	quit := make(chan struct{})
+	defer close(quit)
+	if g.rate > 0 && w != workPrep {
+		ticks := pace(start, d, g.rate, quit)
+		for _, c := range callers {
+			c.pace = ticks
+		}
+	}
 	var wg sync.WaitGroup
 	for _, c := range callers {
 		wg.Add(1)

@@ -185,7 +185,7 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 func (m *measure) report() *Report {
 	o := m.o
 	r := &Report{
-		Mode: o.Mode, Unit: m.unit(), DSPs: o.DSPs, HungDSP: o.HungDSP, Slots: o.slotsLabel(), Concurrency: o.Concurrency,
+		Mode: o.Mode, Unit: m.unit(), DSPs: o.DSPs, HungDSP: o.HungDSP, Slots: o.slotsLabel(), Concurrency: o.Concurrency, Rate: o.Rate,
 		DurationS: o.Duration.Seconds(), Rounds: o.Rounds, TMaxMS: ms(o.TMax), DSPLatencyMS: ms(o.DSPLatency), NoBURL: o.NoBURL,
 	}
 	if o.Mode == ModeMixed {

@@ -26,6 +26,7 @@ func TestOptionsValidate(t *testing.T) {
 		{Options{Exe: "x", MinSlots: 3, MaxSlots: 2}, "--slots"},
 		{Options{Exe: "x", MinSlots: 1, MaxSlots: MaxSlots + 1}, "--slots"},
 		{Options{Exe: "x", Concurrency: -1}, "--concurrency"},
+		{Options{Exe: "x", Rate: -5}, "--rate"},
 		{Options{Exe: "x", Duration: time.Second, Rounds: 20}, "--duration"},
 		{Options{Exe: "x", Mode: "fast"}, "--mode"},
 		{Options{Exe: "x", ViewFraction: 1.5}, "--view-fraction"},

@@ -22,7 +22,8 @@ type Report struct {
 	HungDSP       bool              `json:"hung_dsp"`
 	Slots         string            `json:"slots"`
 	Concurrency   int               `json:"concurrency"`
-	DurationS     float64           `json:"duration_s"` // measured per system, over all rounds
+	Rate          float64           `json:"rate,omitempty"` // open loop: calls started per second (absent: closed loop)
+	DurationS     float64           `json:"duration_s"`     // measured per system, over all rounds
 	Rounds        int               `json:"rounds"`
 	TMaxMS        float64           `json:"tmax_ms"`
 	DSPLatencyMS  float64           `json:"dsp_latency_ms"`
@@ -124,8 +125,12 @@ func (r *Report) WriteTable(w io.Writer) {
 	if r.Mode == ModeViews {
 		slots = fmt.Sprintf("views of distinct wins (made first by unmeasured /bid calls of %d slots)", MaxSlots)
 	}
-	fmt.Fprintf(w, "bridge bench: mode %s, %d DSP(s)%s, %s, concurrency %d, %s measured per system in %d round(s), tmax %s, DSP latency %s\n",
-		r.Mode, r.DSPs, hung, slots, r.Concurrency, fmtSeconds(r.DurationS), r.Rounds, fmtMS(r.TMaxMS), fmtMS(r.DSPLatencyMS))
+	load := fmt.Sprintf("concurrency %d", r.Concurrency)
+	if r.Rate > 0 {
+		load = fmt.Sprintf("open loop at %g calls/s (at most %d in flight)", r.Rate, r.Concurrency)
+	}
+	fmt.Fprintf(w, "bridge bench: mode %s, %d DSP(s)%s, %s, %s, %s measured per system in %d round(s), tmax %s, DSP latency %s\n",
+		r.Mode, r.DSPs, hung, slots, load, fmtSeconds(r.DurationS), r.Rounds, fmtMS(r.TMaxMS), fmtMS(r.DSPLatencyMS))
 	if r.Mode == ModeMixed {
 		fmt.Fprintf(w, "  %.0f%% of wins viewed, %.0f%% of views clicked\n", 100*r.ViewFraction, 100*r.ClickFraction)
 	}

@@ -81,6 +81,32 @@ func TestBenchSmokeJSON(t *testing.T) {
 	}
 }
 
+// Open loop: each system gets exactly the calls of its schedule (2 rounds
+// of 500 ms at 150/s: 75 a round), however fast the machine answers them,
+// and every latency is recorded from its scheduled start.
+func TestBenchOpenLoop(t *testing.T) {
+	code, out, errs := benchRun(t, "--rate", "150", "--duration", "1s", "--rounds", "2", "--warmup", "200ms", "--concurrency", "4", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errs)
+	}
+	var r bench.Report
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if !r.OK || r.Rate != 150 || len(r.Systems) != 3 {
+		t.Fatalf("not OK or not open loop: rate %g, %d systems, problems %q\n%s", r.Rate, len(r.Systems), r.Problems, errs)
+	}
+	for _, s := range r.Systems {
+		if s.Auctions != 150 || s.Bid.N != 150 || s.Errors != 0 {
+			t.Errorf("%s: %d auctions, %d latencies, %d errors; want 150, 150, 0", s.System, s.Auctions, s.Bid.N, s.Errors)
+		}
+	}
+	// --chaos measures closed loop only, and says so.
+	if code, _, errs := benchRun(t, "--chaos", "--rate", "10", "--duration", "10s"); code == 0 || !strings.Contains(errs, "--rate") {
+		t.Errorf("--chaos --rate: exit %d\n%s", code, errs)
+	}
+}
+
 // Views mode, as a table: the rows of views are there, the /bid rows are
 // not (the wins are made first and not measured), and the books pass; with
 // --pprof the progress names the bridge's pprof address.
@@ -94,7 +120,7 @@ func TestBenchViewsTable(t *testing.T) {
 		t.Errorf("progress lacks the pprof address:\n%s", errs)
 	}
 	for _, want := range []string{"mode views", "fsync=on synchronous_commit=on", "BRIDGE", "FLOOR", "BRIDGE/FLOOR", "views/s", "/view p50 ms",
-		"/view p99 ms", "/view p99.9 ms", "CPU µs/view: server", "CPU µs/view: PostgreSQL", "CPU µs/view: bench", "bridge RSS:", "bridge/floor rate by round:", "books: OK"} {
+		"/view p99 ms", "/view p99.9 ms", "CPU µs/view: server", "CPU µs/view: PostgreSQL", "CPU µs/view: bench", "host steal ms/s", "bridge RSS:", "bridge/floor rate by round:", "books: OK"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}
