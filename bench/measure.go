@@ -170,15 +170,6 @@ func rate(n int64, d time.Duration) float64 {
 	return float64(n) / d.Seconds()
 }
 
-// stealRate is the machine's steal time per second measured, in ms/s
-// (1000 would be one whole CPU taken away).
-func stealRate(steal, elapsed time.Duration) float64 {
-	if elapsed <= 0 || steal <= 0 {
-		return 0
-	}
-	return ms(steal) / elapsed.Seconds()
-}
-
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // report turns the sums into the Report (without books and memory).
@@ -211,7 +202,7 @@ func (m *measure) report() *Report {
 			Views: t.Views, ViewsPS: rate(t.Views, t.Elapsed), Clicks: t.Clicks,
 			Errors: t.BidErrors + t.ViewErrors + t.ClickErrors, BidErrors: t.BidErrors, ViewErrors: t.ViewErrors, ClickErrors: t.ClickErrors,
 			NoBids: t.NoBids, Late: t.Late, Bid: latencyOf(&t.Bid), View: latencyOf(&t.View),
-			CPUBenchUS: *per(a.cpu.bench), StealMSPerS: stealRate(a.cpu.steal, t.Elapsed), RoundRates: a.roundRates, PoolExhausted: t.Exhausted, FirstError: t.FirstError,
+			CPUBenchUS: *per(a.cpu.bench), StealMSPerS: rate(a.cpu.steal.Milliseconds(), t.Elapsed), RoundRates: a.roundRates, PoolExhausted: t.Exhausted, FirstError: t.FirstError,
 		}
 		switch sys {
 		case Bridge:

@@ -25,14 +25,14 @@ func scheduled(d time.Duration, rate float64) int {
 // sending (coordinated omission).
 func pace(start time.Time, d time.Duration, rate float64, quit <-chan struct{}) <-chan time.Time {
 	n := scheduled(d, rate)
-	// Room for a second of calls: the schedule runs ahead of busy callers
-	// without waiting for them.
-	ch := make(chan time.Time, max(1, min(n, int(rate)+1, 1<<16)))
+	// Unbuffered: while every caller is busy the send waits, and the
+	// starts it then hands out still carry their scheduled times, so the
+	// wait is counted all the same.
+	ch := make(chan time.Time)
 	go func() {
 		defer close(ch)
-		timer := time.NewTimer(0)
+		timer := time.NewTimer(time.Hour) // Reset before every use (Go 1.23+ timers drop a stale tick)
 		defer timer.Stop()
-		<-timer.C
 		for k := range n {
 			at := start.Add(time.Duration(float64(k) / rate * float64(time.Second)))
 			if wait := time.Until(at); wait > 0 {
