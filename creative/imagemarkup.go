@@ -68,8 +68,15 @@ func ParseImageMarkup(adm string) (*ImageMarkup, error) {
 	case KindVAST:
 		return nil, unrenderable("XML markup is not image markup")
 	}
-	if strings.Contains(strings.ToLower(adm), "mraid.js") {
+	lower := strings.ToLower(adm)
+	if strings.Contains(lower, "mraid.js") {
 		return nil, unrenderable("MRAID markup")
+	}
+	// A script tag anywhere, even where the tokenizer reads it as text
+	// (a comment, a <title>): conditional comments run it in old
+	// browsers, and no image markup needs the string.
+	if strings.Contains(lower, "<script") {
+		return nil, unrenderable("a script in the markup")
 	}
 	p := imageParser{}
 	z := html.NewTokenizer(strings.NewReader(adm))

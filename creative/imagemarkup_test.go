@@ -57,6 +57,9 @@ func TestParseImageMarkupRefuses(t *testing.T) {
 		{"script", `<script>document.write('x')</script>` + img, "script", ReasonUnrenderable},
 		{"external script", img + `<script src="http://127.0.0.1/t.js"></script>`, "script", ReasonUnrenderable},
 		{"noscript", `<noscript>` + img + `</noscript>`, "script", ReasonUnrenderable},
+		{"script in a bogus comment", `<!000<sCript>` + img, "script", ReasonUnrenderable}, // found by FuzzParseImageMarkup
+		{"script in a conditional comment", `<!--[if IE]><script>alert(1)</script><![endif]-->` + img, "script", ReasonUnrenderable},
+		{"script in a title", `<title><script>x</script></title>` + img, "script", ReasonUnrenderable},
 		{"MRAID", `<img src="http://127.0.0.1/i.png"><!-- <script src="MRAID.js"> -->`, "MRAID", ReasonUnrenderable},
 		{"iframe", `<iframe src="http://127.0.0.1/ad.html" width=300 height=250></iframe>`, "iframe", ReasonUnrenderable},
 		{"object", `<object data="http://127.0.0.1/a.swf"></object>` + img, "object", ReasonUnrenderable},
