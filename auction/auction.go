@@ -86,6 +86,10 @@ func (a *Auctioneer) Run(ctx context.Context, req *Request) *AuctionResult {
 		res.Outcome = AuctionOverloaded
 		return res
 	}
+	// Running, so a commit of other auctions' wins may wait for this one
+	// (commitdelay.go) until it saves or ends.
+	arrived := a.expectSave()
+	defer arrived()
 	// One set for the whole auction, whatever a reload does meanwhile.
 	set := a.set.Load()
 	if why := set.traffic.invalid(req); why != "" {
@@ -154,14 +158,16 @@ func (a *Auctioneer) Run(ctx context.Context, req *Request) *AuctionResult {
 	// (or refusing, when the database is gone) after a save cut off at
 	// tmax itself was late by the time it took, several ms on a starved
 	// machine (bridge bench --chaos, during PostgreSQL's crash).
-	a.finish(ctx, dspCtx, deadline.Add(-set.reserve/5), res, base.ID, req, cands)
+	a.finish(ctx, dspCtx, deadline.Add(-set.reserve/5), res, base.ID, req, cands, arrived)
 	return res
 }
 
 // finish picks the winner of every slot (resolving its creative by until,
 // creatives.go) by the end of dspCtx (tmax less the reserve), stores the
-// wins by deadline (a little before tmax) and fills res.
-func (a *Auctioneer) finish(ctx, dspCtx context.Context, deadline time.Time, res *AuctionResult, auctionID string, req *Request, cands []candidate) {
+// wins by deadline (a little before tmax) and fills res. arrived tells
+// the Batcher once the wins are queued, or that there are none.
+func (a *Auctioneer) finish(ctx, dspCtx context.Context, deadline time.Time, res *AuctionResult, auctionID string, req *Request,
+	cands []candidate, arrived func()) {
 	outs := a.place(dspCtx, auctionID, req.securePage(), req.Slots, cands)
 	a.reportRefusals(ctx, auctionID, res, outs)
 	won := 0
@@ -192,13 +198,14 @@ func (a *Auctioneer) finish(ctx, dspCtx context.Context, deadline time.Time, res
 			ServeURL: p.serveURL, Delivery: p.delivery})
 	}
 	if len(rows) == 0 {
+		arrived()
 		res.Outcome = AuctionNoBid
 		a.sendLosses(auctionID, outs, true)
 		return
 	}
 	saveCtx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
-	if err := a.saver.Save(saveCtx, rows); err != nil {
+	if err := a.save(saveCtx, rows, arrived); err != nil {
 		a.cr.notStored(rows)
 		if ctx.Err() != nil {
 			res.Outcome = AuctionCancelled // the caller hung up while the wins were stored

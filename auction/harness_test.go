@@ -91,7 +91,7 @@ func newEnvLogged(t testing.TB, cfg *config.Config, saver Saver, log *slog.Logge
 	e := &env{t: t, cfg: cfg, obs: &recorder{}, catalog: catalog}
 	if saver == nil {
 		e.st = testdb.New(t)
-		b := NewBatcher(e.st, discard, 2, 16)
+		b := NewBatcher(e.st, discard, BatcherOptions{Writers: 2, MaxBatch: 16, CommitDelay: cfg.Database.WinCommitDelay})
 		t.Cleanup(b.Close)
 		saver = b
 	}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/adshares/dsp-bridge/store"
 )
@@ -20,12 +21,13 @@ type Saver interface {
 // At most writers transactions run at once (slots; database.win_writers,
 // one by default: the biggest batches, the commits wait for the same WAL
 // flush anyway; more let wins go on through another connection while one
-// hangs). An auction that finds a slot free and nobody waiting
-// writes its wins itself (and the queued releases of held notices): no
-// hand-off to a writer goroutine and back, two goroutine wake-ups fewer on
-// the path of a lone /bid. Auctions that find every slot taken queue for the writer
-// goroutines, which take a slot as one frees and write the queue in
-// batches.
+// hangs). An auction that finds a slot free, nobody waiting and no other
+// auction running writes its wins itself (and the queued releases of held
+// notices): no hand-off to a writer goroutine and back, two goroutine
+// wake-ups fewer on the path of a lone /bid. The others queue for the
+// writer goroutines, which take a slot as one frees and write the queue in
+// batches, waiting up to the commit delay (database.win_commit_delay) for
+// the auctions still running to join (commitdelay.go).
 type Batcher struct {
 	st       *store.Store
 	log      *slog.Logger
@@ -35,6 +37,10 @@ type Batcher struct {
 	wg       sync.WaitGroup
 	stop     chan struct{}
 	once     sync.Once
+	// delay, expecting and idle: see commitdelay.go.
+	delay     time.Duration
+	expecting atomic.Int64
+	idle      chan struct{}
 	// applying tracks the cancels of held notices that an auction writing
 	// its own wins leaves to a goroutine, so as not to answer after them;
 	// closed (under mu) stops new ones once Close waits.
@@ -64,12 +70,19 @@ func (j *saveJob) finish(err error) {
 	j.done <- err
 }
 
-// NewBatcher starts writers goroutines (at least one) that write batches
-// of up to maxBatch auctions' wins. Close stops them.
-func NewBatcher(st *store.Store, log *slog.Logger, writers, maxBatch int) *Batcher {
-	writers, maxBatch = max(writers, 1), max(maxBatch, 1) // a config built in code may leave them 0
+// BatcherOptions shape a Batcher's transactions.
+type BatcherOptions struct {
+	Writers     int           // transactions at once (database.win_writers)
+	MaxBatch    int           // auctions' wins in one transaction at most
+	CommitDelay time.Duration // how long a commit waits for running auctions (database.win_commit_delay)
+}
+
+// NewBatcher starts o.Writers goroutines (at least one) that write batches
+// of up to o.MaxBatch auctions' wins. Close stops them.
+func NewBatcher(st *store.Store, log *slog.Logger, o BatcherOptions) *Batcher {
+	writers, maxBatch := max(o.Writers, 1), max(o.MaxBatch, 1) // a config built in code may leave them 0
 	b := &Batcher{st: st, log: log, queue: make(chan *saveJob, writers*maxBatch), slots: make(chan struct{}, writers),
-		maxBatch: maxBatch, stop: make(chan struct{})}
+		maxBatch: maxBatch, stop: make(chan struct{}), delay: max(o.CommitDelay, 0), idle: make(chan struct{}, 1)}
 	for range writers {
 		b.wg.Add(1)
 		go b.run()
@@ -80,6 +93,19 @@ func NewBatcher(st *store.Store, log *slog.Logger, writers, maxBatch int) *Batch
 // Save queues the wins and waits until they are committed, or ctx ends.
 // An error means the wins may not be stored: the caller answers no bid.
 func (b *Batcher) Save(ctx context.Context, wins []store.Auction) error {
+	return b.save(ctx, wins, nil)
+}
+
+// save is Save for an auction counted by expect: arrived (if not nil) is
+// called once its wins are queued or being written, or it gives up.
+func (b *Batcher) save(ctx context.Context, wins []store.Auction, arrived func()) error {
+	self := int64(0)
+	if arrived != nil {
+		self = 1
+		defer arrived()
+	} else {
+		arrived = func() {}
+	}
 	if len(wins) == 0 {
 		return nil
 	}
@@ -89,11 +115,13 @@ func (b *Batcher) Save(ctx context.Context, wins []store.Auction) error {
 		return errors.New("bridge: batcher closed")
 	default:
 	}
-	if len(b.queue) == 0 {
+	if len(b.queue) == 0 && !b.company(self) {
 		select {
 		case b.slots <- struct{}{}:
-			// A free slot and nobody queued: write here, alone, so that
-			// the commit is bounded by this auction's own deadline.
+			// A free slot, nobody queued and nobody to wait for: write
+			// here, alone, so that the commit is bounded by this
+			// auction's own deadline.
+			arrived()
 			later := b.write([]*saveJob{job})
 			<-b.slots
 			b.applyLater(later)
@@ -104,6 +132,7 @@ func (b *Batcher) Save(ctx context.Context, wins []store.Auction) error {
 	job.done = make(chan error, 1) // queued: a writer answers it
 	select {
 	case b.queue <- job:
+		arrived() // after the queue: a writer that sees nobody left running finds it there
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-b.stop:
@@ -120,6 +149,8 @@ func (b *Batcher) Save(ctx context.Context, wins []store.Auction) error {
 func (b *Batcher) run() {
 	defer b.wg.Done()
 	jobs := make([]*saveJob, 0, b.maxBatch)
+	timer := time.NewTimer(time.Hour) // the commit delay's, reset by wait
+	timer.Stop()
 	for {
 		select {
 		case <-b.stop:
@@ -128,7 +159,7 @@ func (b *Batcher) run() {
 			jobs = append(jobs[:0], j)
 		}
 		b.slots <- struct{}{}
-		jobs = b.fill(jobs)
+		jobs = b.wait(b.fill(jobs), timer)
 		later := b.write(jobs)
 		<-b.slots
 		if len(later) > 0 {

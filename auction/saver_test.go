@@ -18,7 +18,7 @@ import (
 // table's CHECK) fails only its own auction, even when batched with others.
 func TestBatcherStoresConcurrentWinsAndIsolatesABadOne(t *testing.T) {
 	st := testdb.New(t)
-	b := NewBatcher(st, discard, 2, 64)
+	b := NewBatcher(st, discard, BatcherOptions{Writers: 2, MaxBatch: 64})
 	defer b.Close()
 	const n = 40
 	errs := make([]error, n)
@@ -55,7 +55,7 @@ func TestBatcherStoresConcurrentWinsAndIsolatesABadOne(t *testing.T) {
 // a writer that never comes.
 func TestBatcherWithZeroWritersStillStores(t *testing.T) {
 	st := testdb.New(t)
-	b := NewBatcher(st, discard, 0, 0)
+	b := NewBatcher(st, discard, BatcherOptions{})
 	defer b.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -91,7 +91,7 @@ func TestBatcherCommitsQueuedReleasesWithWins(t *testing.T) {
 	// No run goroutine: only the batcher takes from this queue.
 	var notified int
 	r := &releaser{st: st, notify: func() { notified++ }, log: discard, now: time.Now, queue: make(chan releaseJob, 8), stop: make(chan struct{})}
-	b := NewBatcher(st, discard, 1, 64)
+	b := NewBatcher(st, discard, BatcherOptions{Writers: 1, MaxBatch: 64})
 	b.rel.Store(r)
 	r.done([]string{"h1"}, true)
 	r.done([]string{"h2"}, false)

@@ -53,9 +53,11 @@ func NewDemand(ctx context.Context, cfg *config.Config, st *store.Store, log *sl
 		return nil, err
 	}
 	// Few writers (database.win_writers, default one) with batches of up
-	// to 64 auctions keep commits per second low under load without
-	// delaying a lone auction.
-	batcher := auction.NewBatcher(st, log, cfg.Database.WinWriters, 64)
+	// to 64 auctions, waiting briefly for the auctions still running
+	// (database.win_commit_delay), keep commits per second low under load
+	// without delaying a lone auction.
+	batcher := auction.NewBatcher(st, log, auction.BatcherOptions{Writers: cfg.Database.WinWriters, MaxBatch: 64,
+		CommitDelay: cfg.Database.WinCommitDelay})
 	auctioneer, err := auction.NewAuctioneer(cfg, batcher, opts.Observer, log)
 	if err != nil {
 		batcher.Close()

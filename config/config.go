@@ -79,6 +79,9 @@ type Database struct {
 	// WinWriters is how many transactions of wins run at once: the wins of
 	// the auctions that arrive meanwhile wait and share the next commit.
 	WinWriters int `mapstructure:"win_writers"`
+	// WinCommitDelay is how long a commit of wins waits for the auctions
+	// still running to join it (0: it never waits).
+	WinCommitDelay time.Duration `mapstructure:"win_commit_delay"`
 }
 
 // Adshares holds the bridge's own ADS account.

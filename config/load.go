@@ -31,6 +31,7 @@ var defaults = map[string]any{
 	"database.max_conns":                 20,
 	"database.win_conns":                 4,
 	"database.win_writers":               1,
+	"database.win_commit_delay":          "500us",
 	"adserver.clock_skew":                "30s",
 	"auction.tmax":                       "1000ms",
 	"auction.max_concurrent":             512,

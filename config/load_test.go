@@ -62,6 +62,7 @@ var samples = map[string]sample{
 	"database.max_conns":                 {`9`, "9", func(c *Config) any { return c.Database.MaxConns }, int32(9)},
 	"database.win_conns":                 {`2`, "2", func(c *Config) any { return c.Database.WinConns }, int32(2)},
 	"database.win_writers":               {`3`, "3", func(c *Config) any { return c.Database.WinWriters }, 3},
+	"database.win_commit_delay":          {`2ms`, "2ms", func(c *Config) any { return c.Database.WinCommitDelay }, 2 * time.Millisecond},
 	"adshares.address":                   {`0001-00000005-CBCA`, "0001-00000005-CBCA", func(c *Config) any { return c.Adshares.Address }, "0001-00000005-CBCA"},
 	"adserver.address":                   {`0001-00000005-CBCA`, "0001-00000005-CBCA", func(c *Config) any { return c.AdServer.Address }, "0001-00000005-CBCA"},
 	"adserver.public_key":                {`"d04ab232742bb4ab3a1368bd4615e4e6d0224ab71a016baf8520a332c9778737"`, "d04ab232742bb4ab3a1368bd4615e4e6d0224ab71a016baf8520a332c9778737", func(c *Config) any { return c.AdServer.PublicKey }, "d04ab232742bb4ab3a1368bd4615e4e6d0224ab71a016baf8520a332c9778737"},
@@ -271,8 +272,8 @@ func TestDefaults(t *testing.T) {
 	if cfg.Events.BatchSize != 128 {
 		t.Errorf("events.batch_size = %d, want 128", cfg.Events.BatchSize)
 	}
-	if cfg.Database.WinWriters != 1 {
-		t.Errorf("database.win_writers = %d, want 1", cfg.Database.WinWriters)
+	if cfg.Database.WinWriters != 1 || cfg.Database.WinCommitDelay != 500*time.Microsecond {
+		t.Errorf("database.win_writers, win_commit_delay = %d, %s, want 1, 500µs", cfg.Database.WinWriters, cfg.Database.WinCommitDelay)
 	}
 	if cfg.Inventory.Classifier != "0001000000081a67" || cfg.Inventory.Keywords["quality"][0] != "high" {
 		t.Errorf("inventory defaults = %+v", cfg.Inventory)

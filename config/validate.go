@@ -99,6 +99,9 @@ func (c *Config) Validate() []string {
 	if pool := c.winPool(); c.Database.WinWriters < 1 || (pool > 0 && c.Database.WinWriters > int(pool)) {
 		add("database.win_writers: %d must be from 1 to the connections that store wins (%d)", c.Database.WinWriters, pool)
 	}
+	if c.Database.WinCommitDelay < 0 || c.Database.WinCommitDelay > 10*time.Millisecond {
+		add("database.win_commit_delay: %s is outside 0..10ms", c.Database.WinCommitDelay)
+	}
 	p = append(p, c.validateDSPs()...)
 	p = append(p, c.validateSupply()...)
 	p = append(p, c.validateMoney()...)

@@ -28,6 +28,7 @@ func Config(dsps ...config.DSP) *config.Config {
 		Listen: "127.0.0.1:8015", BaseURL: BaseURL,
 		Server:   config.Server{MaxBodyBytes: 64 << 10, ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second, ShutdownTimeout: time.Second},
 		Adshares: config.Adshares{Address: BridgeAddr},
+		Database: config.Database{WinCommitDelay: 500 * time.Microsecond}, // the default
 		Auction: config.Auction{TMax: time.Second, MaxConcurrent: 64, BidFloor: "0", ImpExp: 24 * time.Hour,
 			Breaker: config.Breaker{Enabled: boolp(false), Failures: 5, OpenFor: 10 * time.Second, HalfOpenRequests: 1}},
 		Money: config.Money{AdsUSD: "0.05", Rates: map[string]string{"KRW": "0.00075", "EUR": "1.08"}},
