@@ -28,6 +28,25 @@ func commits(t *testing.T, st *store.Store, extIDs []string) int {
 	return n
 }
 
+// commitsSeen records the auctions of every commit a Batcher reports.
+type commitsSeen struct {
+	NopObserver
+	mu sync.Mutex
+	n  []int
+}
+
+func (c *commitsSeen) ObserveWinCommit(auctions int) {
+	c.mu.Lock()
+	c.n = append(c.n, auctions)
+	c.mu.Unlock()
+}
+
+func (c *commitsSeen) all() []int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]int(nil), c.n...)
+}
+
 // answered is what c gives, failing the test if nothing comes in 30 s: a
 // save held for company it should not wait for.
 func answered(t *testing.T, c <-chan error) error {
@@ -83,7 +102,10 @@ func TestCommitDelay(t *testing.T) {
 		}
 	}
 	t.Run("running auctions share one commit", func(t *testing.T) {
-		st, b := batcher(t, 64, 10*time.Second)
+		st := testdb.New(t)
+		seen := &commitsSeen{}
+		b := NewBatcher(st, discard, BatcherOptions{Writers: 1, MaxBatch: 64, CommitDelay: 10 * time.Second, Observer: seen})
+		t.Cleanup(b.Close)
 		ids := []string{"s0", "s1", "s2", "s3"}
 		arrived := make([]func(), len(ids))
 		for i := range ids {
@@ -100,6 +122,9 @@ func TestCommitDelay(t *testing.T) {
 		saveAll(t, b, ids[1:], arrived[1:], first)
 		if n := commits(t, st, ids); n != 1 {
 			t.Errorf("4 running auctions' wins in %d commits, want 1", n)
+		}
+		if got := seen.all(); len(got) != 1 || got[0] != 4 {
+			t.Errorf("commits observed %v, want [4]", got)
 		}
 	})
 	t.Run("with no delay each lone auction commits at once", func(t *testing.T) {

@@ -41,6 +41,7 @@ type Batcher struct {
 	delay     time.Duration
 	expecting atomic.Int64
 	idle      chan struct{}
+	commits   CommitObserver // nil: none
 	// applying tracks the cancels of held notices that an auction writing
 	// its own wins leaves to a goroutine, so as not to answer after them;
 	// closed (under mu) stops new ones once Close waits.
@@ -75,6 +76,13 @@ type BatcherOptions struct {
 	Writers     int           // transactions at once (database.win_writers)
 	MaxBatch    int           // auctions' wins in one transaction at most
 	CommitDelay time.Duration // how long a commit waits for running auctions (database.win_commit_delay)
+	Observer    Observer      // told of each commit if it is a CommitObserver (nil: none)
+}
+
+// CommitObserver may be implemented by an Observer that also wants each
+// commit of wins: how many auctions shared it (metrics).
+type CommitObserver interface {
+	ObserveWinCommit(auctions int)
 }
 
 // NewBatcher starts o.Writers goroutines (at least one) that write batches
@@ -83,6 +91,7 @@ func NewBatcher(st *store.Store, log *slog.Logger, o BatcherOptions) *Batcher {
 	writers, maxBatch := max(o.Writers, 1), max(o.MaxBatch, 1) // a config built in code may leave them 0
 	b := &Batcher{st: st, log: log, queue: make(chan *saveJob, writers*maxBatch), slots: make(chan struct{}, writers),
 		maxBatch: maxBatch, stop: make(chan struct{}), delay: max(o.CommitDelay, 0), idle: make(chan struct{}, 1)}
+	b.commits, _ = o.Observer.(CommitObserver)
 	for range writers {
 		b.wg.Add(1)
 		go b.run()
@@ -259,6 +268,9 @@ func (b *Batcher) write(jobs []*saveJob) []releaseJob {
 		err = b.st.InsertAuctions(ctx, all)
 	}
 	if err == nil || len(live) == 1 {
+		if err == nil {
+			b.committed(len(live))
+		}
 		for _, j := range live {
 			j.finish(err)
 		}
@@ -269,9 +281,20 @@ func (b *Batcher) write(jobs []*saveJob) []releaseJob {
 	}
 	b.log.Warn("batched win insert failed; retrying one by one", "error", err, "auctions", len(live))
 	for _, j := range live {
-		j.finish(b.st.InsertAuctions(j.ctx, j.wins))
+		err := b.st.InsertAuctions(j.ctx, j.wins)
+		if err == nil {
+			b.committed(1)
+		}
+		j.finish(err)
 	}
 	return later
+}
+
+// committed tells the observer a commit stored the wins of n auctions.
+func (b *Batcher) committed(n int) {
+	if b.commits != nil {
+		b.commits.ObserveWinCommit(n)
+	}
 }
 
 // latestDeadline is a context that lives as long as the most patient job.

@@ -86,6 +86,13 @@ func (t *Tally) ObserveLossNotice(dsp, result string) {
 	}
 }
 
+// ObserveWinCommit passes a commit of wins on, if inner wants them.
+func (t *Tally) ObserveWinCommit(auctions int) {
+	if co, ok := t.inner.(CommitObserver); ok {
+		co.ObserveWinCommit(auctions)
+	}
+}
+
 // Flush adds the counts since the last flush to the database. On failure
 // they are kept for the next one.
 func (t *Tally) Flush(ctx context.Context) error {
@@ -141,4 +148,5 @@ var (
 	_ Observer         = (*Tally)(nil)
 	_ BreakerObserver  = (*Tally)(nil)
 	_ CreativeObserver = (*Tally)(nil)
+	_ CommitObserver   = (*Tally)(nil)
 )

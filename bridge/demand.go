@@ -57,7 +57,7 @@ func NewDemand(ctx context.Context, cfg *config.Config, st *store.Store, log *sl
 	// (database.win_commit_delay), keep commits per second low under load
 	// without delaying a lone auction.
 	batcher := auction.NewBatcher(st, log, auction.BatcherOptions{Writers: cfg.Database.WinWriters, MaxBatch: 64,
-		CommitDelay: cfg.Database.WinCommitDelay})
+		CommitDelay: cfg.Database.WinCommitDelay, Observer: opts.Observer})
 	auctioneer, err := auction.NewAuctioneer(cfg, batcher, opts.Observer, log)
 	if err != nil {
 		batcher.Close()

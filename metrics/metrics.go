@@ -32,7 +32,8 @@ var DSPBuckets = []float64{
 }
 
 // Metrics holds the bridge's metrics and registry. It implements
-// auction.Observer and auction.BreakerObserver.
+// auction.Observer, auction.BreakerObserver, auction.CreativeObserver and
+// auction.CommitObserver.
 type Metrics struct {
 	// Registry holds every metric here; serve it with Handler.
 	Registry *prometheus.Registry
@@ -41,6 +42,7 @@ type Metrics struct {
 	invalidTraffic   *prometheus.CounterVec
 	auctionDuration  prometheus.Histogram
 	overhead         prometheus.Histogram
+	winCommits       prometheus.Histogram
 	wins             *prometheus.CounterVec
 	dspRequests      *prometheus.CounterVec
 	dspOutcomes      *prometheus.CounterVec
@@ -85,6 +87,9 @@ func New() *Metrics {
 	m.auctionDuration = f.histogram("auction_duration_seconds", "Time of one auction, from fan-out to stored wins.", FineBuckets)
 	m.overhead = f.histogram("auction_overhead_seconds",
 		"Time of one auction spent in the bridge: its duration minus the longest DSP wait.", FineBuckets)
+	m.winCommits = f.histogram("win_commit_auctions",
+		"Auctions whose wins one committed transaction stored (count: commits; see database.win_writers and database.win_commit_delay).",
+		[]float64{1, 2, 4, 8, 16, 32, 64})
 	m.wins = f.counter("auction_wins_total", "Slots won, by DSP.", "dsp")
 	m.dspRequests = f.counter("dsp_requests_total", "Bid requests sent to a DSP (not counting calls skipped by breaker, limit, qps or filter).", "dsp")
 	m.dspOutcomes = f.counter("dsp_responses_total",
@@ -232,6 +237,9 @@ func (m *Metrics) ObserveAuction(r *auction.AuctionResult) {
 	}
 }
 
+// ObserveWinCommit counts a commit of the wins of n auctions.
+func (m *Metrics) ObserveWinCommit(n int) { m.winCommits.Observe(float64(n)) }
+
 // ObserveBreaker counts a circuit breaker state change.
 func (m *Metrics) ObserveBreaker(dsp, _, to string) {
 	m.breakerChanges.WithLabelValues(dsp, to).Inc()
@@ -287,4 +295,5 @@ var (
 	_ auction.Observer         = (*Metrics)(nil)
 	_ auction.BreakerObserver  = (*Metrics)(nil)
 	_ auction.CreativeObserver = (*Metrics)(nil)
+	_ auction.CommitObserver   = (*Metrics)(nil)
 )

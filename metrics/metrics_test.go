@@ -31,6 +31,8 @@ func TestObserverAndMiddlewareCounts(t *testing.T) {
 	m.ObserveRejection(auction.Rejection{DSP: "a", Reason: auction.ReasonBelowFloor})
 	m.ObserveAuction(&auction.AuctionResult{Outcome: auction.AuctionWon, Overhead: 150 * time.Microsecond,
 		Wins: []auction.Win{{DSP: "a"}}})
+	m.ObserveWinCommit(1)
+	m.ObserveWinCommit(5)
 
 	r := chi.NewRouter()
 	r.Post("/bid", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("[]")) })
@@ -65,6 +67,11 @@ func TestObserverAndMiddlewareCounts(t *testing.T) {
 		`bridge_http_requests_total{code="401",route="/payment-details/{id}"} 1`,
 		`bridge_http_requests_total{code="404",route="other"} 1`,
 		`bridge_bid_duration_seconds_count{route="/bid"} 1`,
+		`bridge_win_commit_auctions_bucket{le="1"} 1`,
+		`bridge_win_commit_auctions_bucket{le="4"} 1`,
+		`bridge_win_commit_auctions_bucket{le="8"} 2`,
+		`bridge_win_commit_auctions_count 2`,
+		`bridge_win_commit_auctions_sum 6`,
 	} {
 		if !strings.Contains(out, line+"\n") {
 			t.Errorf("missing %s", line)
