@@ -25,6 +25,7 @@ type Auctioneer struct {
 	reloadMu sync.Mutex    // one Reload at a time
 	running  chan struct{} // auctions in flight (auction.max_concurrent)
 	saver    Saver
+	batcher  *Batcher // saver, when it is one: told which auctions run (commitdelay.go)
 	observer Observer
 	log      *slog.Logger
 	payloads bool           // log.payloads: DSP requests and answers at debug level
@@ -52,6 +53,7 @@ func NewAuctioneer(cfg *config.Config, saver Saver, observer Observer, log *slog
 		return nil, err
 	}
 	a.set.Store(set)
+	a.batcher, _ = saver.(*Batcher)
 	a.cr = newCreativeStage(cfg, func() Observer { return a.observer }, log)
 	return a, nil
 }

@@ -80,20 +80,20 @@ func (b *Batcher) wait(jobs []*saveJob, timer *time.Timer) []*saveJob {
 	return b.fill(jobs)
 }
 
-// expectSave tells a Batcher an auction started; the returned func tells
+// expectSave tells the Batcher an auction started; the returned func tells
 // it the auction saved or ended.
 func (a *Auctioneer) expectSave() func() {
-	if b, ok := a.saver.(*Batcher); ok {
-		return b.expect()
+	if a.batcher != nil {
+		return a.batcher.expect()
 	}
 	return func() {}
 }
 
-// save stores an auction's wins: through a Batcher, telling it when they
+// save stores an auction's wins: through the Batcher, telling it when they
 // are queued; through another Saver, as they are.
 func (a *Auctioneer) save(ctx context.Context, rows []store.Auction, arrived func()) error {
-	if b, ok := a.saver.(*Batcher); ok {
-		return b.save(ctx, rows, arrived)
+	if a.batcher != nil {
+		return a.batcher.save(ctx, rows, arrived)
 	}
 	arrived()
 	return a.saver.Save(ctx, rows)
