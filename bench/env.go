@@ -167,6 +167,10 @@ func startEnv(ctx context.Context, o *Options) (e *env, err error) {
 		}
 		e.proxyURL = "http://" + proxyListen
 		args := []string{"bench", "proxy", "--listen", proxyListen, "--timeout", o.dspTimeout().String()}
+		if o.Mode == ModeViews {
+			// The floor of a durable view: one row, group-committed.
+			args = append(args, "--database", e.cluster.URL("postgres"))
+		}
 		for _, d := range e.dsps {
 			args = append(args, "--dsp", d.Endpoint())
 		}

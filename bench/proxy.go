@@ -13,11 +13,13 @@ import (
 // and the DSPs must do. It forwards each POSTed body (a BidRequest) as it
 // is to every DSP in parallel, reads their answers (each call cut off at
 // Timeout) and replies with them, with no parsing and no storage; every
-// GET (a view or a click) is answered 204 at once. `bridge bench` runs it
-// as its own process, like the bridge, so both are measured the same way.
+// GET (a view or a click) is answered 204 at once, or with Views set each
+// view only once it is durable (views mode). `bridge bench` runs it as its
+// own process, like the bridge, so both are measured the same way.
 type Proxy struct {
 	DSPs    []string      // bid endpoints
 	Timeout time.Duration // per DSP call
+	Views   *FloorViews   // stores views durably (nil: 204 at once)
 
 	client *http.Client
 	bufs   sync.Pool
@@ -50,6 +52,10 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		if r.URL.Path == "/healthz" {
 			w.WriteHeader(http.StatusOK)
+			return
+		}
+		if p.Views != nil && r.URL.Path == "/view" {
+			p.Views.serveView(w, r)
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)

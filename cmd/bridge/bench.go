@@ -156,6 +156,7 @@ func benchProxyCmd(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs.SetOutput(stderr)
 	listen := fs.String("listen", "127.0.0.1:0", "`address` to listen on")
 	timeout := fs.Duration("timeout", 800*time.Millisecond, "per DSP call")
+	database := fs.String("database", "", "PostgreSQL `URL`: store each view durably before answering it (views mode)")
 	var dsps listFlag
 	fs.Var(&dsps, "dsp", "DSP bid endpoint `URL` (repeatable)")
 	if err := parseFlags(fs, args); err != nil {
@@ -168,7 +169,15 @@ func benchProxyCmd(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: bench.NewProxy(dsps, *timeout), ReadHeaderTimeout: 5 * time.Second}
+	proxy := bench.NewProxy(dsps, *timeout)
+	if *database != "" {
+		if proxy.Views, err = bench.OpenFloorViews(ctx, *database); err != nil {
+			l.Close()
+			return err
+		}
+		defer proxy.Views.Close()
+	}
+	srv := &http.Server{Handler: proxy, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
