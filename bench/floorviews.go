@@ -67,8 +67,9 @@ func OpenFloorViews(ctx context.Context, url string) (*FloorViews, error) {
 	return f, nil
 }
 
-// Close stops the committers and closes the pool; views still queued get
-// an error.
+// Close stops the committers and closes the pool. A view not yet queued
+// gets errFloorClosed; one already queued waits until its request ends
+// (the proxy closes its server first).
 func (f *FloorViews) Close() {
 	close(f.quit)
 	f.pool.Close()
