@@ -2,31 +2,30 @@ package bench
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/adshares/dsp-bridge/internal/groupcommit"
 )
 
 // FloorViews is the floor's view store in views mode: the least any server
 // must do to answer a view only once it is durable. Each view is one row
 // of bench.floor_views, keyed by (ext_id, case_id) so that a repeated
-// report is stored once; concurrent views share a commit (group commit,
-// with two groups in flight, as the bridge's views), and a view is
+// report is stored once; concurrent views share a commit (the bridge's
+// own group commit, package groupcommit, with two groups in flight as the
+// bridge's views have), and a view is
 // answered 204 only after its group has committed. It looks up no win,
 // decides no price and enqueues no notice: the bridge's views do all
 // three, so the ratio says what they cost on top of durability itself.
 type FloorViews struct {
 	pool  *pgxpool.Pool
-	queue chan *floorView
-	quit  chan struct{}
+	views *groupcommit.Batcher[floorView, struct{}]
 }
 
-type floorView struct {
-	extID, caseID string
-	done          chan error // buffered: the committer never waits for the handler
-}
+// floorView is one view's key.
+type floorView struct{ extID, caseID string }
 
 // floorViewCommitters and floorViewBatch mirror the bridge's view group
 // commit (viewCommitters, events.batch_size's order of magnitude).
@@ -60,70 +59,34 @@ func OpenFloorViews(ctx context.Context, url string) (*FloorViews, error) {
 		pool.Close()
 		return nil, fmt.Errorf("bench: floor views: %w", err)
 	}
-	f := &FloorViews{pool: pool, queue: make(chan *floorView, 4*floorViewBatch), quit: make(chan struct{})}
-	for range floorViewCommitters {
-		go f.commit()
-	}
+	f := &FloorViews{pool: pool}
+	f.views = groupcommit.New(floorViewBatch, 4*floorViewBatch, floorViewCommitters, f.commit)
 	return f, nil
 }
 
-// Close stops the committers and closes the pool. A view not yet queued
-// gets errFloorClosed; one already queued waits until its request ends
-// (the proxy closes its server first).
+// Close commits the views still queued, stops the committers and closes
+// the pool; a view stored after it gets groupcommit.ErrClosed.
 func (f *FloorViews) Close() {
-	close(f.quit)
+	f.views.Close()
 	f.pool.Close()
 }
 
-var errFloorClosed = errors.New("floor views closed")
-
 // store queues one view and waits for its group's commit.
 func (f *FloorViews) store(ctx context.Context, extID, caseID string) error {
-	v := &floorView{extID: extID, caseID: caseID, done: make(chan error, 1)}
-	select {
-	case f.queue <- v:
-	case <-f.quit:
-		return errFloorClosed
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	select {
-	case err := <-v.done:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	_, err := f.views.Do(ctx, floorView{extID: extID, caseID: caseID})
+	return err
 }
 
-// commit takes whatever views are queued (waiting for the first), stores
-// them in one statement, one commit, and answers each.
-func (f *FloorViews) commit() {
-	ext, cid := make([]string, 0, floorViewBatch), make([]string, 0, floorViewBatch)
-	group := make([]*floorView, 0, floorViewBatch)
-	for {
-		select {
-		case v := <-f.queue:
-			group = append(group[:0], v)
-		case <-f.quit:
-			return
-		}
-	drain:
-		for len(group) < floorViewBatch {
-			select {
-			case v := <-f.queue:
-				group = append(group, v)
-			default:
-				break drain
-			}
-		}
-		ext, cid = ext[:0], cid[:0]
-		for _, v := range group {
-			ext, cid = append(ext, v.extID), append(cid, v.caseID)
-		}
-		_, err := f.pool.Exec(context.Background(), floorViewsInsert, ext, cid)
-		for _, v := range group {
-			v.done <- err
-		}
+// commit stores a group of views in one statement, one commit, and gives
+// every view its outcome.
+func (f *FloorViews) commit(calls []*groupcommit.Call[floorView, struct{}]) {
+	ext, cid := make([]string, len(calls)), make([]string, len(calls))
+	for i, c := range calls {
+		ext[i], cid[i] = c.In.extID, c.In.caseID
+	}
+	_, err := f.pool.Exec(context.Background(), floorViewsInsert, ext, cid)
+	for _, c := range calls {
+		c.Err = err
 	}
 }
 

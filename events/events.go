@@ -20,6 +20,7 @@ import (
 
 	"github.com/adshares/dsp-bridge/ads"
 	"github.com/adshares/dsp-bridge/httpapi"
+	"github.com/adshares/dsp-bridge/internal/groupcommit"
 	"github.com/adshares/dsp-bridge/internal/logctx"
 	"github.com/adshares/dsp-bridge/macros"
 	"github.com/adshares/dsp-bridge/store"
@@ -83,7 +84,7 @@ type Module struct {
 	downUntil atomic.Int64 // unix nanos (wall clock)
 
 	viewsMu     sync.Mutex
-	views       *batcher[Record, stored] // the views' group commit, once started
+	views       *groupcommit.Batcher[Record, stored] // the views' group commit, once started
 	viewsClosed bool
 }
 

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/adshares/dsp-bridge/internal/groupcommit"
 	"github.com/adshares/dsp-bridge/internal/testdb"
 	"github.com/adshares/dsp-bridge/store"
 )
@@ -56,11 +57,11 @@ func TestCommitViewsHandsCommittedNoticesToTheSink(t *testing.T) {
 	m.Notify = func() { woken++ }
 	sk := &sink{st: st}
 	m.Notices = sk
-	m.commitViews([]*call[Record, stored]{
+	m.commitViews([]*groupcommit.Call[Record, stored]{
 		viewCall("h1", "00000000000000000000000000000001", ""),
 		viewCall("h2", "00000000000000000000000000000001", ""),
 	})
-	m.commitViews([]*call[Record, stored]{viewCall("h1", "00000000000000000000000000000002", "")}) // a repeat
+	m.commitViews([]*groupcommit.Call[Record, stored]{viewCall("h1", "00000000000000000000000000000002", "")}) // a repeat
 	if woken != 0 || sk.leases != 2 || len(sk.since) != 2 {
 		t.Fatalf("woken %d, %d leases, %d hand-overs; want 0, 2, 2", woken, sk.leases, len(sk.since))
 	}

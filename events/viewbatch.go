@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/adshares/dsp-bridge/internal/groupcommit"
 	"github.com/adshares/dsp-bridge/store"
 )
 
@@ -33,8 +34,8 @@ const viewCommitters = 2
 func (m *Module) storeLive(ctx context.Context, rec Record) (stored, error) {
 	if rec.Type == View {
 		if b := m.viewBatcher(); b != nil {
-			st, err := b.do(ctx, rec)
-			if !errors.Is(err, errBatcherClosed) {
+			st, err := b.Do(ctx, rec)
+			if !errors.Is(err, groupcommit.ErrClosed) {
 				return st, err
 			}
 		}
@@ -44,7 +45,7 @@ func (m *Module) storeLive(ctx context.Context, rec Record) (stored, error) {
 
 // viewBatcher is the views' group commit, started on first use; nil once
 // the module is closed (views are then stored one by one).
-func (m *Module) viewBatcher() *batcher[Record, stored] {
+func (m *Module) viewBatcher() *groupcommit.Batcher[Record, stored] {
 	m.viewsMu.Lock()
 	defer m.viewsMu.Unlock()
 	if m.views == nil && !m.viewsClosed {
@@ -52,7 +53,7 @@ func (m *Module) viewBatcher() *batcher[Record, stored] {
 		if size <= 0 {
 			size = DefaultBatchSize
 		}
-		m.views = newBatcher(size, 4*size, viewCommitters, m.commitViews)
+		m.views = groupcommit.New(size, 4*size, viewCommitters, m.commitViews)
 	}
 	return m.views
 }
@@ -64,7 +65,7 @@ func (m *Module) closeViews() {
 	m.views, m.viewsClosed = nil, true
 	m.viewsMu.Unlock()
 	if b != nil {
-		b.close()
+		b.Close()
 	}
 }
 
@@ -73,36 +74,36 @@ func (m *Module) closeViews() {
 // database refuses the group, each view is tried alone, so that one bad
 // view fails alone; if the database is unreachable every view gets the
 // error (and goes to the spool). Never a result without a commit.
-func (m *Module) commitViews(calls []*call[Record, stored]) {
+func (m *Module) commitViews(calls []*groupcommit.Call[Record, stored]) {
 	ctx, cancel := context.WithTimeout(context.Background(), m.DBTimeout)
 	defer cancel()
 	ids := make([]string, len(calls))
 	for i, c := range calls {
-		ids[i] = c.in.ExtID
+		ids[i] = c.In.ExtID
 	}
 	wins, err := m.Store.GetAuctions(ctx, ids)
 	if err != nil {
 		for _, c := range calls {
-			c.err = err
+			c.Err = err
 		}
 		return
 	}
 	var (
 		writes []store.ViewWrite
-		owners []*call[Record, stored]
+		owners []*groupcommit.Call[Record, stored]
 	)
 	for _, c := range calls {
-		a := wins[c.in.ExtID]
+		a := wins[c.In.ExtID]
 		if a == nil {
-			c.err = m.unknown(c.in)
+			c.Err = m.unknown(c.In)
 			continue
 		}
-		ev, err := m.event(c.in, a)
+		ev, err := m.event(c.In, a)
 		if err != nil {
-			c.err = err
+			c.Err = err
 			continue
 		}
-		c.out = stored{win: a, late: ev.Late}
+		c.Out = stored{win: a, late: ev.Late}
 		writes = append(writes, m.viewWrite(a, ev))
 		owners = append(owners, c)
 	}
@@ -120,7 +121,7 @@ func (m *Module) commitViews(calls []*call[Record, stored]) {
 	case err == nil:
 		var direct []store.Notice
 		for i, c := range owners {
-			notify = m.recorded(c.out.win, writes[i], res[i]) || notify
+			notify = m.recorded(c.Out.win, writes[i], res[i]) || notify
 			if lease.Token != "" {
 				direct = append(direct, writes[i].LeasedNotices(res[i], lease.Token)...)
 			}
@@ -138,14 +139,14 @@ func (m *Module) commitViews(calls []*call[Record, stored]) {
 			r, err := m.Store.RecordView(one, w.Event, w.DSP, w.BURL, w.Impressions...)
 			cancel()
 			if err != nil {
-				c.err = err
+				c.Err = err
 				continue
 			}
-			notify = m.recorded(c.out.win, w, r) || notify
+			notify = m.recorded(c.Out.win, w, r) || notify
 		}
 	default:
 		for _, c := range owners {
-			c.err = err
+			c.Err = err
 		}
 	}
 	if notify && m.Notify != nil {

@@ -9,13 +9,14 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/adshares/dsp-bridge/internal/groupcommit"
 	"github.com/adshares/dsp-bridge/internal/testdb"
 	"github.com/adshares/dsp-bridge/store"
 )
 
-func viewCall(extID, caseID, iid string) *call[Record, stored] {
-	return &call[Record, stored]{ctx: context.Background(), done: make(chan struct{}),
-		in: Record{Type: View, ExtID: extID, CaseID: caseID, ImpressionID: iid, RateNanos: 50_000_000}}
+func viewCall(extID, caseID, iid string) *groupcommit.Call[Record, stored] {
+	return groupcommit.NewCall[Record, stored](context.Background(),
+		Record{Type: View, ExtID: extID, CaseID: caseID, ImpressionID: iid, RateNanos: 50_000_000})
 }
 
 // A group with a view the database refuses: that view gets the refusal,
@@ -33,7 +34,7 @@ func TestCommitViewsOneRefusedViewFailsAlone(t *testing.T) {
 	m := New(st, slog.New(slog.NewJSONHandler(io.Discard, nil)), func() int64 { return 50_000_000 }, nil)
 	woken := 0
 	m.Notify = func() { woken++ }
-	calls := []*call[Record, stored]{
+	calls := []*groupcommit.Call[Record, stored]{
 		viewCall("r1", "00000000000000000000000000000001", ""),
 		viewCall("r2", "00000000000000000000000000000001", "nul\x00byte"), // text cannot hold NUL
 		viewCall("nosuch", "00000000000000000000000000000001", ""),
@@ -41,19 +42,19 @@ func TestCommitViewsOneRefusedViewFailsAlone(t *testing.T) {
 	}
 	m.commitViews(calls)
 	var pg *pgconn.PgError
-	if !errors.As(calls[1].err, &pg) {
-		t.Errorf("refused view: %v, want the database's refusal", calls[1].err)
+	if !errors.As(calls[1].Err, &pg) {
+		t.Errorf("refused view: %v, want the database's refusal", calls[1].Err)
 	}
-	if !errors.Is(calls[2].err, errUnknownExtID) {
-		t.Errorf("unknown ext_id: %v", calls[2].err)
+	if !errors.Is(calls[2].Err, errUnknownExtID) {
+		t.Errorf("unknown ext_id: %v", calls[2].Err)
 	}
 	for _, i := range []int{0, 3} {
 		c := calls[i]
-		if c.err != nil || c.out.win == nil || c.out.win.ExtID != c.in.ExtID {
-			t.Errorf("view of %s: %+v %v", c.in.ExtID, c.out, c.err)
+		if c.Err != nil || c.Out.win == nil || c.Out.win.ExtID != c.In.ExtID {
+			t.Errorf("view of %s: %+v %v", c.In.ExtID, c.Out, c.Err)
 		}
-		if evs, err := st.EventsOf(ctx, c.in.ExtID); err != nil || len(evs) != 1 || evs[0].Value == 0 {
-			t.Errorf("events of %s: %+v %v", c.in.ExtID, evs, err)
+		if evs, err := st.EventsOf(ctx, c.In.ExtID); err != nil || len(evs) != 1 || evs[0].Value == 0 {
+			t.Errorf("events of %s: %+v %v", c.In.ExtID, evs, err)
 		}
 	}
 	if evs, _ := st.EventsOf(ctx, "r2"); len(evs) != 0 {
@@ -70,11 +71,11 @@ func TestCommitViewsDatabaseGoneFailsEveryView(t *testing.T) {
 	st := testdb.New(t)
 	m := New(st, slog.New(slog.NewJSONHandler(io.Discard, nil)), func() int64 { return 50_000_000 }, nil)
 	st.Pool.Close()
-	calls := []*call[Record, stored]{viewCall("d1", "00000000000000000000000000000001", ""), viewCall("d2", "00000000000000000000000000000001", "")}
+	calls := []*groupcommit.Call[Record, stored]{viewCall("d1", "00000000000000000000000000000001", ""), viewCall("d2", "00000000000000000000000000000001", "")}
 	m.commitViews(calls)
 	for _, c := range calls {
-		if c.err == nil || errors.Is(c.err, errUnknownExtID) || c.out.win != nil {
-			t.Errorf("view of %s with the database gone: %+v %v", c.in.ExtID, c.out, c.err)
+		if c.Err == nil || errors.Is(c.Err, errUnknownExtID) || c.Out.win != nil {
+			t.Errorf("view of %s with the database gone: %+v %v", c.In.ExtID, c.Out, c.Err)
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package events
+package groupcommit
 
 import (
 	"context"
@@ -23,12 +23,12 @@ func newGate() *gate {
 	return &gate{started: make(chan struct{}), release: make(chan struct{}), fail: map[int]bool{}}
 }
 
-func (g *gate) commit(calls []*call[int, string]) {
+func (g *gate) commit(calls []*Call[int, string]) {
 	g.mu.Lock()
 	first := len(g.groups) == 0
 	var group []int
 	for _, c := range calls {
-		group = append(group, c.in)
+		group = append(group, c.In)
 	}
 	g.groups = append(g.groups, group)
 	g.mu.Unlock()
@@ -37,16 +37,16 @@ func (g *gate) commit(calls []*call[int, string]) {
 		<-g.release
 	}
 	for _, c := range calls {
-		if g.fail[c.in] {
-			c.err = fmt.Errorf("item %d refused", c.in)
+		if g.fail[c.In] {
+			c.Err = fmt.Errorf("item %d refused", c.In)
 			continue
 		}
-		c.out = fmt.Sprintf("done %d", c.in)
+		c.Out = fmt.Sprintf("done %d", c.In)
 	}
 }
 
 // waitQueued returns once n calls wait in b's queue.
-func waitQueued[T, R any](b *batcher[T, R], n int) {
+func waitQueued[T, R any](b *Batcher[T, R], n int) {
 	for len(b.q) < n {
 		runtime.Gosched()
 	}
@@ -58,8 +58,8 @@ func waitQueued[T, R any](b *batcher[T, R], n int) {
 func TestBatcherGivesEachCallerItsOwnResult(t *testing.T) {
 	g := newGate()
 	g.fail[7] = true
-	b := newBatcher(100, 100, 1, g.commit)
-	defer b.close()
+	b := New(100, 100, 1, g.commit)
+	defer b.Close()
 	const n = 50
 	results := make([]string, n)
 	errs := make([]error, n)
@@ -67,14 +67,14 @@ func TestBatcherGivesEachCallerItsOwnResult(t *testing.T) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		results[0], errs[0] = b.do(context.Background(), 0)
+		results[0], errs[0] = b.Do(context.Background(), 0)
 	}()
 	<-g.started
 	for i := 1; i < n; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[i], errs[i] = b.do(context.Background(), i)
+			results[i], errs[i] = b.Do(context.Background(), i)
 		}()
 	}
 	waitQueued(b, n-1)
@@ -101,12 +101,12 @@ func TestBatcherGivesEachCallerItsOwnResult(t *testing.T) {
 // A group is at most max items; the rest wait for the next.
 func TestBatcherGroupsAtMostMax(t *testing.T) {
 	g := newGate()
-	b := newBatcher(4, 16, 1, g.commit)
-	defer b.close()
+	b := New(4, 16, 1, g.commit)
+	defer b.Close()
 	var wg sync.WaitGroup
 	call := func(i int) {
 		defer wg.Done()
-		if _, err := b.do(context.Background(), i); err != nil {
+		if _, err := b.Do(context.Background(), i); err != nil {
 			t.Error(err)
 		}
 	}
@@ -135,15 +135,15 @@ func TestBatcherGroupsAtMostMax(t *testing.T) {
 }
 
 // close commits every queued item before it returns; a later call is
-// refused with errBatcherClosed (its caller stores the item itself).
+// refused with ErrClosed (its caller stores the item itself).
 func TestBatcherCloseDrainsTheQueue(t *testing.T) {
 	g := newGate()
-	b := newBatcher(2, 16, 1, g.commit)
+	b := New(2, 16, 1, g.commit)
 	const n = 9
 	errs := make(chan error, n)
 	for i := range n {
 		go func() {
-			out, err := b.do(context.Background(), i)
+			out, err := b.Do(context.Background(), i)
 			if err == nil && out != fmt.Sprintf("done %d", i) {
 				err = fmt.Errorf("item %d got %q", i, out)
 			}
@@ -156,7 +156,7 @@ func TestBatcherCloseDrainsTheQueue(t *testing.T) {
 	waitQueued(b, n-1)
 	closed := make(chan struct{})
 	go func() {
-		b.close()
+		b.Close()
 		close(closed)
 	}()
 	close(g.release)
@@ -166,22 +166,22 @@ func TestBatcherCloseDrainsTheQueue(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	if _, err := b.do(context.Background(), 99); !errors.Is(err, errBatcherClosed) {
-		t.Errorf("do after close: %v, want errBatcherClosed", err)
+	if _, err := b.Do(context.Background(), 99); !errors.Is(err, ErrClosed) {
+		t.Errorf("do after close: %v, want ErrClosed", err)
 	}
-	b.close() // twice is harmless
+	b.Close() // twice is harmless
 }
 
 // A caller whose context ends stops waiting at once, whatever its group is
 // doing; one that gave up before its group started is not committed.
 func TestBatcherCallerContextCancel(t *testing.T) {
 	g := newGate()
-	b := newBatcher(8, 16, 1, g.commit)
-	defer b.close()
+	b := New(8, 16, 1, g.commit)
+	defer b.Close()
 	first := make(chan error, 1)
 	ctx0, cancel0 := context.WithCancel(context.Background())
 	go func() {
-		_, err := b.do(ctx0, 0)
+		_, err := b.Do(ctx0, 0)
 		first <- err
 	}()
 	<-g.started
@@ -194,7 +194,7 @@ func TestBatcherCallerContextCancel(t *testing.T) {
 	ctx1, cancel1 := context.WithCancel(context.Background())
 	second := make(chan error, 1)
 	go func() {
-		_, err := b.do(ctx1, 1)
+		_, err := b.Do(ctx1, 1)
 		second <- err
 	}()
 	waitQueued(b, 1)
@@ -204,7 +204,7 @@ func TestBatcherCallerContextCancel(t *testing.T) {
 	}
 	third := make(chan string, 1)
 	go func() {
-		out, _ := b.do(context.Background(), 2)
+		out, _ := b.Do(context.Background(), 2)
 		third <- out
 	}()
 	waitQueued(b, 2)
@@ -223,18 +223,18 @@ func TestBatcherCallerContextCancel(t *testing.T) {
 // queuing.
 func TestBatcherFullQueueHonoursContext(t *testing.T) {
 	g := newGate()
-	b := newBatcher(1, 1, 1, g.commit)
-	go b.do(context.Background(), 0)
+	b := New(1, 1, 1, g.commit)
+	go b.Do(context.Background(), 0)
 	<-g.started
-	go b.do(context.Background(), 1)
+	go b.Do(context.Background(), 1)
 	waitQueued(b, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := b.do(ctx, 2); !errors.Is(err, context.Canceled) {
+	if _, err := b.Do(ctx, 2); !errors.Is(err, context.Canceled) {
 		t.Errorf("full queue, cancelled: %v", err)
 	}
 	close(g.release)
-	b.close()
+	b.Close()
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if fmt.Sprint(g.groups) != "[[0] [1]]" {
@@ -246,20 +246,20 @@ func TestBatcherFullQueueHonoursContext(t *testing.T) {
 // the committer goes on with the next group.
 func TestBatcherPanickingCommitFailsOnlyItsGroup(t *testing.T) {
 	calls := 0
-	b := newBatcher(8, 8, 1, func(cs []*call[int, string]) {
+	b := New(8, 8, 1, func(cs []*Call[int, string]) {
 		calls++
 		for _, c := range cs {
-			c.out = "partial"
+			c.Out = "partial"
 		}
-		if cs[0].in == 0 {
+		if cs[0].In == 0 {
 			panic("boom")
 		}
 	})
-	defer b.close()
-	if out, err := b.do(context.Background(), 0); err == nil || out != "" {
+	defer b.Close()
+	if out, err := b.Do(context.Background(), 0); err == nil || out != "" {
 		t.Errorf("panicked group: %q, %v; want an error and no result", out, err)
 	}
-	if out, err := b.do(context.Background(), 1); err != nil || out != "partial" {
+	if out, err := b.Do(context.Background(), 1); err != nil || out != "partial" {
 		t.Errorf("next group: %q, %v", out, err)
 	}
 	if calls != 2 {
