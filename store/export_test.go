@@ -27,7 +27,7 @@ var (
 	SQLRecordClick       = recordClickSQL
 	SQLPendingDSPs       = pendingDSPsSQL
 	SQLClaim             = claimSQL
-	SQLRecordOutcomes    = recordOutcomesSQL
+	SQLRecordOutcomes    = recordOutcomesParentSQL
 	SQLOutboxStats       = outboxStatsSQL
 	SQLOpenOutbox        = openOutboxSQL
 	SQLBacklog           = backlogSQL
@@ -56,6 +56,21 @@ func (s *Store) SettleOneChunk(ctx context.Context, id int64, now time.Time, chu
 		return err
 	})
 	return settled, err
+}
+
+// NamedPartitionStatements counts the statements that ran on a partition
+// by its name (partcache.go) and committed.
+func (s *Store) NamedPartitionStatements() int64 { return s.parts.named.Load() }
+
+// RememberPartitions makes the store believe, until partitionTTL passes,
+// that table has exactly parts: a list gone stale.
+func (s *Store) RememberPartitions(table string, parts []Partition) {
+	s.parts.mu.Lock()
+	defer s.parts.mu.Unlock()
+	if s.parts.tables == nil {
+		s.parts.tables = map[string]partitionList{}
+	}
+	s.parts.tables[table] = partitionList{loaded: time.Now(), parts: parts}
 }
 
 // WinBatch is the pipeline InsertAuctions sends for wins.

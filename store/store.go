@@ -18,6 +18,8 @@ type Store struct {
 	// settlement or operator query can take, so that /bid can always store
 	// its wins. It is Pool itself when no connections are reserved.
 	wins *pgxpool.Pool
+	// parts are the partitions that statements name directly (partcache.go).
+	parts partitionCache
 }
 
 // Options size the connection pools.
