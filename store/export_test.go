@@ -27,7 +27,11 @@ var (
 	SQLRecordClick       = recordClickSQL
 	SQLPendingDSPs       = pendingDSPsSQL
 	SQLClaim             = claimSQL
-	SQLRecordOutcomes    = recordOutcomesParentSQL
+	SQLRecordOutcomes    = recordOutcomesSQL
+	SQLGetAuctionsIn     = getAuctionsInSQL
+	SQLPriorViewsIn      = priorViewsInSQL
+	PriorViewsFrom       = priorViewsFrom
+	NamedPlanSettings    = namedPlanSettings
 	SQLOutboxStats       = outboxStatsSQL
 	SQLOpenOutbox        = openOutboxSQL
 	SQLBacklog           = backlogSQL
@@ -58,19 +62,31 @@ func (s *Store) SettleOneChunk(ctx context.Context, id int64, now time.Time, chu
 	return settled, err
 }
 
-// NamedPartitionStatements counts the statements that ran on a partition
-// by its name (partcache.go) and committed.
+// NamedPartitionStatements counts the statements that ran on partitions by
+// their names (partcache.go) and whose answer was used.
 func (s *Store) NamedPartitionStatements() int64 { return s.parts.named.Load() }
 
 // RememberPartitions makes the store believe, until partitionTTL passes,
-// that table has exactly parts: a list gone stale.
+// that table has exactly parts (and the default partition and the oids
+// the catalog has now): a list gone stale.
 func (s *Store) RememberPartitions(table string, parts []Partition) {
 	s.parts.mu.Lock()
 	defer s.parts.mu.Unlock()
 	if s.parts.tables == nil {
 		s.parts.tables = map[string]partitionList{}
 	}
-	s.parts.tables[table] = partitionList{loaded: time.Now(), parts: parts}
+	l, err := s.loadPartitions(context.Background(), table)
+	if err != nil {
+		panic(err)
+	}
+	l.loaded, l.parts = time.Now(), parts
+	s.parts.tables[table] = l
+}
+
+// CachePartitions reads table's partitions into the store's list now.
+func (s *Store) CachePartitions(table string) {
+	s.parts.forget(table)
+	s.partitionsOf(context.Background(), table)
 }
 
 // WinBatch is the pipeline InsertAuctions sends for wins.

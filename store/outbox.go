@@ -168,9 +168,8 @@ type Outcome struct {
 
 // recordOutcomesSQL records many outcomes in one statement. Only the holder
 // of a claim may record it (claim = token, still pending); the ids it
-// returns are the ones recorded. %s is the table: outbox, or one of its
-// partitions ($10..$11 then change nothing).
-const recordOutcomesSQL = `UPDATE %s o SET
+// returns are the ones recorded.
+const recordOutcomesSQL = `UPDATE outbox o SET
 	status = v.status,
 	attempts = o.attempts + v.inc,
 	delivered_at = CASE WHEN v.status = 'delivered' THEN v.at ELSE o.delivered_at END,
@@ -184,75 +183,13 @@ const recordOutcomesSQL = `UPDATE %s o SET
 		AND o.claim = v.claim AND o.status = 'pending'
 	RETURNING o.id`
 
-// recordOutcomesParentSQL is recordOutcomesSQL on the parent table.
-var recordOutcomesParentSQL = fmt.Sprintf(recordOutcomesSQL, "outbox")
-
-// RecordOutcomes stores the outcomes of many deliveries and returns the ids
-// whose claim was lost (expired and taken over: nothing recorded for them).
-// Outcomes of notices in a known partition are recorded there, one
-// statement per partition, all in one transaction (partcache.go); the rest,
-// and any that a partition did not hold, on the parent outbox.
+// RecordOutcomes stores the outcomes of many deliveries in one statement
+// (one commit for a whole burst of deliveries) and returns the ids whose
+// claim was lost (expired and taken over: nothing recorded for them).
 func (s *Store) RecordOutcomes(ctx context.Context, outs []Outcome) (lost []int64, err error) {
 	if len(outs) == 0 {
 		return nil, nil
 	}
-	recorded := make(map[int64]bool, len(outs))
-	parts := s.partitionsOf(ctx, "outbox")
-	byPart := map[string][]Outcome{}
-	var rest []Outcome
-	for _, o := range outs {
-		if p, ok := holding(parts, o.Notice.CreatedAt, o.Notice.CreatedAt); ok {
-			byPart[p.Name] = append(byPart[p.Name], o)
-			continue
-		}
-		rest = append(rest, o)
-	}
-	if len(byPart) > 0 {
-		stmts := make([]onePartition, 0, len(byPart))
-		done := make(map[int64]bool, len(outs))
-		for name, group := range byPart {
-			stmts = append(stmts, onePartition{
-				sql:  fmt.Sprintf(recordOutcomesSQL, pgx.Identifier{name}.Sanitize()),
-				args: outcomeArgs(group),
-				rows: func(rows pgx.Rows) error { return collectIDs(rows, done) },
-			})
-		}
-		// A failed transaction recorded nothing: the parent then does all.
-		if s.onPartitions(ctx, stmts) == nil {
-			recorded = done
-		}
-		for _, group := range byPart {
-			for _, o := range group {
-				if !recorded[o.Notice.ID] {
-					rest = append(rest, o)
-				}
-			}
-		}
-	}
-	if len(rest) > 0 {
-		rows, err := s.Pool.Query(ctx, recordOutcomesParentSQL, outcomeArgs(rest)...)
-		if err != nil {
-			return nil, fmt.Errorf("store: outbox update: %w", err)
-		}
-		err = collectIDs(rows, recorded)
-		rows.Close()
-		if err == nil {
-			err = rows.Err()
-		}
-		if err != nil {
-			return nil, fmt.Errorf("store: outbox update: %w", err)
-		}
-	}
-	for _, o := range outs {
-		if !recorded[o.Notice.ID] {
-			lost = append(lost, o.Notice.ID)
-		}
-	}
-	return lost, nil
-}
-
-// outcomeArgs are recordOutcomesSQL's arguments for outs.
-func outcomeArgs(outs []Outcome) []any {
 	n := len(outs)
 	ids, created, claims, statuses := make([]int64, n), make([]time.Time, n), make([]string, n), make([]string, n)
 	incs, ats, nexts, codes, reasons := make([]int32, n), make([]*time.Time, n), make([]*time.Time, n), make([]int32, n), make([]string, n)
@@ -271,19 +208,24 @@ func outcomeArgs(outs []Outcome) []any {
 		codes[i], reasons[i] = int32(o.HTTPStatus), o.Reason
 		lo, hi = minTime(lo, o.Notice.CreatedAt), maxTime(hi, o.Notice.CreatedAt)
 	}
-	return []any{ids, created, claims, statuses, incs, ats, nexts, codes, reasons, lo, hi}
-}
-
-// collectIDs adds the ids rows return to into.
-func collectIDs(rows pgx.Rows, into map[int64]bool) error {
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return err
-		}
-		into[id] = true
+	rows, err := s.Pool.Query(ctx, recordOutcomesSQL, ids, created, claims, statuses, incs, ats, nexts, codes, reasons, lo, hi)
+	if err != nil {
+		return nil, fmt.Errorf("store: outbox update: %w", err)
 	}
-	return nil
+	done, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("store: outbox update: %w", err)
+	}
+	recorded := make(map[int64]bool, len(done))
+	for _, id := range done {
+		recorded[id] = true
+	}
+	for _, id := range ids {
+		if !recorded[id] {
+			lost = append(lost, id)
+		}
+	}
+	return lost, nil
 }
 
 func minTime(a, b time.Time) time.Time {

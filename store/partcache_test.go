@@ -84,83 +84,68 @@ func TestGetAuctionsOnNamedPartitions(t *testing.T) {
 	}
 }
 
-// RecordOutcomes records a notice's outcome in its partition by name, and
-// with a stale list of partitions on the parent; a notice whose claim was
-// taken over is reported lost either way, and nothing is recorded for it.
-func TestRecordOutcomesOnNamedPartitions(t *testing.T) {
+// A group's look-up of earlier views names the events partitions it knows
+// and the default one; when the catalog has changed since they were read
+// (here: a new partition that took the earlier view out of the default
+// one), it must still find that view, or the repeat would be billed.
+func TestPriorViewsSeeEveryPartition(t *testing.T) {
 	ctx := context.Background()
 	st := partitionedDB(t)
-	const n = 4
-	wins := make([]store.Auction, n)
-	vs := make([]store.ViewWrite, n)
-	for i := range n {
-		ext := store.NewExtID(noon)
-		wins[i] = store.Auction{ExtID: ext, AuctionID: "a", RequestID: "0", CreativeID: "c", DSP: "alpha",
-			PriceMicros: 2_000_000, BURL: "http://127.0.0.1:1/b", CreatedAt: noon}
-		vs[i] = store.ViewWrite{Event: store.Event{ExtID: ext, CaseID: fmt.Sprintf("%032x", i), Type: "view",
-			PriceMicros: 2_000_000, RateNanos: 50_000_000, Value: 4_000_000, CreatedAt: noon.Add(time.Minute), WinAt: noon},
-			DSP: "alpha", BURL: "http://127.0.0.1:1/b?" + ext}
-	}
-	if err := st.InsertAuctions(ctx, wins); err != nil {
+	later := noon.AddDate(0, 0, 5) // no partition yet: rows go to the default ones
+	ext := store.NewExtID(later)
+	if err := st.InsertAuctions(ctx, []store.Auction{{ExtID: ext, AuctionID: "a", RequestID: "0", CreativeID: "c",
+		DSP: "alpha", PriceMicros: 2_000_000, BURL: "http://127.0.0.1:1/b", CreatedAt: later}}); err != nil {
 		t.Fatal(err)
 	}
-	lease := store.NoticeLease{Token: "tok", For: time.Hour}
-	recs, err := st.RecordViewsLeased(ctx, vs, lease)
-	if err != nil {
-		t.Fatal(err)
+	view := func(n int) store.ViewWrite {
+		return store.ViewWrite{Event: store.Event{ExtID: ext, CaseID: fmt.Sprintf("%032x", n), Type: "view",
+			PriceMicros: 2_000_000, RateNanos: 50_000_000, Value: 4_000_000, CreatedAt: later.Add(time.Duration(n) * time.Minute), WinAt: later},
+			DSP: "alpha", BURL: "http://127.0.0.1:1/b"}
 	}
-	notices := make([]store.Notice, n)
-	for i, r := range recs {
-		ns := vs[i].LeasedNotices(r, lease.Token)
-		if len(ns) != 1 {
-			t.Fatalf("view %d: notices %+v", i, ns)
-		}
-		notices[i] = ns[0]
-	}
-	delivered := func(nt store.Notice) store.Outcome {
-		return store.Outcome{Notice: nt, Status: store.NoticeDelivered, At: noon.Add(2 * time.Minute), HTTPStatus: 200, Attempted: true}
-	}
-	status := func(t *testing.T, nt store.Notice) string {
+	// repeat records view n, checks it is an unbilled repeat and says
+	// whether the look-up named the partitions.
+	repeat := func(t *testing.T, n int) (byName bool) {
 		t.Helper()
-		rows, err := st.NoticesOf(ctx, nt.ExtID)
-		if err != nil || len(rows) != 1 {
-			t.Fatalf("notices of %s: %+v %v", nt.ExtID, rows, err)
+		before := st.NamedPartitionStatements()
+		recs, err := st.RecordViews(ctx, []store.ViewWrite{view(n)})
+		if err != nil || len(recs) != 1 {
+			t.Fatalf("view %d: %+v %v", n, recs, err)
 		}
-		return rows[0].Status
+		if recs[0].Billed || recs[0].Reason != store.UnbilledRepeat {
+			t.Errorf("view %d: %+v, want unbilled as a repeat", n, recs[0])
+		}
+		return st.NamedPartitionStatements() != before
 	}
-
-	taken := notices[3]
-	taken.Claim = "another worker's"
-	before := st.NamedPartitionStatements()
-	lost, err := st.RecordOutcomes(ctx, []store.Outcome{delivered(notices[0]), delivered(taken)})
-	if err != nil || len(lost) != 1 || lost[0] != taken.ID {
-		t.Fatalf("lost %v, %v; want only %d", lost, err, taken.ID)
+	if recs, err := st.RecordViews(ctx, []store.ViewWrite{view(1)}); err != nil || !recs[0].Billed {
+		t.Fatalf("first view: %+v %v", recs, err)
 	}
-	if st.NamedPartitionStatements() == before {
-		t.Error("no statement named the notice's partition")
+	// A partition after the first view's day, so that the look-up names
+	// one besides the default partition, which keeps the first view
+	// (EnsurePartitions would move it into a partition of its own).
+	next := later.AddDate(0, 0, 1).Truncate(24 * time.Hour)
+	if _, err := st.Pool.Exec(ctx, fmt.Sprintf(`CREATE TABLE %s PARTITION OF events FOR VALUES FROM ('%s') TO ('%s')`,
+		store.PartitionName("events", next), next.Format(time.RFC3339), next.AddDate(0, 0, 1).Format(time.RFC3339))); err != nil {
+		t.Fatal(err)
 	}
-	if s := status(t, notices[0]); s != store.NoticeDelivered {
-		t.Errorf("notice recorded in its partition: %s", s)
+	st.CachePartitions("events")
+	if !repeat(t, 2) {
+		t.Error("a fresh list of partitions was not used by name")
 	}
-	if s := status(t, taken); s != store.NoticePending {
-		t.Errorf("notice whose claim was taken over: %s, want still pending", s)
+	var inDefault int
+	if err := st.Pool.QueryRow(ctx, `SELECT count(*) FROM events_default WHERE ext_id = $1`, ext).Scan(&inDefault); err != nil || inDefault != 2 {
+		t.Fatalf("%d views in the default partition (%v), want both so far", inDefault, err)
 	}
-	i := 1
-	for name, parts := range stalePartitions("outbox") {
-		t.Run(name, func(t *testing.T) {
-			st.RememberPartitions("outbox", parts)
-			nt := notices[i]
-			i++
-			lost, err := st.RecordOutcomes(ctx, []store.Outcome{delivered(nt), delivered(taken)})
-			if err != nil || len(lost) != 1 || lost[0] != taken.ID {
-				t.Fatalf("lost %v, %v; want only %d", lost, err, taken.ID)
-			}
-			if s := status(t, nt); s != store.NoticeDelivered {
-				t.Errorf("notice: %s", s)
-			}
-		})
+	// The first view's own partition: it moves the views out of the default.
+	if _, err := st.EnsurePartitions(ctx, "events", later, later.Add(time.Hour), 24*time.Hour); err != nil {
+		t.Fatal(err)
 	}
-	if s := status(t, taken); s != store.NoticePending {
-		t.Errorf("notice whose claim was taken over: %s, want still pending", s)
+	if err := st.Pool.QueryRow(ctx, `SELECT count(*) FROM events_default WHERE ext_id = $1`, ext).Scan(&inDefault); err != nil || inDefault != 0 {
+		t.Fatalf("%d views still in the default partition (%v): the test needs the first one moved", inDefault, err)
+	}
+	if repeat(t, 3) {
+		t.Error("a look-up on a stale list of partitions was used")
+	}
+	if !repeat(t, 4) {
+		t.Error("the list read again was not used by name")
 	}
 }

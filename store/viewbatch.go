@@ -20,7 +20,7 @@ type ViewWrite struct {
 // A group of views is stored in one transaction of two round trips:
 //
 //  1. BEGIN, the advisory locks of its ext_ids (lockEventsSQL), then the
-//     look-up of their earlier views (priorViewsSQL). Under the locks its
+//     look-up of their earlier views (priorviews.go). Under the locks its
 //     snapshot sees every view of those ext_ids committed before.
 //  2. The group's own rows (insertViewsSQL), then COMMIT.
 //
@@ -32,25 +32,9 @@ type ViewWrite struct {
 // of a statement that reads a partitioned table would lock every
 // partition, one that only inserts locks the parents (rows are routed at
 // run time). Planning it afresh cost about as much database CPU as running
-// it (issue 14); the look-up is the only statement still planned per group.
-
-// lockEventsSQL takes the advisory locks of many ext_ids, in the order of
-// their keys, so that two batches sharing ext_ids never deadlock.
-const lockEventsSQL = `SELECT count(pg_advisory_xact_lock($1::int, h)) FROM
-	(SELECT DISTINCT hashtext(x) AS h FROM unnest($2::text[]) AS x ORDER BY 1 OFFSET 0) AS k`
-
-// priorViewsSQL finds, for each view (in the order of the arrays), whether
-// its win has an earlier view in the view's look-back range (seen) and
-// whether one has its case id (dup). $5..$6 spans every view's range:
-// constants the planner prunes the events partitions with (the per-view
-// bounds, from the arrays, cannot).
-const priorViewsSQL = `SELECT x.seen, x.dup
-	FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[]) WITH ORDINALITY AS v(ext_id, case_id, look_from, look_to, n)
-	CROSS JOIN LATERAL (SELECT count(*) > 0 AS seen, coalesce(bool_or(e.case_id = v.case_id), false) AS dup
-		FROM events e WHERE e.ext_id = v.ext_id AND e.type = 'view'
-			AND e.created_at >= v.look_from AND e.created_at < v.look_to
-			AND e.created_at >= $5 AND e.created_at < $6) AS x
-	ORDER BY v.n`
+// it (issue 14). The look-up names the events partitions it reads, so it
+// keeps a generic plan too, unless the partitions are not known
+// (priorviews.go says why that is safe).
 
 // insertViewsSQL stores the new views of a group (one array per column, v.i
 // numbering them; value and unbilled reason already decided), the burl of
@@ -140,7 +124,7 @@ func (s *Store) recordViews(ctx context.Context, vs []ViewWrite, lease NoticeLea
 		}
 	}()
 	ws := viewWindows(vs)
-	prior, err := lookUpPriorViews(ctx, conn.Conn(), vs, ws)
+	prior, err := s.lookUpPriorViews(ctx, conn.Conn(), vs, ws)
 	if err != nil {
 		return nil, err
 	}
@@ -148,11 +132,19 @@ func (s *Store) recordViews(ctx context.Context, vs []ViewWrite, lease NoticeLea
 	out = make([]Recorded, len(vs))
 	batch := &pgx.Batch{}
 	batch.Queue(`SET LOCAL plan_cache_mode = force_generic_plan`)
+	for _, set := range joinSettingsBack {
+		batch.Queue(set)
+	}
 	batch.Queue(insertViewsSQL, append(insertArgs(vs, decided), lease.Token, lease.For)...)
 	batch.Queue(`COMMIT`)
 	br := conn.SendBatch(ctx, batch)
 	n := 0
-	if _, err = br.Exec(); err == nil {
+	for range 1 + len(joinSettingsBack) {
+		if _, err = br.Exec(); err != nil {
+			break
+		}
+	}
+	if err == nil {
 		var rows pgx.Rows
 		if rows, err = br.Query(); err == nil {
 			for rows.Next() {
@@ -189,51 +181,6 @@ func (s *Store) recordViews(ctx context.Context, vs []ViewWrite, lease NoticeLea
 		return nil, err
 	}
 	return out, nil
-}
-
-// lookUpPriorViews opens the group's transaction, takes its locks and
-// answers priorViewsSQL for every view: the first round trip.
-func lookUpPriorViews(ctx context.Context, conn *pgx.Conn, vs []ViewWrite, ws []window) ([]prior, error) {
-	n := len(vs)
-	extID, caseID, from, to := make([]string, n), make([]string, n), make([]time.Time, n), make([]time.Time, n)
-	lo, hi := ws[0].from, ws[0].to
-	for i, v := range vs {
-		extID[i], caseID[i], from[i], to[i] = v.Event.ExtID, v.Event.CaseID, ws[i].from, ws[i].to
-		lo, hi = minTime(lo, ws[i].from), maxTime(hi, ws[i].to)
-	}
-	batch := &pgx.Batch{}
-	batch.Queue(`BEGIN`)
-	batch.Queue(lockEventsSQL, eventLockClass, extID)
-	batch.Queue(priorViewsSQL, extID, caseID, from, to, lo, hi)
-	br := conn.SendBatch(ctx, batch)
-	defer br.Close()
-	if _, err := br.Exec(); err != nil {
-		return nil, err
-	}
-	if _, err := br.Exec(); err != nil {
-		return nil, err
-	}
-	rows, err := br.Query()
-	if err != nil {
-		return nil, err
-	}
-	out := make([]prior, 0, n)
-	for rows.Next() {
-		var p prior
-		if err := rows.Scan(&p.seen, &p.dup); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	if len(out) != n {
-		return nil, fmt.Errorf("%d look-ups for %d views", len(out), n)
-	}
-	return out, br.Close()
 }
 
 // enqueuedAt is the created_at of a view's notices: EnqueuedAt (or the

@@ -34,15 +34,15 @@ const getAuctionsInSQL = `SELECT ` + viewWinColumns + ` FROM %s WHERE ext_id = A
 // (viewWinColumns; the other fields are zero). It is the look-up of a
 // group of views, and it looks where each win must be first: an ext_id
 // carries its time, so its win is in the partition holding that time
-// (give or take extIDSlack), which is read by name; those near a
-// partition's edge, near none known, or not found there are looked for
-// near their time on the parent, and what is still missing (and ext_ids
-// without a time) in every partition, as GetAuction does.
+// (give or take extIDSlack), which is read by name. Those near a
+// partition's edge or near none known are looked for near their time on
+// the parent; what is still missing (and ext_ids without a time) in every
+// partition, as GetAuction does.
 func (s *Store) GetAuctions(ctx context.Context, extIDs []string) (map[string]*Auction, error) {
 	out := make(map[string]*Auction, len(extIDs))
 	var near, far []string
 	var lo, hi time.Time
-	parts := s.partitionsOf(ctx, "auctions")
+	parts := s.partitionsOf(ctx, "auctions").parts
 	byPart := map[string][]string{}
 	for _, id := range extIDs {
 		t, ok := ExtIDTime(id)
