@@ -193,12 +193,8 @@ func (s *Store) onPartitions(ctx context.Context, stmts []onePartition) (err err
 	}
 	defer conn.Release()
 	defer func() {
-		// Not back to the pool inside a transaction (Release would drop
-		// the connection; a rollback keeps it).
-		if err != nil && conn.Conn().PgConn().TxStatus() != 'I' {
-			rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			conn.Exec(rctx, "ROLLBACK")
+		if err != nil {
+			rollbackIfOpen(conn)
 		}
 	}()
 	batch := &pgx.Batch{}

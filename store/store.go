@@ -96,6 +96,18 @@ func newPool(ctx context.Context, url string, maxConns int32, planCacheMode stri
 	return pool, nil
 }
 
+// rollbackIfOpen ends the transaction a failed batch left open on conn, so
+// that it goes back to the pool idle: Release drops a connection that is
+// still in a transaction (and a broken one anyway).
+func rollbackIfOpen(conn *pgxpool.Conn) {
+	if conn.Conn().PgConn().TxStatus() == 'I' {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn.Exec(ctx, "ROLLBACK")
+}
+
 // WinPool is the pool reserved for storing wins (Pool when none is).
 func (s *Store) WinPool() *pgxpool.Pool { return s.wins }
 

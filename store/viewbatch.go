@@ -115,12 +115,8 @@ func (s *Store) recordViews(ctx context.Context, vs []ViewWrite, lease NoticeLea
 	}
 	defer conn.Release()
 	defer func() {
-		// A failed transaction must not go back to the pool open; if the
-		// connection is broken, Release drops it.
-		if err != nil && conn.Conn().PgConn().TxStatus() != 'I' {
-			rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			conn.Exec(rctx, "ROLLBACK")
+		if err != nil {
+			rollbackIfOpen(conn)
 		}
 	}()
 	ws := viewWindows(vs)
