@@ -61,22 +61,26 @@ type partitionList struct {
 func (s *Store) partitionsOf(ctx context.Context, table string) partitionList {
 	c := &s.parts
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	l, ok := c.tables[table]
+	c.mu.Unlock()
 	if ok && time.Since(l.loaded) < partitionTTL {
 		return l
 	}
-	// A failed read is not retried before the TTL either: callers then
-	// use the parent, and a catalog read per statement would cost more.
+	// Read without the lock, so that a slow catalog read holds up only its
+	// own caller (two callers may read at once: either list is right). A
+	// failed read is not retried before the TTL either: callers then use
+	// the parent, and a catalog read per statement would cost more.
 	l, err := s.loadPartitions(ctx, table)
 	if err != nil {
 		l = partitionList{}
 	}
 	l.loaded = time.Now()
+	c.mu.Lock()
 	if c.tables == nil {
 		c.tables = map[string]partitionList{}
 	}
 	c.tables[table] = l
+	c.mu.Unlock()
 	return l
 }
 
@@ -165,9 +169,9 @@ var namedPlanSettings = []string{
 	`SET LOCAL enable_mergejoin = off`,
 }
 
-// joinSettingsBack undo namedPlanSettings' enable_* for later statements
-// of the same transaction that name parents (their plans must not depend
-// on whether a named statement ran before them).
+// joinSettingsBack undo namedPlanSettings' enable_* right after the
+// statement that needed them, so that the rest of its transaction plans
+// as it would have without them.
 var joinSettingsBack = []string{
 	`SET LOCAL enable_seqscan TO DEFAULT`,
 	`SET LOCAL enable_hashjoin TO DEFAULT`,

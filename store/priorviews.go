@@ -98,12 +98,19 @@ func (s *Store) lookUpPriorViews(ctx context.Context, conn *pgx.Conn, vs []ViewW
 		}
 	}
 	batch.Queue(lockEventsSQL, eventLockClass, extID)
+	leading, trailing := batch.Len(), 0
 	if named {
 		batch.Queue(fmt.Sprintf(priorViewsInSQL, priorViewsFrom(names)), append(args, list.oids)...)
+		// The rest of the transaction plans as if they had not been set
+		// (plan_cache_mode aside: the insert sets its own).
+		for _, set := range joinSettingsBack {
+			batch.Queue(set)
+		}
+		trailing = len(joinSettingsBack)
 	} else {
 		batch.Queue(priorViewsSQL, args...)
 	}
-	out, current, err := sendPriorViews(conn.SendBatch(ctx, batch), batch.Len()-1, n, named)
+	out, current, err := sendPriorViews(conn.SendBatch(ctx, batch), leading, trailing, n, named)
 	if err != nil || !named {
 		return out, err
 	}
@@ -116,18 +123,16 @@ func (s *Store) lookUpPriorViews(ctx context.Context, conn *pgx.Conn, vs []ViewW
 	s.parts.forget("events")
 	batch = &pgx.Batch{}
 	batch.Queue(`SET LOCAL plan_cache_mode = force_custom_plan`)
-	for _, set := range joinSettingsBack {
-		batch.Queue(set)
-	}
 	batch.Queue(priorViewsSQL, args...)
-	out, _, err = sendPriorViews(conn.SendBatch(ctx, batch), batch.Len()-1, n, false)
+	out, _, err = sendPriorViews(conn.SendBatch(ctx, batch), 1, 0, n, false)
 	return out, err
 }
 
 // sendPriorViews reads the answers of a look-up batch: leading statements
-// executed, then the look-up's rows, one per view; current is whether the
-// partitions named were all there are (named only).
-func sendPriorViews(br pgx.BatchResults, leading, n int, named bool) (out []prior, current bool, err error) {
+// executed, the look-up's rows (one per view), trailing statements
+// executed; current is whether the partitions named were all there are
+// (named only).
+func sendPriorViews(br pgx.BatchResults, leading, trailing, n int, named bool) (out []prior, current bool, err error) {
 	defer func() {
 		if cerr := br.Close(); err == nil {
 			err = cerr
@@ -138,6 +143,19 @@ func sendPriorViews(br pgx.BatchResults, leading, n int, named bool) (out []prio
 			return nil, false, err
 		}
 	}
+	if out, current, err = scanPriorViews(br, n, named); err != nil {
+		return nil, false, err
+	}
+	for range trailing {
+		if _, err = br.Exec(); err != nil {
+			return nil, false, err
+		}
+	}
+	return out, current, nil
+}
+
+// scanPriorViews reads the look-up's rows, one per view.
+func scanPriorViews(br pgx.BatchResults, n int, named bool) (out []prior, current bool, err error) {
 	rows, err := br.Query()
 	if err != nil {
 		return nil, false, err

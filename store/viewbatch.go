@@ -128,19 +128,11 @@ func (s *Store) recordViews(ctx context.Context, vs []ViewWrite, lease NoticeLea
 	out = make([]Recorded, len(vs))
 	batch := &pgx.Batch{}
 	batch.Queue(`SET LOCAL plan_cache_mode = force_generic_plan`)
-	for _, set := range joinSettingsBack {
-		batch.Queue(set)
-	}
 	batch.Queue(insertViewsSQL, append(insertArgs(vs, decided), lease.Token, lease.For)...)
 	batch.Queue(`COMMIT`)
 	br := conn.SendBatch(ctx, batch)
 	n := 0
-	for range 1 + len(joinSettingsBack) {
-		if _, err = br.Exec(); err != nil {
-			break
-		}
-	}
-	if err == nil {
+	if _, err = br.Exec(); err == nil {
 		var rows pgx.Rows
 		if rows, err = br.Query(); err == nil {
 			for rows.Next() {
